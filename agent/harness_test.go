@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// The test binary doubles as the agent: with KFO_TEST_AGENT_ARGS set it runs
+// the agent's run() and nothing else, so tests can kill a real agent process.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("KFO_TEST_AGENT_ARGS"); args != "" {
+		ctx, stop := signalContext()
+		defer stop()
+		if err := run(ctx, strings.Split(args, "\x1f"), os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+const testToken = "test-token-0123456789abcdef"
+
+// agentProc is one agent process under test.
+type agentProc struct {
+	t       testing.TB
+	url     string
+	args    []string
+	logPath string
+	cmd     *exec.Cmd
+}
+
+// startAgent runs an agent beside the state cluster on a free loopback port.
+func startAgent(t testing.TB, stateBootstrap string) *agentProc {
+	t.Helper()
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	key := filepath.Join(dir, "secret.key")
+	if err := os.WriteFile(token, []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef-test-key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	a := &agentProc{
+		t:       t,
+		url:     "http://" + addr,
+		logPath: filepath.Join(dir, "agent.log"),
+		args:    []string{"run", "--listen", addr, "--state-bootstrap", stateBootstrap, "--token-file", token, "--secret-key-file", key, "--session-timeout", "3s"},
+	}
+	a.start()
+	t.Cleanup(func() {
+		a.stop()
+		if t.Failed() {
+			logs, _ := os.ReadFile(a.logPath)
+			t.Logf("agent log %s (last 8 KiB):\n%s", a.logPath, tail(logs, 8<<10))
+		}
+	})
+	return a
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func freeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (a *agentProc) start() {
+	a.t.Helper()
+	logf, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "KFO_TEST_AGENT_ARGS="+strings.Join(a.args, "\x1f"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		a.t.Fatal(err)
+	}
+	logf.Close()
+	a.cmd = cmd
+	kafkatest.Eventually(a.t, 30*time.Second, "agent answers /readyz", func() (bool, string) {
+		resp, err := http.Get(a.url + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+}
+
+// kill9 kills the agent with SIGKILL: no shutdown, no leaving the group.
+func (a *agentProc) kill9() {
+	if a.cmd == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGKILL)
+	_ = a.cmd.Wait()
+	a.cmd = nil
+}
+
+func (a *agentProc) stop() {
+	if a.cmd == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		a.t.Errorf("agent did not stop within 20s of SIGTERM")
+		a.kill9()
+	}
+	a.cmd = nil
+}
+
+// call sends a request to the API with the token and decodes a JSON answer.
+func (a *agentProc) call(method, path string, body any, out any) int {
+	a.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, a.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatalf("%s %s answered %d with %q: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// mustPut PUTs an object and fails the test unless it is stored.
+func (a *agentProc) mustPut(path string, body any) {
+	a.t.Helper()
+	var e agentapi.Error
+	if code := a.call("PUT", path, body, &e); code != 200 {
+		a.t.Fatalf("PUT %s: %d %+v", path, code, e.Error)
+	}
+}
+
+// status answers a mirror's status.
+func (a *agentProc) status(mirror string) agentapi.MirrorStatus {
+	var st agentapi.MirrorStatus
+	a.call("GET", "/v1/mirrors/"+mirror+"/status", nil, &st)
+	return st
+}

@@ -1,0 +1,150 @@
+package agent
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/mirror"
+)
+
+func (s *server) putMirror(w http.ResponseWriter, r *http.Request) {
+	var m agentapi.Mirror
+	if err := decode(r, &m); err != nil {
+		s.badBody(w, r, err)
+		return
+	}
+	if err := nameFromPath(r, "mirror", &m.Name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.validateMirror(&m); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	stored, err := s.Store.PutMirror(r.Context(), m)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.Info("mirror stored", "mirror", m.Name, "source", m.Source, "target", m.Target)
+	writeJSON(w, http.StatusOK, stored)
+}
+
+// validateMirror checks m and fills in the defaults, so that the stored
+// object says what the agent does.
+func (s *server) validateMirror(m *agentapi.Mirror) error {
+	if !m.CreatedAt.IsZero() {
+		return invalid("created_at", "is set by the agent; leave it out")
+	}
+	if m.Source == "" {
+		return invalid("source", "required: the name of the cluster to copy from")
+	}
+	if m.Target == "" {
+		return invalid("target", "required: the name of the cluster to copy to")
+	}
+	if m.Source == m.Target {
+		return invalid("target", "is the same cluster as source (%q): a mirror copies between two different clusters", m.Source)
+	}
+	for field, name := range map[string]string{"source": m.Source, "target": m.Target} {
+		if _, err := s.Store.GetCluster(name); err != nil {
+			return invalid(field, "no cluster named %q: create it with PUT /v1/clusters/%s first", name, name)
+		}
+	}
+	if len(m.Topics.Include) == 0 {
+		return invalid("topics.include", `give at least one regular expression of topics to mirror, for example ["LH\\..*"]`)
+	}
+	for field, sel := range map[string]agentapi.Selector{"topics": m.Topics, "groups": m.Groups} {
+		if _, err := mirror.CompileSelector(field, sel); err != nil {
+			var fe *mirror.FieldError
+			if errors.As(err, &fe) {
+				return invalid(fe.Field, "is not a valid regular expression: %v", fe.Err)
+			}
+			return err
+		}
+	}
+	if m.ReplicationPolicy == "" {
+		m.ReplicationPolicy = agentapi.ReplicationIdentity
+	}
+	if !slices.Contains(agentapi.ReplicationPolicies, m.ReplicationPolicy) {
+		return invalid("replication_policy", "%q is not a policy: use %s", m.ReplicationPolicy, strings.Join(agentapi.ReplicationPolicies, " or "))
+	}
+	if m.StartFrom == "" {
+		m.StartFrom = agentapi.StartEarliest
+	}
+	if !slices.Contains(agentapi.StartFroms, m.StartFrom) {
+		return invalid("start_from", "%q is not a start position: use %s", m.StartFrom, strings.Join(agentapi.StartFroms, " or "))
+	}
+	if m.ReplicationFactor < 0 {
+		return invalid("replication_factor", "must be positive, or left out for the target cluster's default")
+	}
+	if m.RefreshInterval == "" {
+		m.RefreshInterval = agentapi.DefaultRefreshInterval.String()
+	}
+	d, err := time.ParseDuration(m.RefreshInterval)
+	if err != nil {
+		return invalid("refresh_interval", "%q is not a duration: write it like \"10s\" or \"1m\"", m.RefreshInterval)
+	}
+	if d < time.Second {
+		return invalid("refresh_interval", "%s is too short: use at least 1s", m.RefreshInterval)
+	}
+	if m.TasksMax == 0 {
+		m.TasksMax = agentapi.DefaultTasksMax
+	}
+	if m.TasksMax < 1 || m.TasksMax > 1024 {
+		return invalid("tasks_max", "%d is out of range: use 1 to 1024", m.TasksMax)
+	}
+	// Each source partition belongs to one task for the mirror's life, so
+	// that its transactional id, which fences zombies, never changes.
+	if prev, err := s.Store.GetMirror(m.Name); err == nil {
+		if prev.TasksMax != m.TasksMax {
+			return invalid("tasks_max", "cannot change from %d to %d on an existing mirror: partitions would move between transactional ids; create a new mirror instead", prev.TasksMax, m.TasksMax)
+		}
+		if prev.Source != m.Source || prev.Target != m.Target {
+			return invalid("source", "a mirror's source and target cannot change (%s -> %s): create a new mirror instead", prev.Source, prev.Target)
+		}
+		if prev.ReplicationPolicy != m.ReplicationPolicy {
+			return invalid("replication_policy", "cannot change on an existing mirror: its target topics already have names; create a new mirror instead")
+		}
+	}
+	return nil
+}
+
+func (s *server) getMirror(w http.ResponseWriter, r *http.Request) {
+	m, err := s.Store.GetMirror(r.PathValue("name"))
+	if err != nil {
+		s.notFound(w, "mirror", r.PathValue("name"), err, r)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *server) listMirrors(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.Store.Mirrors())
+}
+
+func (s *server) deleteMirror(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := s.Store.GetMirror(name); err != nil {
+		s.notFound(w, "mirror", name, err, r)
+		return
+	}
+	if err := s.Store.DeleteMirror(r.Context(), name); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.Info("mirror deleted", "mirror", name)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) mirrorStatus(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, err := s.Store.GetMirror(name); err != nil {
+		s.notFound(w, "mirror", name, err, r)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Status(name))
+}

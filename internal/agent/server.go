@@ -1,0 +1,168 @@
+// Package agent is the agent's HTTP API: authentication, routes, handlers
+// and validation. State lives in the store; mirroring in the mirror engine.
+package agent
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// Deps are what the API serves from.
+type Deps struct {
+	Store    *store.Store
+	Status   func(mirror string) agentapi.MirrorStatus
+	Token    string
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+}
+
+type server struct {
+	Deps
+	tokenSum [32]byte
+	metrics  http.Handler
+}
+
+// NewServer answers the agent's HTTP API.
+func NewServer(d Deps) http.Handler {
+	s := &server{Deps: d, tokenSum: sha256.Sum256([]byte(d.Token))}
+	s.metrics = promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return mux
+}
+
+// auth refuses requests without the bearer token. /healthz and /readyz stay
+// open so that probes need no secret; they reveal nothing.
+func (s *server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kafka-failover"`)
+			writeError(w, http.StatusUnauthorized, agentapiErr(codeUnauthorized, "", "missing or wrong bearer token: send the agent's token as 'Authorization: Bearer <token>'"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 while the state topic is being read without error.
+func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if err := s.Store.Healthy(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the state cluster does not answer: "+err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+const (
+	codeInvalid      = agentapi.CodeInvalidField
+	codeMalformed    = agentapi.CodeMalformedBody
+	codeNotFound     = agentapi.CodeNotFound
+	codeConflict     = agentapi.CodeConflict
+	codeUnauthorized = agentapi.CodeUnauthorized
+	codeInternal     = agentapi.CodeInternal
+	codeUnavailable  = agentapi.CodeUnavailable
+)
+
+func agentapiErr(code, field, msg string) agentapi.Error {
+	return agentapi.Error{Error: agentapi.ErrorDetail{Code: code, Field: field, Message: msg}}
+}
+
+// fieldError is a 400 about one field.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func invalid(field, format string, args ...any) error {
+	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, e agentapi.Error) { writeJSON(w, status, e) }
+
+// fail turns an error into the right answer.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var fe *fieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, fe.field, fe.msg))
+	case errors.Is(err, store.ErrNoSecretKey):
+		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, "", err.Error()))
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", err.Error()))
+	default:
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the agent could not complete the request, it is safe to retry: "+err.Error()))
+	}
+}
+
+// decode reads a JSON body strictly: unknown fields and wrong types are
+// refused with the field's path.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return invalid("", "cannot read the request body: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return invalid(te.Field, "must be a JSON %s, not %s", te.Type.String(), te.Value)
+		case errors.As(err, &se):
+			return &malformed{fmt.Sprintf("the body is not valid JSON (at byte %d): %v", se.Offset, err)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return invalid(name, "unknown field %q: remove it or check its spelling", name)
+		case errors.Is(err, io.EOF):
+			return &malformed{"the body is empty: send a JSON object"}
+		default:
+			return &malformed{"the body is not a valid JSON object: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return &malformed{"the body holds more than one JSON value: send exactly one object"}
+	}
+	return nil
+}
+
+type malformed struct{ msg string }
+
+func (e *malformed) Error() string { return e.msg }
+
+// badBody answers 400 for a decode error.
+func (s *server) badBody(w http.ResponseWriter, r *http.Request, err error) {
+	var m *malformed
+	if errors.As(err, &m) {
+		writeError(w, http.StatusBadRequest, agentapiErr(codeMalformed, "", m.msg))
+		return
+	}
+	s.fail(w, r, err)
+}

@@ -1,0 +1,148 @@
+// Package agentapi is the wire contract of the agent's HTTP API: the request
+// and response bodies and the error shape, shared by the agent and the
+// Terraform provider's client so that both sides speak the same JSON.
+package agentapi
+
+import "time"
+
+// Cluster is a Kafka cluster the agent can reach. Secrets (the SASL password
+// and the TLS key) are write-only: a stored Cluster never carries them back.
+type Cluster struct {
+	Name             string   `json:"name"`
+	BootstrapServers []string `json:"bootstrap_servers"`
+	SASL             *SASL    `json:"sasl,omitempty"`
+	TLS              *TLS     `json:"tls,omitempty"`
+}
+
+// SASL mechanisms the agent supports.
+var SASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// SASL holds a cluster's SASL credentials.
+type SASL struct {
+	Mechanism string `json:"mechanism"`
+	Username  string `json:"username"`
+	// Password is accepted on PUT and never returned.
+	Password string `json:"password,omitempty"`
+	// PasswordSet says, in answers, whether a password is stored.
+	PasswordSet bool `json:"password_set,omitempty"`
+}
+
+// TLS configures TLS towards a cluster.
+type TLS struct {
+	CAPEM   string `json:"ca_pem,omitempty"`
+	CertPEM string `json:"cert_pem,omitempty"`
+	// KeyPEM is accepted on PUT and never returned.
+	KeyPEM             string `json:"key_pem,omitempty"`
+	KeyPEMSet          bool   `json:"key_pem_set,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
+}
+
+// Replication policies: how a source topic is named on the target.
+const (
+	ReplicationIdentity = "identity" // same name
+	ReplicationPrefix   = "prefix"   // "<source cluster>.<topic>"
+)
+
+// ReplicationPolicies lists the accepted replication_policy values.
+var ReplicationPolicies = []string{ReplicationIdentity, ReplicationPrefix}
+
+// Start positions for partitions a mirror has never copied.
+const (
+	StartEarliest = "earliest"
+	StartLatest   = "latest"
+)
+
+// StartFroms lists the accepted start_from values.
+var StartFroms = []string{StartEarliest, StartLatest}
+
+// Mirror defaults, applied by the agent when a field is absent.
+const (
+	DefaultRefreshInterval = 10 * time.Second
+	DefaultTasksMax        = 4
+)
+
+// Mirror copies matching topics from Source to Target exactly once.
+type Mirror struct {
+	Name              string   `json:"name"`
+	Source            string   `json:"source"`
+	Target            string   `json:"target"`
+	Topics            Selector `json:"topics"`
+	Groups            Selector `json:"groups"`
+	ReplicationPolicy string   `json:"replication_policy,omitempty"`
+	StartFrom         string   `json:"start_from,omitempty"`
+	// ReplicationFactor 0 means the target cluster's default.
+	ReplicationFactor int16  `json:"replication_factor,omitempty"`
+	SyncTopicConfigs  bool   `json:"sync_topic_configs,omitempty"`
+	RefreshInterval   string `json:"refresh_interval,omitempty"`
+	TasksMax          int    `json:"tasks_max,omitempty"`
+	// CreatedAt is set by the agent; start_from=latest copies what was
+	// produced from then on, so a restart never skips records.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+// Selector picks names by regular expressions that must match the whole name.
+type Selector struct {
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+}
+
+// MirrorStatus is the answer of GET /v1/mirrors/{name}/status.
+type MirrorStatus struct {
+	Name       string            `json:"name"`
+	State      string            `json:"state"`
+	Partitions []PartitionStatus `json:"partitions"`
+	// LagRecords is the sum over partitions.
+	LagRecords int64 `json:"lag_records"`
+}
+
+// Mirror states.
+const (
+	MirrorStarting = "starting"
+	MirrorRunning  = "running"
+	MirrorFailed   = "failed"
+)
+
+// PartitionStatus is one mirrored partition as its task last reported it.
+type PartitionStatus struct {
+	Topic       string `json:"topic"`
+	TargetTopic string `json:"target_topic"`
+	Partition   int32  `json:"partition"`
+	Task        int    `json:"task"`
+	// Agent is the id of the agent replica running the task.
+	Agent string `json:"agent"`
+	// SourceHighWatermark is the source's high watermark as last fetched.
+	SourceHighWatermark int64 `json:"source_high_watermark"`
+	// LastMirroredOffset is the source offset of the last record copied, -1 if none.
+	LastMirroredOffset int64     `json:"last_mirrored_offset"`
+	LagRecords         int64     `json:"lag_records"`
+	LagMillis          int64     `json:"lag_ms"`
+	RecordsPerSecond   float64   `json:"records_per_second"`
+	Error              string    `json:"error,omitempty"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// Error is the body of every 4xx and 5xx answer.
+type Error struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong and, where a field is to blame, which one.
+type ErrorDetail struct {
+	// Code is a stable machine-readable reason, e.g. "invalid_field".
+	Code string `json:"code"`
+	// Field is the JSON path of the offending field, e.g. "topics.include[1]".
+	Field string `json:"field,omitempty"`
+	// Message is a sentence a person can act on.
+	Message string `json:"message"`
+}
+
+// Error codes.
+const (
+	CodeInvalidField  = "invalid_field"
+	CodeMalformedBody = "malformed_body"
+	CodeNotFound      = "not_found"
+	CodeConflict      = "conflict"
+	CodeUnauthorized  = "unauthorized"
+	CodeInternal      = "internal"
+	CodeUnavailable   = "unavailable"
+)

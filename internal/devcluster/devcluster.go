@@ -1,0 +1,87 @@
+// Package devcluster runs Kafka-compatible development clusters (franz-go's
+// kfake) on loopback. The demo and the tests use them as the embedded default;
+// the agent talks to them exactly as it talks to any real Kafka.
+package devcluster
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Config describes one development cluster.
+type Config struct {
+	Name    string // the cluster id returned in metadata
+	Listen  string // host:port of the first broker; more brokers take the next ports
+	Brokers int    // number of brokers, 1 when zero
+	DataDir string // where the cluster keeps its data across restarts; memory only when empty
+}
+
+// Cluster is a running development cluster.
+type Cluster struct {
+	*kfake.Cluster
+	bootstrap []string
+}
+
+// Start starts the cluster and returns once every broker listens.
+func Start(cfg Config) (*Cluster, error) {
+	if cfg.Name == "" {
+		return nil, fmt.Errorf("--name is required: give the cluster a name such as north-america")
+	}
+	host, portText, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q is not host:port (for example 127.0.0.1:9092): %w", cfg.Listen, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("--listen %q: the port must be a number from 0 to 65535", cfg.Listen)
+	}
+	brokers := cfg.Brokers
+	if brokers == 0 {
+		brokers = 1
+	}
+	if brokers < 1 || brokers > 16 {
+		return nil, fmt.Errorf("--brokers %d: choose from 1 to 16 brokers", cfg.Brokers)
+	}
+	if port == 0 && brokers > 1 {
+		return nil, fmt.Errorf("--listen %q: give a fixed port when --brokers is more than 1, the extra brokers take the next ports", cfg.Listen)
+	}
+
+	opts := []kfake.Opt{
+		kfake.ClusterID(cfg.Name),
+		kfake.NumBrokers(brokers),
+		// kfake binds 127.0.0.1; bind the host the user asked for instead.
+		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			_, p, _ := net.SplitHostPort(addr)
+			return net.Listen(network, net.JoinHostPort(host, p))
+		}),
+		kfake.DefaultNumPartitions(1),
+		// Consumers of the sample applications rejoin quickly after a failover.
+		kfake.GroupMinSessionTimeout(500 * time.Millisecond),
+	}
+	if port != 0 {
+		ports := make([]int, brokers)
+		for i := range ports {
+			ports[i] = port + i
+		}
+		opts = append(opts, kfake.Ports(ports...))
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	kc, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start development cluster %q on %s: %w", cfg.Name, cfg.Listen, err)
+	}
+	return &Cluster{Cluster: kc, bootstrap: kc.ListenAddrs()}, nil
+}
+
+// Bootstrap returns the brokers' addresses, for bootstrap_servers.
+func (c *Cluster) Bootstrap() []string { return c.bootstrap }
+
+// BootstrapString returns the addresses comma separated, as Kafka tools take them.
+func (c *Cluster) BootstrapString() string { return strings.Join(c.bootstrap, ",") }

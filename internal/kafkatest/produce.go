@@ -1,0 +1,86 @@
+package kafkatest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// BaseTime is the timestamp of the first generated record; records are a
+// millisecond apart so that timestamps are checked record by record.
+var BaseTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// GenRecord is record i of a partition: a key, a value, two headers and a
+// timestamp that all name the record.
+func GenRecord(topic string, partition int32, i int) *kgo.Record {
+	return &kgo.Record{
+		Topic:     topic,
+		Partition: partition,
+		Key:       fmt.Appendf(nil, "key-%d-%d", partition, i),
+		Value:     fmt.Appendf(nil, `{"topic":%q,"partition":%d,"order":%d}`, topic, partition, i),
+		Headers: []kgo.RecordHeader{
+			{Key: "order", Value: fmt.Appendf(nil, "%d", i)},
+			{Key: "source", Value: []byte("test")},
+		},
+		Timestamp: BaseTime.Add(time.Duration(i) * time.Millisecond),
+	}
+}
+
+// Producer writes generated records; it keeps count per partition.
+type Producer struct {
+	cl   *kgo.Client
+	mu   sync.Mutex
+	next map[string]map[int32]int
+}
+
+// NewProducer connects a producer that writes to the partition each record names.
+func NewProducer(t testing.TB, bootstrap []string, opts ...kgo.Opt) *Producer {
+	p := &Producer{next: map[string]map[int32]int{}}
+	p.Reconnect(t, bootstrap, opts...)
+	return p
+}
+
+// Reconnect replaces the client, keeping the record counts; a fresh client
+// sees partitions added since the last one connected.
+func (p *Producer) Reconnect(t testing.TB, bootstrap []string, opts ...kgo.Opt) {
+	p.cl = Client(t, bootstrap, append([]kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5 * time.Millisecond)}, opts...)...)
+}
+
+// Produce writes n records to each of partitions of topic and waits for them.
+func (p *Producer) Produce(t testing.TB, topic string, partitions int32, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var firstErr error
+	var mu sync.Mutex
+	for part := int32(0); part < partitions; part++ {
+		p.mu.Lock()
+		if p.next[topic] == nil {
+			p.next[topic] = map[int32]int{}
+		}
+		start := p.next[topic][part]
+		p.next[topic][part] = start + n
+		p.mu.Unlock()
+		for i := start; i < start+n; i++ {
+			p.cl.Produce(ctx, GenRecord(topic, part, i), func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	if err := p.cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if firstErr != nil {
+		t.Fatalf("produce to %s: %v", topic, firstErr)
+	}
+}
+
+// Client answers the underlying client, e.g. for transactions.
+func (p *Producer) Client() *kgo.Client { return p.cl }

@@ -1,0 +1,213 @@
+// Package mirror is the topic replication engine: for each stored mirror it
+// keeps the target topics in shape and runs the tasks that copy records
+// exactly once, spread over the agent replicas by Kafka's group protocol.
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// Manager runs a runner per stored mirror and restarts it when the mirror or
+// its clusters change.
+type Manager struct {
+	Store    *store.Store
+	State    kafkaconn.Conn // the state cluster, for task membership and status
+	Log      *slog.Logger
+	Metrics  *Metrics
+	Board    *Board
+	Sessions time.Duration // group session timeout: how soon a dead agent's tasks move
+	AgentID  string        // names this replica in status answers
+
+	mu      sync.Mutex
+	runners map[string]*managedRunner
+}
+
+type managedRunner struct {
+	r      *runner
+	spec   []byte // mirror and cluster connections it was started with
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Run reconciles until ctx ends, then stops every runner.
+func (mg *Manager) Run(ctx context.Context) {
+	mg.runners = map[string]*managedRunner{}
+	publish := time.NewTicker(time.Second)
+	defer publish.Stop()
+	defer mg.stopAll()
+	for {
+		changed := mg.Store.Changed()
+		mg.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-publish.C:
+			mg.publishStatus(ctx)
+		}
+	}
+}
+
+func (mg *Manager) reconcile(ctx context.Context) {
+	want := map[string]bool{}
+	for _, m := range mg.Store.Mirrors() {
+		want[m.Name] = true
+		spec, r, err := mg.prepare(m)
+		mg.mu.Lock()
+		cur, running := mg.runners[m.Name]
+		mg.mu.Unlock()
+		if running && reflect.DeepEqual(cur.spec, spec) {
+			continue
+		}
+		if running {
+			mg.stop(m.Name)
+		}
+		if err != nil {
+			mg.Log.Error("mirror cannot start", "mirror", m.Name, "error", err)
+			continue
+		}
+		mg.start(ctx, m.Name, spec, r)
+	}
+	mg.mu.Lock()
+	var gone []string
+	for name := range mg.runners {
+		if !want[name] {
+			gone = append(gone, name)
+		}
+	}
+	mg.mu.Unlock()
+	for _, name := range gone {
+		mg.stop(name)
+	}
+}
+
+// prepare builds a runner for m; spec identifies what it depends on.
+func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
+	srcConn, err := mg.Store.Conn(m.Source)
+	if err != nil {
+		return nil, nil, err
+	}
+	dstConn, err := mg.Store.Conn(m.Target)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The spec holds secrets in memory only, to notice a changed password.
+	spec, _ := json.Marshal([]any{m, srcConn, dstConn})
+	sel, err := CompileSelector("topics", m.Topics)
+	if err != nil {
+		return spec, nil, err
+	}
+	srcOpts, err := kafkaconn.Opts(srcConn)
+	if err != nil {
+		return spec, nil, fmt.Errorf("source: %w", err)
+	}
+	dstOpts, err := kafkaconn.Opts(dstConn)
+	if err != nil {
+		return spec, nil, fmt.Errorf("target: %w", err)
+	}
+	stateOpts, err := kafkaconn.Opts(mg.State)
+	if err != nil {
+		return spec, nil, err
+	}
+	if m.TasksMax <= 0 {
+		m.TasksMax = agentapi.DefaultTasksMax
+	}
+	log := mg.Log.With("mirror", m.Name)
+	return spec, &runner{
+		m: m, sel: sel, srcOpts: srcOpts, dstOpts: dstOpts, state: stateOpts,
+		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID,
+		tasks: map[int]*runningTask{},
+	}, nil
+}
+
+func (mg *Manager) sessionTimeout() time.Duration {
+	if mg.Sessions > 0 {
+		return mg.Sessions
+	}
+	return 10 * time.Second
+}
+
+func (mg *Manager) start(ctx context.Context, name string, spec []byte, r *runner) {
+	rctx, cancel := context.WithCancel(ctx)
+	mr := &managedRunner{r: r, spec: spec, cancel: cancel, done: make(chan struct{})}
+	mg.mu.Lock()
+	mg.runners[name] = mr
+	mg.mu.Unlock()
+	go func() {
+		defer close(mr.done)
+		for rctx.Err() == nil {
+			if err := r.run(rctx); err != nil && rctx.Err() == nil {
+				r.log.Error("mirror failed; retrying in 2s", "error", err)
+				r.mu.Lock()
+				r.err = err.Error()
+				r.mu.Unlock()
+				mg.Metrics.errors.WithLabelValues(name).Inc()
+				select {
+				case <-rctx.Done():
+				case <-time.After(2 * time.Second):
+				}
+			}
+		}
+	}()
+	r.log.Info("mirror started", "source", r.m.Source, "target", r.m.Target, "tasks_max", r.m.TasksMax)
+}
+
+func (mg *Manager) stop(name string) {
+	mg.mu.Lock()
+	mr, ok := mg.runners[name]
+	delete(mg.runners, name)
+	mg.mu.Unlock()
+	if !ok {
+		return
+	}
+	mr.cancel()
+	<-mr.done
+	mg.Board.Forget(name)
+	mr.r.log.Info("mirror stopped")
+}
+
+func (mg *Manager) stopAll() {
+	mg.mu.Lock()
+	names := make([]string, 0, len(mg.runners))
+	for n := range mg.runners {
+		names = append(names, n)
+	}
+	mg.mu.Unlock()
+	for _, n := range names {
+		mg.stop(n)
+	}
+}
+
+// publishStatus sends the status of this agent's tasks to the status topic
+// and the metrics.
+func (mg *Manager) publishStatus(ctx context.Context) {
+	now := time.Now().UTC()
+	mg.mu.Lock()
+	runners := make(map[string]*runner, len(mg.runners))
+	for n, mr := range mg.runners {
+		runners[n] = mr.r
+	}
+	mg.mu.Unlock()
+	for name, r := range runners {
+		parts, rerr := r.status(now)
+		for _, p := range parts {
+			labels := []string{name, p.Topic, fmt.Sprint(p.Partition)}
+			mg.Metrics.lag.WithLabelValues(labels...).Set(float64(p.LagRecords))
+			mg.Metrics.lagMs.WithLabelValues(labels...).Set(float64(p.LagMillis))
+		}
+		mg.Board.Publish(ctx, name, parts, rerr)
+	}
+}
+
+// StatusOf answers a mirror's status as the replicas last published it.
+func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus { return mg.Board.Status(name) }

@@ -1,0 +1,255 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// TasksTopic exists on the state cluster only to spread a mirror's tasks over
+// the agent replicas with Kafka's group protocol: partition i is task i, and
+// the replica assigned partition i runs task i.
+func TasksTopic(mirror string) string { return "__kfo_tasks." + mirror }
+
+// TasksGroup is the consumer group of a mirror's task assignment.
+func TasksGroup(mirror string) string { return "__kfo_tasks." + mirror }
+
+// runner runs one mirror on this agent: it refreshes the topic list, keeps
+// the target topics in shape, and runs the tasks the group assigns here.
+type runner struct {
+	m        agentapi.Mirror
+	sel      Selector
+	srcOpts  []kgo.Opt
+	dstOpts  []kgo.Opt
+	state    []kgo.Opt
+	log      *slog.Logger
+	metrics  *Metrics
+	sessions time.Duration
+	agentID  string
+
+	mu    sync.Mutex
+	parts []SourcePartition
+	tasks map[int]*runningTask
+	err   string
+}
+
+type runningTask struct {
+	t      *task
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *runner) run(ctx context.Context) error {
+	src, err := kgo.NewClient(r.srcOpts...)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := kgo.NewClient(r.dstOpts...)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	srcAdm, dstAdm := kadm.NewClient(src), kadm.NewClient(dst)
+
+	tasksMax := r.m.TasksMax
+	if err := ensureTopicPartitions(ctx, dstAdm, SyncTopic(r.m.Name), int32(tasksMax), true); err != nil {
+		return fmt.Errorf("offset sync topic on target %s: %w", r.m.Target, err)
+	}
+	stateCl, err := kgo.NewClient(r.state...)
+	if err != nil {
+		return err
+	}
+	err = ensureTopicPartitions(ctx, kadm.NewClient(stateCl), TasksTopic(r.m.Name), int32(tasksMax), false)
+	stateCl.Close()
+	if err != nil {
+		return fmt.Errorf("task topic on the state cluster: %w", err)
+	}
+
+	// First the partitions, then the membership: a task that starts
+	// knows what to copy.
+	r.refresh(ctx, srcAdm, dstAdm)
+	member, err := kgo.NewClient(append(r.state,
+		kgo.ConsumerGroup(TasksGroup(r.m.Name)),
+		kgo.ConsumeTopics(TasksTopic(r.m.Name)),
+		kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(r.sessions),
+		kgo.HeartbeatInterval(r.sessions/6),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			r.startTasks(ctx, a[TasksTopic(r.m.Name)])
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { r.stopTasks(a[TasksTopic(r.m.Name)]) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { r.stopTasks(a[TasksTopic(r.m.Name)]) }),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		r.stopAll()
+		member.Close() // leaves the group, so the other replicas take over at once
+	}()
+	go func() {
+		// The topic holds no records; polling keeps the member alive.
+		for ctx.Err() == nil {
+			member.PollFetches(ctx)
+		}
+	}()
+
+	refresh := time.NewTicker(r.refreshInterval())
+	defer refresh.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-refresh.C:
+			r.refresh(ctx, srcAdm, dstAdm)
+		}
+	}
+}
+
+func (r *runner) refreshInterval() time.Duration {
+	d, err := time.ParseDuration(r.m.RefreshInterval)
+	if err != nil || d <= 0 {
+		return agentapi.DefaultRefreshInterval
+	}
+	return d
+}
+
+// refresh picks up new topics and partitions and hands each task its share.
+func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	parts, err := syncTopics(rctx, r.m, r.sel, srcAdm, dstAdm)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = ""
+	if err != nil {
+		r.err = err.Error()
+		r.log.Warn("refresh of mirrored topics failed; retrying at the next refresh", "error", err)
+		r.metrics.errors.WithLabelValues(r.m.Name).Inc()
+		if parts == nil {
+			return
+		}
+	}
+	r.parts = parts
+	for id, rt := range r.tasks {
+		rt.t.setPartitions(r.partsOf(id))
+	}
+}
+
+func (r *runner) partsOf(task int) []SourcePartition {
+	var out []SourcePartition
+	for _, p := range r.parts {
+		if TaskOf(p.Topic, p.Partition, r.m.TasksMax) == task {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *runner) startTasks(ctx context.Context, ids []int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := r.tasks[int(id)]; ok || int(id) >= r.m.TasksMax {
+			continue
+		}
+		t := &task{
+			id: int(id), m: r.m, srcOpts: r.srcOpts, dstOpts: r.dstOpts,
+			log:     r.log.With("task", id),
+			stats:   newTaskStats(int(id), r.agentID),
+			metrics: r.metrics,
+			partsCh: make(chan []SourcePartition, 1), restartIn: time.Second,
+		}
+		t.setPartitions(r.partsOf(int(id)))
+		tctx, cancel := context.WithCancel(ctx)
+		rt := &runningTask{t: t, cancel: cancel, done: make(chan struct{})}
+		r.tasks[int(id)] = rt
+		r.log.Info("mirror task assigned to this agent", "task", id)
+		go func() {
+			defer close(rt.done)
+			t.run(tctx)
+		}()
+	}
+}
+
+// stopTasks waits for the tasks to stop, so a new owner does not start
+// while they still copy (fencing would stop them anyway).
+func (r *runner) stopTasks(ids []int32) {
+	r.mu.Lock()
+	var stopping []*runningTask
+	for _, id := range ids {
+		if rt, ok := r.tasks[int(id)]; ok {
+			delete(r.tasks, int(id))
+			rt.cancel()
+			stopping = append(stopping, rt)
+			r.log.Info("mirror task revoked from this agent", "task", id)
+		}
+	}
+	r.mu.Unlock()
+	for _, rt := range stopping {
+		select {
+		case <-rt.done:
+		case <-time.After(30 * time.Second):
+			r.log.Warn("mirror task did not stop within 30s; the next owner fences it", "task", rt.t.id)
+		}
+	}
+}
+
+func (r *runner) stopAll() {
+	r.mu.Lock()
+	ids := make([]int32, 0, len(r.tasks))
+	for id := range r.tasks {
+		ids = append(ids, int32(id))
+	}
+	r.mu.Unlock()
+	r.stopTasks(ids)
+}
+
+// status answers the partitions of the tasks running here.
+func (r *runner) status(now time.Time) ([]agentapi.PartitionStatus, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []agentapi.PartitionStatus
+	for _, rt := range r.tasks {
+		out = append(out, rt.t.stats.snapshot(now)...)
+	}
+	return out, r.err
+}
+
+// ensureTopicPartitions creates an internal topic with at least n partitions.
+func ensureTopicPartitions(ctx context.Context, adm *kadm.Client, topic string, n int32, compacted bool) error {
+	if compacted {
+		if err := store.EnsureCompactedTopic(ctx, adm, topic, n); err != nil {
+			return err
+		}
+	} else {
+		resp, err := adm.CreateTopic(ctx, n, -1, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !isExists(err) {
+			return err
+		}
+	}
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return err
+	}
+	if have := int32(len(td[topic].Partitions)); have < n {
+		resp, err := adm.CreatePartitions(ctx, int(n-have), topic)
+		if err == nil {
+			err = resp.Error()
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package mirror
+
+import (
+	"sync"
+	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+)
+
+// taskStats is what a task knows about its partitions, for status and metrics.
+type taskStats struct {
+	task  int
+	agent string
+	mu    sync.Mutex
+	err   string
+	byTP  map[tp]*agentapi.PartitionStatus
+	rate  map[tp]*rateWindow
+}
+
+// rateWindow counts records over the last few seconds for records/s, and
+// keeps the source timestamp of the last record copied, for lag in time.
+type rateWindow struct {
+	since         time.Time
+	count         int64
+	last          float64
+	lastTimestamp time.Time
+}
+
+func newTaskStats(task int, agent string) *taskStats {
+	return &taskStats{task: task, agent: agent, byTP: map[tp]*agentapi.PartitionStatus{}, rate: map[tp]*rateWindow{}}
+}
+
+func (s *taskStats) track(p SourcePartition, lastMirrored int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := tp{p.Topic, p.Partition}
+	s.byTP[k] = &agentapi.PartitionStatus{Topic: p.Topic, TargetTopic: p.TargetTopic, Partition: p.Partition, Task: s.task, Agent: s.agent, LastMirroredOffset: lastMirrored, SourceHighWatermark: -1}
+	s.rate[k] = &rateWindow{since: time.Now()}
+}
+
+func (s *taskStats) untrack(k tp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.byTP, k)
+	delete(s.rate, k)
+}
+
+func (s *taskStats) setError(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = ""
+	if err != nil {
+		s.err = err.Error()
+	}
+}
+
+func (s *taskStats) sawHighWatermark(k tp, hwm int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byTP[k]; ok && hwm > p.SourceHighWatermark {
+		p.SourceHighWatermark = hwm
+	}
+}
+
+func (s *taskStats) mirrored(k tp, lastOffset int64, lastTimestamp time.Time, n int64, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byTP[k]
+	if !ok {
+		return
+	}
+	p.LastMirroredOffset = lastOffset
+	if lastOffset+1 > p.SourceHighWatermark {
+		p.SourceHighWatermark = lastOffset + 1
+	}
+	w := s.rate[k]
+	w.lastTimestamp = lastTimestamp
+	w.count += n
+	if d := now.Sub(w.since); d >= 2*time.Second {
+		w.last = float64(w.count) / d.Seconds()
+		w.since, w.count = now, 0
+	}
+}
+
+// snapshot answers the partitions' status as of now.
+func (s *taskStats) snapshot(now time.Time) []agentapi.PartitionStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]agentapi.PartitionStatus, 0, len(s.byTP))
+	for k, p := range s.byTP {
+		st := *p
+		st.LagRecords = 0
+		if st.SourceHighWatermark >= 0 {
+			st.LagRecords = max(0, st.SourceHighWatermark-(st.LastMirroredOffset+1))
+		}
+		// With records waiting, lag in time is how old the last copied
+		// record is: the next one cannot be older than that.
+		w := s.rate[k]
+		if st.LagRecords > 0 && !w.lastTimestamp.IsZero() {
+			st.LagMillis = max(0, now.Sub(w.lastTimestamp).Milliseconds())
+		}
+		st.RecordsPerSecond = w.last
+		if d := now.Sub(w.since); d > 0 && w.count > 0 && w.last == 0 {
+			st.RecordsPerSecond = float64(w.count) / d.Seconds()
+		}
+		st.Error = s.err
+		st.UpdatedAt = now
+		out = append(out, st)
+	}
+	return out
+}

@@ -1,0 +1,150 @@
+package mirror
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// StatusTopic carries the replicas' task status; compacted by partition so
+// it holds the latest word on each mirrored partition.
+const StatusTopic = "__kfo_status"
+
+// staleAfter is how long a published partition status stays believed.
+const staleAfter = 15 * time.Second
+
+// Board publishes this replica's task status and tails everyone's, so any
+// replica can answer the status of any mirror.
+type Board struct {
+	cl *kgo.Client
+
+	mu     sync.Mutex
+	parts  map[string]agentapi.PartitionStatus // key: mirror/topic/partition
+	errors map[string]string                   // mirror -> last refresh error
+}
+
+// OpenBoard connects to the state cluster and starts tailing the status topic.
+func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
+	opts, err := kafkaconn.Opts(state)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	err = store.EnsureCompactedTopic(ctx, kadm.NewClient(admin), StatusTopic, 1)
+	admin.Close()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{StatusTopic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.DefaultProduceTopic(StatusTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, errors: map[string]string{}}
+	go b.tail(ctx)
+	return b, nil
+}
+
+// Close stops the board.
+func (b *Board) Close() { b.cl.Close() }
+
+func (b *Board) tail(ctx context.Context) {
+	for ctx.Err() == nil {
+		fetches := b.cl.PollFetches(ctx)
+		fetches.EachRecord(func(r *kgo.Record) {
+			key := string(r.Key)
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if strings.HasPrefix(key, "error/") {
+				b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
+				return
+			}
+			var p agentapi.PartitionStatus
+			if r.Value == nil || json.Unmarshal(r.Value, &p) != nil {
+				delete(b.parts, key)
+				return
+			}
+			b.parts[key] = p
+		})
+	}
+}
+
+// Publish writes the status of this replica's partitions of a mirror.
+func (b *Board) Publish(ctx context.Context, mirror string, parts []agentapi.PartitionStatus, refreshErr string) {
+	recs := make([]*kgo.Record, 0, len(parts)+1)
+	for _, p := range parts {
+		v, _ := json.Marshal(p)
+		recs = append(recs, &kgo.Record{Key: []byte(partKey(mirror, p.Topic, p.Partition)), Value: v})
+	}
+	recs = append(recs, &kgo.Record{Key: []byte("error/" + mirror), Value: []byte(refreshErr)})
+	for _, r := range recs {
+		b.cl.Produce(ctx, r, nil)
+	}
+}
+
+// Forget drops what this replica knows of a deleted or restarted mirror.
+func (b *Board) Forget(mirror string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k := range b.parts {
+		if strings.HasPrefix(k, mirror+"/") {
+			delete(b.parts, k)
+		}
+	}
+}
+
+func partKey(mirror, topic string, partition int32) string {
+	return mirror + "/" + topic + "/" + itoa32(partition)
+}
+
+func itoa32(i int32) string { return strconv.Itoa(int(i)) }
+
+// Status answers the mirror's partitions, sorted, with the overall state.
+func (b *Board) Status(mirror string) agentapi.MirrorStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	st := agentapi.MirrorStatus{Name: mirror, State: agentapi.MirrorStarting, Partitions: []agentapi.PartitionStatus{}}
+	failed := b.errors[mirror] != ""
+	for k, p := range b.parts {
+		if !strings.HasPrefix(k, mirror+"/") || now.Sub(p.UpdatedAt) > staleAfter {
+			continue
+		}
+		st.Partitions = append(st.Partitions, p)
+		st.LagRecords += p.LagRecords
+		if p.Error != "" {
+			failed = true
+		}
+	}
+	sort.Slice(st.Partitions, func(i, j int) bool {
+		a, c := st.Partitions[i], st.Partitions[j]
+		if a.Topic != c.Topic {
+			return a.Topic < c.Topic
+		}
+		return a.Partition < c.Partition
+	})
+	switch {
+	case failed:
+		st.State = agentapi.MirrorFailed
+	case len(st.Partitions) > 0:
+		st.State = agentapi.MirrorRunning
+	}
+	return st
+}

@@ -1,0 +1,357 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+)
+
+// SyncTopic holds a mirror's offset syncs on the target. Task i writes only
+// to partition i, so after fencing its zombies no other open transaction can
+// sit on that partition and a task reads its whole progress back exactly.
+func SyncTopic(mirror string) string { return "__kfo_offset_syncs." + mirror }
+
+// TransactionalID is stable per mirror and task: a restarted or moved task
+// fences the previous owner by initializing the same id.
+func TransactionalID(mirror string, task int) string {
+	return "__kfo_mirror." + mirror + ".task-" + strconv.Itoa(task)
+}
+
+const barrierPrefix = "barrier/"
+
+// maxBatchRecords bounds one transaction.
+const maxBatchRecords = 20000
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// task copies the source partitions that map to one task id, records and
+// offset syncs in one transaction per batch on the target.
+type task struct {
+	id        int
+	m         agentapi.Mirror
+	srcOpts   []kgo.Opt
+	dstOpts   []kgo.Opt
+	log       *slog.Logger
+	stats     *taskStats
+	metrics   *Metrics
+	partsCh   chan []SourcePartition // the latest set wins
+	restartIn time.Duration
+}
+
+func (t *task) setPartitions(parts []SourcePartition) {
+	select {
+	case <-t.partsCh:
+	default:
+	}
+	t.partsCh <- parts
+}
+
+// run copies until ctx ends; after an error it starts over from the last
+// committed progress, which is what exactly once rests on.
+func (t *task) run(ctx context.Context) {
+	var parts []SourcePartition
+	for ctx.Err() == nil {
+		err := t.runOnce(ctx, &parts)
+		if ctx.Err() != nil {
+			return
+		}
+		t.log.Warn("mirror task failed; restarting from its last committed offset sync", "error", err)
+		t.stats.setError(err)
+		t.metrics.errors.WithLabelValues(t.m.Name).Inc()
+		select {
+		case <-ctx.Done():
+		case <-time.After(t.restartIn):
+		}
+	}
+}
+
+func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
+	producer, err := kgo.NewClient(append(t.dstOpts,
+		kgo.TransactionalID(TransactionalID(t.m.Name, t.id)),
+		kgo.TransactionTimeout(60*time.Second),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(2*maxBatchRecords),
+		kgo.ProducerBatchMaxBytes(16<<20),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer producer.Close()
+
+	// Initializing the transactional id fences every earlier owner of
+	// this task and settles its open transaction.
+	if _, _, err := producer.ProducerID(ctx); err != nil {
+		return fmt.Errorf("fence earlier owners of %s: %w", TransactionalID(t.m.Name, t.id), err)
+	}
+	progress, err := t.readProgress(ctx, producer)
+	if err != nil {
+		return err
+	}
+
+	consumer, err := kgo.NewClient(append(t.srcOpts,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMaxBytes(32<<20),
+	)...)
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+
+	assigned := map[tp]SourcePartition{}
+	apply := func(next []SourcePartition) {
+		*parts = next
+		want := map[tp]SourcePartition{}
+		for _, p := range next {
+			want[tp{p.Topic, p.Partition}] = p
+		}
+		add := map[string]map[int32]kgo.Offset{}
+		for k, p := range want {
+			if _, ok := assigned[k]; ok {
+				continue
+			}
+			assigned[k] = p
+			if add[k.topic] == nil {
+				add[k.topic] = map[int32]kgo.Offset{}
+			}
+			add[k.topic][k.partition] = t.startOffset(progress, k)
+			t.stats.track(p, progress[k]-1)
+		}
+		remove := map[string][]int32{}
+		for k := range assigned {
+			if _, ok := want[k]; !ok {
+				delete(assigned, k)
+				remove[k.topic] = append(remove[k.topic], k.partition)
+				t.stats.untrack(k)
+			}
+		}
+		if len(add) > 0 {
+			consumer.AddConsumePartitions(add)
+		}
+		if len(remove) > 0 {
+			consumer.RemoveConsumePartitions(remove)
+		}
+	}
+	apply(*parts)
+	t.stats.setError(nil)
+
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case next := <-t.partsCh:
+			apply(next)
+		default:
+		}
+		if len(assigned) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case next := <-t.partsCh:
+				apply(next)
+			}
+			continue
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := consumer.PollRecords(pollCtx, maxBatchRecords)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fetchErr = fmt.Errorf("fetch %s[%d] from source %s: %w", topic, partition, t.m.Source, err)
+			}
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
+		})
+		records := fetches.Records()
+		if len(records) == 0 {
+			continue
+		}
+		if err := t.copyBatch(ctx, producer, assigned, records); err != nil {
+			return err
+		}
+	}
+}
+
+// startOffset is where a partition resumes: after its last committed sync,
+// or per start_from for a partition never copied.
+func (t *task) startOffset(progress map[tp]int64, k tp) kgo.Offset {
+	if next, ok := progress[k]; ok {
+		return kgo.NewOffset().At(next)
+	}
+	if t.m.StartFrom == agentapi.StartLatest && !t.m.CreatedAt.IsZero() {
+		// Records produced since the mirror was created; stable across
+		// restarts, unlike "the end of the log when the task started".
+		return kgo.NewOffset().AfterMilli(t.m.CreatedAt.UnixMilli())
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+// copyBatch writes records to the same partitions on the target and, in the
+// same transaction, the offset syncs that map their source offsets to the
+// target offsets they got.
+func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, records []*kgo.Record) error {
+	if err := producer.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		pairs    = map[tp][]offsetsync.Pair{}
+		last     = map[tp]*kgo.Record{}
+	)
+	for _, r := range records {
+		k := tp{r.Topic, r.Partition}
+		sp, ok := assigned[k]
+		if !ok {
+			continue // removed while the fetch was in flight
+		}
+		last[k] = r
+		out := &kgo.Record{
+			Topic:     sp.TargetTopic,
+			Partition: r.Partition,
+			Key:       r.Key,
+			Value:     r.Value,
+			Headers:   r.Headers,
+			Timestamp: r.Timestamp,
+		}
+		source := r.Offset
+		producer.Produce(ctx, out, func(out *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
+				}
+				return
+			}
+			pairs[k] = append(pairs[k], offsetsync.Pair{Source: source, Target: out.Offset})
+		})
+	}
+	if err := producer.Flush(ctx); err != nil {
+		return t.abort(ctx, producer, err)
+	}
+	if firstErr != nil {
+		return t.abort(ctx, producer, firstErr)
+	}
+
+	syncs := make([]offsetsync.Sync, 0, len(pairs))
+	for k, ps := range pairs {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Source < ps[j].Source })
+		runs, err := offsetsync.RunsOf(ps)
+		if err != nil {
+			return t.abort(ctx, producer, fmt.Errorf("offset syncs of %s[%d]: %w", k.topic, k.partition, err))
+		}
+		s := offsetsync.Sync{Topic: k.topic, Partition: k.partition, TargetTopic: assigned[k].TargetTopic, Runs: runs, SourceNext: last[k].Offset + 1}
+		value, err := s.Encode()
+		if err != nil {
+			return t.abort(ctx, producer, err)
+		}
+		syncs = append(syncs, s)
+		producer.Produce(ctx, &kgo.Record{Topic: SyncTopic(t.m.Name), Partition: int32(t.id), Key: s.Key(), Value: value}, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("write offset sync: %w", err)
+			}
+		})
+	}
+	if err := producer.Flush(ctx); err != nil {
+		return t.abort(ctx, producer, err)
+	}
+	if firstErr != nil {
+		return t.abort(ctx, producer, firstErr)
+	}
+	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		// The outcome is unknown; the restart reads it back after fencing.
+		return fmt.Errorf("commit transaction on target %s: %w", t.m.Target, err)
+	}
+	now := time.Now()
+	for _, s := range syncs {
+		k := tp{s.Topic, s.Partition}
+		r := last[k]
+		t.stats.mirrored(k, r.Offset, r.Timestamp, int64(len(pairs[k])), now)
+		t.metrics.records.WithLabelValues(t.m.Name, s.Topic).Add(float64(len(pairs[k])))
+	}
+	return nil
+}
+
+func (t *task) abort(ctx context.Context, producer *kgo.Client, cause error) error {
+	if err := producer.AbortBufferedRecords(ctx); err == nil {
+		_ = producer.EndTransaction(ctx, kgo.TryAbort)
+	}
+	return cause
+}
+
+// readProgress commits a barrier record to the task's sync partition and
+// reads the partition back up to it: every sync committed before is then
+// known, and the next source offset of each partition is the greatest
+// SourceNext seen.
+func (t *task) readProgress(ctx context.Context, producer *kgo.Client) (map[tp]int64, error) {
+	topic := SyncTopic(t.m.Name)
+	if err := producer.BeginTransaction(); err != nil {
+		return nil, err
+	}
+	barrier := &kgo.Record{Topic: topic, Partition: int32(t.id), Key: []byte(barrierPrefix + strconv.Itoa(t.id)), Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
+	if err := producer.ProduceSync(ctx, barrier).FirstErr(); err != nil {
+		return nil, t.abort(ctx, producer, fmt.Errorf("write barrier to %s: %w", topic, err))
+	}
+	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return nil, fmt.Errorf("commit barrier to %s: %w", topic, err)
+	}
+	reader, err := kgo.NewClient(append(t.dstOpts,
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {int32(t.id): kgo.NewOffset().AtStart()}}),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	defer reader.Close()
+	progress := map[tp]int64{}
+	for {
+		fetches := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := fetches.Err0(); err != nil {
+			return nil, fmt.Errorf("read offset syncs from %s: %w", topic, err)
+		}
+		done := false
+		fetches.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= barrier.Offset {
+				done = true
+			}
+			s, err := offsetsync.Decode(r.Value)
+			if err != nil || len(r.Key) == 0 || string(r.Key[:min(len(r.Key), len(barrierPrefix))]) == barrierPrefix {
+				return
+			}
+			k := tp{s.Topic, s.Partition}
+			if s.SourceNext > progress[k] {
+				progress[k] = s.SourceNext
+			}
+		})
+		if done {
+			return progress, nil
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+)
+
+// InternalPrefix marks topics that are never mirrored: Kafka's own (__consumer_offsets,
+// __transaction_state) and this project's (__kfo_*).
+const InternalPrefix = "__"
+
+// Selector is a compiled agentapi.Selector; patterns match whole names.
+type Selector struct{ include, exclude []*regexp.Regexp }
+
+// CompileSelector compiles include/exclude patterns anchored to whole names;
+// field names the JSON path used in errors, e.g. "topics".
+func CompileSelector(field string, s agentapi.Selector) (Selector, error) {
+	var out Selector
+	for i, p := range s.Include {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return Selector{}, &FieldError{Field: fmt.Sprintf("%s.include[%d]", field, i), Err: err}
+		}
+		out.include = append(out.include, re)
+	}
+	for i, p := range s.Exclude {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return Selector{}, &FieldError{Field: fmt.Sprintf("%s.exclude[%d]", field, i), Err: err}
+		}
+		out.exclude = append(out.exclude, re)
+	}
+	return out, nil
+}
+
+// FieldError is a bad pattern, named by its field path.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s is not a valid regular expression: %v", e.Field, e.Err)
+}
+
+// Matches reports whether name is included and not excluded.
+func (s Selector) Matches(name string) bool {
+	in := false
+	for _, re := range s.include {
+		if re.MatchString(name) {
+			in = true
+			break
+		}
+	}
+	if !in {
+		return false
+	}
+	for _, re := range s.exclude {
+		if re.MatchString(name) {
+			return false
+		}
+	}
+	return true
+}
+
+// TargetTopic names a source topic on the target under a replication policy.
+func TargetTopic(policy, sourceCluster, topic string) string {
+	if policy == agentapi.ReplicationPrefix {
+		return sourceCluster + "." + topic
+	}
+	return topic
+}
+
+// TaskOf maps a source partition to its task. The mapping depends only on
+// the topic, the partition and tasks_max, so a partition never changes task
+// (and so never changes transactional id) while the mirror lives.
+func TaskOf(topic string, partition int32, tasksMax int) int {
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	return int((uint64(h.Sum32()) + uint64(partition)) % uint64(tasksMax))
+}
+
+// SourcePartition is one partition of a mirrored source topic.
+type SourcePartition struct {
+	Topic       string
+	Partition   int32
+	TargetTopic string
+}
+
+// topicPlan is one matched source topic and what it needs on the target.
+type topicPlan struct {
+	topic       string
+	target      string
+	partitions  int32
+	configs     map[string]*string
+	targetParts int32 // 0 when the target topic does not exist yet
+}
+
+// syncTopics lists the source topics that match, creates or grows them on
+// the target (same partition count), copies their configs when asked, and
+// answers every source partition that is ready to be mirrored.
+func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *kadm.Client) ([]SourcePartition, error) {
+	srcTopics, err := src.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list topics on source %s: %w", m.Source, err)
+	}
+	var plans []*topicPlan
+	for _, t := range srcTopics.Sorted() {
+		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || t.Err != nil || !sel.Matches(t.Topic) {
+			continue
+		}
+		plans = append(plans, &topicPlan{
+			topic:      t.Topic,
+			target:     TargetTopic(m.ReplicationPolicy, m.Source, t.Topic),
+			partitions: int32(len(t.Partitions)),
+		})
+	}
+	if len(plans) == 0 {
+		return nil, nil
+	}
+	if m.SyncTopicConfigs {
+		if err := sourceConfigs(ctx, src, plans); err != nil {
+			return nil, err
+		}
+	}
+	targets := make([]string, len(plans))
+	for i, p := range plans {
+		targets[i] = p.target
+	}
+	dstTopics, err := dst.ListTopics(ctx, targets...)
+	if err != nil {
+		return nil, fmt.Errorf("list topics on target %s: %w", m.Target, err)
+	}
+	var errs []error
+	var ready []SourcePartition
+	for _, p := range plans {
+		if d, ok := dstTopics[p.target]; ok && d.Err == nil {
+			p.targetParts = int32(len(d.Partitions))
+		}
+		if err := ensureTargetTopic(ctx, dst, m, p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for part := int32(0); part < p.partitions; part++ {
+			ready = append(ready, SourcePartition{Topic: p.topic, Partition: part, TargetTopic: p.target})
+		}
+	}
+	sort.Slice(ready, func(i, j int) bool {
+		if ready[i].Topic != ready[j].Topic {
+			return ready[i].Topic < ready[j].Topic
+		}
+		return ready[i].Partition < ready[j].Partition
+	})
+	return ready, errors.Join(errs...)
+}
+
+// sourceConfigs reads the non-default configs of each planned topic; only
+// those are copied, so the target's own defaults stay in charge of the rest.
+func sourceConfigs(ctx context.Context, src *kadm.Client, plans []*topicPlan) error {
+	names := make([]string, len(plans))
+	for i, p := range plans {
+		names[i] = p.topic
+	}
+	rcs, err := src.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("describe source topic configs: %w", err)
+	}
+	byName := map[string]kadm.ResourceConfig{}
+	for _, rc := range rcs {
+		byName[rc.Name] = rc
+	}
+	for _, p := range plans {
+		p.configs = map[string]*string{}
+		for _, c := range byName[p.topic].Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
+				p.configs[c.Key] = c.Value
+			}
+		}
+	}
+	return nil
+}
+
+func ensureTargetTopic(ctx context.Context, dst *kadm.Client, m agentapi.Mirror, p *topicPlan) error {
+	switch {
+	case p.targetParts == 0:
+		rf := m.ReplicationFactor
+		if rf == 0 {
+			rf = -1 // the target cluster's default
+		}
+		resp, err := dst.CreateTopic(ctx, p.partitions, rf, p.configs, p.target)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s on target %s: %w", p.target, m.Target, err)
+		}
+		return nil
+	case p.targetParts < p.partitions:
+		resp, err := dst.CreatePartitions(ctx, int(p.partitions-p.targetParts), p.target)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("grow topic %s on target %s to %d partitions: %w", p.target, m.Target, p.partitions, err)
+		}
+	}
+	if len(p.configs) > 0 {
+		alter := make([]kadm.AlterConfig, 0, len(p.configs))
+		for k, v := range p.configs {
+			alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
+		}
+		resp, err := dst.AlterTopicConfigs(ctx, alter, p.target)
+		if err == nil {
+			for _, r := range resp {
+				if r.Err != nil {
+					err = r.Err
+				}
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("copy configs of topic %s to target %s: %w", p.topic, m.Target, err)
+		}
+	}
+	return nil
+}
+
+func isExists(err error) bool { return errors.Is(err, kerr.TopicAlreadyExists) }

@@ -1,0 +1,219 @@
+package offsetsync
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Log is the translation index of one partition: every committed run, sorted
+// by source offset and merged when adjacent on both sides. The zero value is
+// an empty Log. It is safe for concurrent use.
+type Log struct {
+	mu         sync.RWMutex
+	runs       []Run
+	sourceNext int64
+}
+
+// Checkpoint is the target position for a committed source offset.
+type Checkpoint struct {
+	// Target is the offset a consumer of the target partition starts at to
+	// read exactly the mirrored records at or above the committed source offset.
+	Target int64
+	// NotMirrored is an upper bound on source records below the committed
+	// offset that are not on the target yet; 0 when Exact.
+	NotMirrored int64
+	// Exact is true when every source offset below the committed offset is
+	// known to the Log (committed offset <= SourceNext), so NotMirrored is 0.
+	Exact bool
+	// OK is false when nothing is mirrored, so no target position is known.
+	OK bool
+}
+
+// Add records the runs of s and advances SourceNext.
+// Runs may arrive out of order: each one is inserted at its source position.
+// Re-delivery of known runs is a no-op, so replaying the sync topic is safe.
+// An overlap that maps differently, on either side, is ErrConflict and leaves the Log unchanged.
+// SourceNext only moves forward, so replaying an old sync does not rewind it.
+func (l *Log) Add(s Sync) error {
+	if err := s.validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Check every run before changing anything so a bad sync is all-or-nothing.
+	// Runs of one sync are increasing, so checking each against the old runs suffices.
+	for _, r := range s.Runs {
+		if _, _, _, err := l.place(r); err != nil {
+			return err
+		}
+	}
+	for _, r := range s.Runs {
+		i, j, merged, err := l.place(r)
+		if err != nil {
+			return err
+		}
+		l.replace(i, j, merged)
+	}
+	l.sourceNext = max(l.sourceNext, s.SourceNext)
+	return nil
+}
+
+// place finds where r goes without changing the Log: runs[i:j] overlap r and
+// are replaced by merged, their union.
+func (l *Log) place(r Run) (i, j int, merged Run, err error) {
+	i = sort.Search(len(l.runs), func(k int) bool { return l.runs[k].sourceEnd() > r.Source })
+	merged = r
+	for j = i; j < len(l.runs) && l.runs[j].Source < r.sourceEnd(); j++ {
+		e := l.runs[j]
+		if e.delta() != r.delta() {
+			return 0, 0, Run{}, fmt.Errorf("%w: run %+v overlaps %+v", ErrConflict, r, e)
+		}
+		// Same delta and overlapping with r, so the union is one contiguous run.
+		lo, hi := min(merged.Source, e.Source), max(merged.sourceEnd(), e.sourceEnd())
+		merged = Run{Source: lo, Target: lo + r.delta(), Count: hi - lo}
+	}
+	// Target offsets must increase with source offsets, or two source records
+	// would claim the same target record.
+	if i > 0 && l.runs[i-1].targetEnd() > merged.Target {
+		return 0, 0, Run{}, fmt.Errorf("%w: run %+v targets below %+v", ErrConflict, r, l.runs[i-1])
+	}
+	if j < len(l.runs) && merged.targetEnd() > l.runs[j].Target {
+		return 0, 0, Run{}, fmt.Errorf("%w: run %+v targets above %+v", ErrConflict, r, l.runs[j])
+	}
+	return i, j, merged, nil
+}
+
+// replace puts merged in place of runs[i:j] and merges it with neighbours
+// adjacent on both sides.
+func (l *Log) replace(i, j int, merged Run) {
+	if i == j {
+		l.runs = slices.Insert(l.runs, i, merged)
+	} else {
+		l.runs = slices.Replace(l.runs, i, j, merged)
+	}
+	if i+1 < len(l.runs) && adjacent(l.runs[i], l.runs[i+1]) {
+		l.runs[i].Count += l.runs[i+1].Count
+		l.runs = slices.Delete(l.runs, i+1, i+2)
+	}
+	if i > 0 && adjacent(l.runs[i-1], l.runs[i]) {
+		l.runs[i-1].Count += l.runs[i].Count
+		l.runs = slices.Delete(l.runs, i, i+1)
+	}
+}
+
+// Translate returns the target offset of a mirrored source offset.
+// ok is false for gaps (markers, aborted, compacted, pruned) and beyond the end,
+// because no target record corresponds to them.
+func (l *Log) Translate(src int64) (target int64, ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].sourceEnd() > src })
+	if i == len(l.runs) || l.runs[i].Source > src {
+		return 0, false
+	}
+	r := l.runs[i]
+	return r.Target + (src - r.Source), true
+}
+
+// TranslateCommitted maps a committed source offset c (the next record the
+// group would read) to the target offset to resume from.
+// It is one past the last mirrored record below c: that record was read, and
+// target gaps after it hold only markers, which consumers skip.
+// With nothing mirrored below c it is the first mirrored record: the group has
+// read nothing that is on the target.
+// With nothing mirrored at all, OK is false: the target position is unknown.
+// Beyond SourceNext the group read records the mirror has not copied yet; the
+// Log cannot tell records from gaps there, so NotMirrored is c-SourceNext, an
+// upper bound, and Exact is false.
+func (l *Log) TranslateCommitted(c int64) Checkpoint {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.runs) == 0 {
+		return Checkpoint{}
+	}
+	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].Source >= c })
+	if k == 0 {
+		return Checkpoint{Target: l.runs[0].Target, Exact: true, OK: true}
+	}
+	r := l.runs[k-1]
+	last := min(c-1, r.sourceEnd()-1) // last mirrored source offset below c
+	cp := Checkpoint{Target: r.Target + (last - r.Source) + 1, Exact: c <= l.sourceNext, OK: true}
+	if !cp.Exact {
+		cp.NotMirrored = c - l.sourceNext
+	}
+	return cp
+}
+
+// LastSource returns the last mirrored source offset; ok is false if none.
+func (l *Log) LastSource() (int64, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.runs) == 0 {
+		return 0, false
+	}
+	return l.runs[len(l.runs)-1].sourceEnd() - 1, true
+}
+
+// SourceNext returns the highest SourceNext of any added sync.
+func (l *Log) SourceNext() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.sourceNext
+}
+
+// Len returns the number of runs held, a measure of memory use.
+func (l *Log) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.runs)
+}
+
+// PruneBelow drops runs that end at or below src, for source retention.
+// Runs straddling src are kept whole, so translation above src stays exact.
+// The last run is always kept, so caught-up groups still get a checkpoint.
+// Committed offsets below the first kept run then map to its target, which
+// is right as long as nothing below src is still read.
+func (l *Log) PruneBelow(src int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].sourceEnd() > src })
+	k = min(k, len(l.runs)-1)
+	if k > 0 {
+		l.runs = slices.Delete(l.runs, 0, k)
+	}
+}
+
+// Index holds the Log of every mirrored partition. The zero value is empty
+// and ready to use; it is safe for concurrent use.
+type Index struct {
+	mu   sync.Mutex
+	logs map[partitionKey]*Log
+}
+
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// Log returns the Log of a source partition, creating an empty one on demand.
+func (x *Index) Log(topic string, partition int32) *Log {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	key := partitionKey{topic, partition}
+	l, ok := x.logs[key]
+	if !ok {
+		if x.logs == nil {
+			x.logs = make(map[partitionKey]*Log)
+		}
+		l = new(Log)
+		x.logs[key] = l
+	}
+	return l
+}
+
+// Add records s in the Log of its source partition.
+func (x *Index) Add(s Sync) error {
+	return x.Log(s.Topic, s.Partition).Add(s)
+}

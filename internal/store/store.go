@@ -1,0 +1,364 @@
+// Package store keeps the agent's desired state (clusters and mirrors) in the
+// compacted topic __kfo_state on the state cluster. Every agent replica tails
+// the topic, so the topic is the single source of truth and any replica can
+// answer the API; a write returns only once this replica has read it back.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+)
+
+// StateTopic holds the desired state; one partition keeps a total order.
+const StateTopic = "__kfo_state"
+
+const (
+	kindCluster = "cluster/"
+	kindMirror  = "mirror/"
+	barrierKey  = "barrier"
+)
+
+// ErrNotFound is returned for a name that is not stored.
+var ErrNotFound = errors.New("not found")
+
+// storedCluster is a cluster as written to the topic: secrets sealed.
+type storedCluster struct {
+	agentapi.Cluster
+	SealedPassword []byte `json:"sealed_password,omitempty"`
+	SealedKeyPEM   []byte `json:"sealed_key_pem,omitempty"`
+}
+
+// Store is the replica's view of the state topic.
+type Store struct {
+	cl     *kgo.Client
+	sealer *Sealer
+
+	mu       sync.Mutex
+	clusters map[string]storedCluster
+	mirrors  map[string]agentapi.Mirror
+	applied  int64         // offset of the last record applied
+	changed  chan struct{} // closed and replaced on every applied record
+	tailErr  error
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Open connects to the state cluster, creates the state topic if needed and
+// returns once the store has read everything already in it.
+func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, error) {
+	opts, err := kafkaconn.Opts(state)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	err = EnsureCompactedTopic(ctx, kadm.NewClient(admin), StateTopic, 1)
+	admin.Close()
+	if err != nil {
+		return nil, fmt.Errorf("state topic %s on %s: %w", StateTopic, strings.Join(state.BootstrapServers, ","), err)
+	}
+	cl, err := kgo.NewClient(append(opts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{StateTopic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.DefaultProduceTopic(StateTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	tailCtx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		cl: cl, sealer: sealer,
+		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
+		applied: -1, changed: make(chan struct{}),
+		cancel: cancel, done: make(chan struct{}),
+	}
+	go s.tail(tailCtx)
+	if err := s.Sync(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("read state topic %s: %w", StateTopic, err)
+	}
+	return s, nil
+}
+
+// EnsureCompactedTopic creates a compacted internal topic unless it exists.
+func EnsureCompactedTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+	compact := "compact"
+	resp, err := adm.CreateTopic(ctx, partitions, -1, map[string]*string{"cleanup.policy": &compact}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
+	}
+	return err
+}
+
+// Close stops tailing.
+func (s *Store) Close() {
+	s.cancel()
+	<-s.done
+	s.cl.Close()
+}
+
+func (s *Store) tail(ctx context.Context) {
+	defer close(s.done)
+	for {
+		fetches := s.cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(_ string, _ int32, err error) {
+			s.mu.Lock()
+			s.tailErr = err
+			s.mu.Unlock()
+		})
+		fetches.EachRecord(s.apply)
+	}
+}
+
+func (s *Store) apply(r *kgo.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := string(r.Key)
+	switch {
+	case strings.HasPrefix(key, kindCluster):
+		name := strings.TrimPrefix(key, kindCluster)
+		var c storedCluster
+		if r.Value == nil {
+			delete(s.clusters, name)
+		} else if json.Unmarshal(r.Value, &c) == nil {
+			s.clusters[name] = c
+		}
+	case strings.HasPrefix(key, kindMirror):
+		name := strings.TrimPrefix(key, kindMirror)
+		var m agentapi.Mirror
+		if r.Value == nil {
+			delete(s.mirrors, name)
+		} else if json.Unmarshal(r.Value, &m) == nil {
+			s.mirrors[name] = m
+		}
+	}
+	s.applied = r.Offset
+	s.tailErr = nil
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Changed returns a channel closed at the next change of the state.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Sync returns once this replica has read every record written before the
+// call: it writes a barrier record and waits to read it back.
+func (s *Store) Sync(ctx context.Context) error {
+	_, err := s.write(ctx, barrierKey, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	return err
+}
+
+// write produces one record and waits until the tail has applied it.
+func (s *Store) write(ctx context.Context, key string, value []byte) (int64, error) {
+	r := &kgo.Record{Key: []byte(key), Value: value, Partition: 0}
+	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
+	}
+	for {
+		s.mu.Lock()
+		applied, changed := s.applied, s.changed
+		s.mu.Unlock()
+		if applied >= r.Offset {
+			return r.Offset, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("waiting to read back %s: %w", key, ctx.Err())
+		}
+	}
+}
+
+// Healthy reports whether the last poll of the state topic succeeded.
+func (s *Store) Healthy() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tailErr
+}
+
+// PutCluster stores c, sealing its secrets, and answers the stored cluster
+// without them. A PUT without a password keeps the stored one, so that
+// re-applying a configuration that holds no secret does not erase it.
+func (s *Store) PutCluster(ctx context.Context, c agentapi.Cluster) (agentapi.Cluster, error) {
+	s.mu.Lock()
+	prev, had := s.clusters[c.Name]
+	s.mu.Unlock()
+	stored := storedCluster{Cluster: c}
+	if c.SASL != nil {
+		sasl := *c.SASL
+		switch {
+		case sasl.Password != "":
+			sealed, err := s.sealer.Seal(sasl.Password)
+			if err != nil {
+				return agentapi.Cluster{}, err
+			}
+			stored.SealedPassword = sealed
+		case had && prev.SASL != nil && prev.SASL.Username == sasl.Username:
+			stored.SealedPassword = prev.SealedPassword
+		}
+		sasl.Password = ""
+		sasl.PasswordSet = stored.SealedPassword != nil
+		stored.SASL = &sasl
+	}
+	if c.TLS != nil {
+		t := *c.TLS
+		switch {
+		case t.KeyPEM != "":
+			sealed, err := s.sealer.Seal(t.KeyPEM)
+			if err != nil {
+				return agentapi.Cluster{}, err
+			}
+			stored.SealedKeyPEM = sealed
+		case had && prev.TLS != nil && prev.TLS.CertPEM == t.CertPEM:
+			stored.SealedKeyPEM = prev.SealedKeyPEM
+		}
+		t.KeyPEM = ""
+		t.KeyPEMSet = stored.SealedKeyPEM != nil
+		stored.TLS = &t
+	}
+	value, err := json.Marshal(stored)
+	if err != nil {
+		return agentapi.Cluster{}, err
+	}
+	if _, err := s.write(ctx, kindCluster+c.Name, value); err != nil {
+		return agentapi.Cluster{}, err
+	}
+	return s.GetCluster(c.Name)
+}
+
+// GetCluster answers a stored cluster without its secrets.
+func (s *Store) GetCluster(name string) (agentapi.Cluster, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clusters[name]
+	if !ok {
+		return agentapi.Cluster{}, ErrNotFound
+	}
+	return c.Cluster, nil
+}
+
+// Clusters answers all stored clusters, sorted by name, without secrets.
+func (s *Store) Clusters() []agentapi.Cluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]agentapi.Cluster, 0, len(s.clusters))
+	for _, c := range s.clusters {
+		out = append(out, c.Cluster)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Conn answers what the agent needs to connect to a stored cluster, secrets
+// decrypted. It stays in memory.
+func (s *Store) Conn(name string) (kafkaconn.Conn, error) {
+	s.mu.Lock()
+	c, ok := s.clusters[name]
+	s.mu.Unlock()
+	if !ok {
+		return kafkaconn.Conn{}, fmt.Errorf("cluster %q: %w", name, ErrNotFound)
+	}
+	conn := kafkaconn.Conn{Name: c.Name, BootstrapServers: c.BootstrapServers}
+	if c.SASL != nil {
+		conn.SASLMechanism, conn.SASLUsername = c.SASL.Mechanism, c.SASL.Username
+		if c.SealedPassword != nil {
+			pw, err := s.sealer.Open(c.SealedPassword)
+			if err != nil {
+				return kafkaconn.Conn{}, fmt.Errorf("cluster %q sasl.password: %w", name, err)
+			}
+			conn.SASLPassword = pw
+		}
+	}
+	if c.TLS != nil {
+		conn.TLS, conn.CAPEM, conn.CertPEM, conn.InsecureTLS = true, c.TLS.CAPEM, c.TLS.CertPEM, c.TLS.InsecureSkipVerify
+		if c.SealedKeyPEM != nil {
+			key, err := s.sealer.Open(c.SealedKeyPEM)
+			if err != nil {
+				return kafkaconn.Conn{}, fmt.Errorf("cluster %q tls.key_pem: %w", name, err)
+			}
+			conn.KeyPEM = key
+		}
+	}
+	return conn, nil
+}
+
+// DeleteCluster removes a cluster; deleting an unknown one is not an error.
+func (s *Store) DeleteCluster(ctx context.Context, name string) error {
+	_, err := s.write(ctx, kindCluster+name, nil)
+	return err
+}
+
+// PutMirror stores m and answers it as stored. CreatedAt is kept from the
+// first PUT so that start_from=latest keeps its meaning across updates.
+func (s *Store) PutMirror(ctx context.Context, m agentapi.Mirror) (agentapi.Mirror, error) {
+	s.mu.Lock()
+	prev, had := s.mirrors[m.Name]
+	s.mu.Unlock()
+	m.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	if had && !prev.CreatedAt.IsZero() {
+		m.CreatedAt = prev.CreatedAt
+	}
+	value, err := json.Marshal(m)
+	if err != nil {
+		return agentapi.Mirror{}, err
+	}
+	if _, err := s.write(ctx, kindMirror+m.Name, value); err != nil {
+		return agentapi.Mirror{}, err
+	}
+	return s.GetMirror(m.Name)
+}
+
+// GetMirror answers a stored mirror.
+func (s *Store) GetMirror(name string) (agentapi.Mirror, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mirrors[name]
+	if !ok {
+		return agentapi.Mirror{}, ErrNotFound
+	}
+	return m, nil
+}
+
+// Mirrors answers all stored mirrors, sorted by name.
+func (s *Store) Mirrors() []agentapi.Mirror {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]agentapi.Mirror, 0, len(s.mirrors))
+	for _, m := range s.mirrors {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// DeleteMirror removes a mirror; deleting an unknown one is not an error.
+func (s *Store) DeleteMirror(ctx context.Context, name string) error {
+	_, err := s.write(ctx, kindMirror+name, nil)
+	return err
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# ensure-tools.sh - make sure the tools the kafka-failover tests need are present.
+#
+#   go         builds and runs everything (also tries /usr/local/go/bin).
+#   kcat       used by the agent's integration tests to produce/consume records;
+#              installed from the Debian package "kcat" when missing.
+#   terraform  CLI for the provider acceptance tests (TF_ACC). An existing
+#              `terraform` on PATH is used; otherwise (or with KFO_REQUIRE_OPENTOFU=1)
+#              OpenTofu is built from the Go module proxy and cached in
+#              ${KFO_TOOLS_DIR:-$HOME/.cache/kafka-failover/tools}/tofu.
+#
+# Progress goes to stderr, one "ensure-tools: ..." line per action. The last
+# stdout line is TF_ACC_TERRAFORM_PATH=<absolute path>, for a Makefile to eval.
+set -euo pipefail
+shopt -s inherit_errexit # keep set -e inside $(...) too
+
+OPENTOFU_VERSION=v1.10.7
+CACHE="${KFO_TOOLS_DIR:-$HOME/.cache/kafka-failover/tools}"
+export CHECKPOINT_DISABLE=1 # keep `terraform version` from phoning home
+
+log() { printf 'ensure-tools: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- go ----------------------------------------------------------------------
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || die "go not found on PATH or in /usr/local/go/bin; install Go first"
+log "go found at $(command -v go) ($(go version))"
+
+# --- kcat --------------------------------------------------------------------
+apt_get() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
+apt_install_kcat() { # apt output is shown on stderr and kept in $tmp/apt.log
+  apt_get install -y --no-install-recommends kcat 2>&1 | tee "$tmp/apt.log" >&2
+}
+
+if command -v kcat >/dev/null 2>&1; then
+  log "kcat found at $(command -v kcat)"
+else
+  command -v apt-get >/dev/null 2>&1 || die "kcat is missing and apt-get is unavailable; install the Debian package kcat manually"
+  if [ "$(id -u)" -eq 0 ]; then as_root=()
+  elif command -v sudo >/dev/null 2>&1; then as_root=(sudo)
+  else die "kcat is missing, and installing the Debian package kcat needs root or sudo"
+  fi
+  log "installing kcat (Debian package kcat)${as_root:+ with sudo}..."
+  if ! apt_install_kcat; then
+    # Missing or stale package lists: refresh them once and retry.
+    grep -qE 'Unable to locate package|no installation candidate|Unable to fetch' "$tmp/apt.log" ||
+      die "apt-get install kcat failed (see output above); install the Debian package kcat manually"
+    log "package lists missing or stale; running apt-get update..."
+    if ! { apt_get update >&2 && apt_install_kcat; }; then
+      die "could not install the Debian package kcat (see output above)"
+    fi
+  fi
+  command -v kcat >/dev/null 2>&1 || die "Debian package kcat installed but kcat is not on PATH"
+  log "kcat installed at $(command -v kcat)"
+fi
+
+# --- terraform / OpenTofu ----------------------------------------------------
+first_line() { "$@" 2>/dev/null | sed -n 1p; } # sed reads everything: no SIGPIPE
+
+ensure_tofu() { # prints the absolute path of a working cached tofu binary
+  local tofu="$CACHE/tofu" v dir
+  if [ -x "$tofu" ] && v=$(first_line "$tofu" version) && [ -n "$v" ]; then
+    log "reusing cached OpenTofu at $tofu ($v)"
+  else
+    log "building OpenTofu $OPENTOFU_VERSION from the Go module proxy into $tofu (takes a few minutes)..."
+    # Outside any module, so the project's go.mod/go.sum are left alone.
+    dir=$(cd "$tmp" && GOWORK=off go mod download -json "github.com/opentofu/opentofu@$OPENTOFU_VERSION" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || die "go mod download of OpenTofu $OPENTOFU_VERSION failed"
+    [ -d "$dir" ] || die "go mod download did not report a module directory for OpenTofu"
+    # The module cache is read-only and `go install` rejects OpenTofu's replace
+    # directives, so build from a writable copy. version.dev=no (as in OpenTofu's
+    # release builds) makes it report v1.10.7 rather than v1.10.7-dev.
+    cp -R "$dir" "$tmp/opentofu" && chmod -R u+w "$tmp/opentofu"
+    mkdir -p "$CACHE"
+    (cd "$tmp/opentofu" && GOWORK=off go build -ldflags '-X github.com/opentofu/opentofu/version.dev=no' \
+      -o "$tofu.partial.$$" ./cmd/tofu) || die "building OpenTofu failed"
+    mv -f "$tofu.partial.$$" "$tofu" # atomic: concurrent runs never see half a file
+    v=$(first_line "$tofu" version) || true
+    [ -n "$v" ] || die "built $tofu but '$tofu version' does not work"
+    log "built OpenTofu at $tofu ($v)"
+  fi
+  realpath -s "$tofu"
+}
+
+if [ "${KFO_REQUIRE_OPENTOFU:-}" = 1 ]; then
+  log "KFO_REQUIRE_OPENTOFU=1: using OpenTofu even if terraform is installed"
+  tf=$(ensure_tofu)
+elif command -v terraform >/dev/null 2>&1; then
+  tf=$(realpath -s "$(command -v terraform)")
+  log "terraform found at $tf ($(first_line "$tf" version))"
+else
+  log "terraform not found on PATH; falling back to OpenTofu"
+  tf=$(ensure_tofu)
+fi
+log "acceptance tests will use $tf"
+echo "TF_ACC_TERRAFORM_PATH=$tf"
