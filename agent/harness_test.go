@@ -116,6 +116,20 @@ func (a *agentProc) start() {
 	})
 }
 
+// agentIDOf is the id the agent reports in status: hostname/listen address.
+func agentIDOf(a *agentProc) string {
+	host, _ := os.Hostname()
+	return host + "/" + strings.TrimPrefix(a.url, "http://")
+}
+
+// signal sends sig to the agent process, e.g. SIGSTOP to freeze it.
+func (a *agentProc) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := a.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
 // kill9 kills the agent with SIGKILL: no shutdown, no leaving the group.
 func (a *agentProc) kill9() {
 	if a.cmd == nil {

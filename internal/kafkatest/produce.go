@@ -53,7 +53,14 @@ func (p *Producer) Reconnect(t testing.TB, bootstrap []string, opts ...kgo.Opt) 
 // Produce writes n records to each of partitions of topic and waits for them.
 func (p *Producer) Produce(t testing.TB, topic string, partitions int32, n int) {
 	t.Helper()
-	ctx := context.Background()
+	if err := p.TryProduce(context.Background(), topic, partitions, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TryProduce is Produce for goroutines other than the test's: it answers
+// the error instead of failing the test.
+func (p *Producer) TryProduce(ctx context.Context, topic string, partitions int32, n int) error {
 	var firstErr error
 	var mu sync.Mutex
 	for part := int32(0); part < partitions; part++ {
@@ -75,11 +82,19 @@ func (p *Producer) Produce(t testing.TB, topic string, partitions int32, n int) 
 		}
 	}
 	if err := p.cl.Flush(ctx); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if firstErr != nil {
-		t.Fatalf("produce to %s: %v", topic, firstErr)
+		return fmt.Errorf("produce to %s: %w", topic, firstErr)
 	}
+	return nil
+}
+
+// Produced answers how many records were written to a partition.
+func (p *Producer) Produced(topic string, partition int32) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return int64(p.next[topic][partition])
 }
 
 // Client answers the underlying client, e.g. for transactions.

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+func TestMirrorSkipsAbortedSourceTransactions(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.TXN", 3, nil)
+	s.putMirror(t, `LH\..*`)
+
+	txn := kafkatest.Client(t, s.src.Bootstrap(),
+		kgo.TransactionalID("test-source-producer"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	)
+	ctx := context.Background()
+	committed, aborted := map[int32]int64{}, 0
+	seq := 0
+	for batch := range 30 {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		abort := batch%3 == 1
+		for p := int32(0); p < 3; p++ {
+			for range 20 {
+				r := kafkatest.GenRecord("LH.TXN", p, seq)
+				seq++
+				if abort {
+					r.Value = fmt.Appendf(nil, "ABORTED-%d", seq)
+				}
+				if err := txn.ProduceSync(ctx, r).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !abort {
+				committed[p] += 20
+			}
+		}
+		if abort {
+			aborted += 60
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(!abort)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Wait on the source offsets: each partition's last record is the
+	// last of the final (committed) batch.
+	src := kafkatest.ReadAll(t, s.src.Bootstrap(), "LH.TXN")
+	want := map[string]map[int32]int64{"LH.TXN": {}}
+	for p, recs := range src {
+		if int64(len(recs)) != committed[p] {
+			t.Fatalf("source LH.TXN[%d] reads %d committed records, the test committed %d", p, len(recs), committed[p])
+		}
+		want["LH.TXN"][p] = recs[len(recs)-1].Offset + 1
+	}
+	waitMirrored(t, s.agent, want, time.Minute)
+
+	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.TXN", "LH.TXN")
+	for p, recs := range kafkatest.ReadAll(t, s.dst.Bootstrap(), "LH.TXN") {
+		for _, r := range recs {
+			if len(r.Value) >= 7 && string(r.Value[:7]) == "ABORTED" {
+				t.Fatalf("target LH.TXN[%d] holds the aborted record %q", p, r.Value)
+			}
+		}
+	}
+	t.Logf("target holds exactly the %d committed records; the %d aborted ones were skipped", n, aborted)
+}
+
+// backgroundProducer writes rounds of records to every partition; it ends
+// after maxRounds, or sooner when stop is called or the test ends. stop
+// waits for it and fails the test if a write failed.
+func backgroundProducer(t *testing.T, prod *kafkatest.Producer, topic string, partitions int32, maxRounds, perRound int, pause time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var err error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range maxRounds {
+			if err = prod.TryProduce(ctx, topic, partitions, perRound); err != nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return func() {
+		t.Helper()
+		cancel()
+		wg.Wait()
+		if err != nil {
+			t.Fatalf("background producer: %v", err)
+		}
+	}
+}
+
+// mirroredSoFar sums the status' mirrored records of a topic.
+func mirroredSoFar(a *agentProc, topic string) int64 {
+	var n int64
+	for _, p := range a.status("na-to-eu").Partitions {
+		if p.Topic == topic {
+			n += p.LastMirroredOffset + 1
+		}
+	}
+	return n
+}
+
+func TestMirrorLosesAndDuplicatesNothingWhenTheAgentIsKilledNineFiveTimes(t *testing.T) {
+	s := newMirrorSetup(t)
+	const partitions = 6
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil)
+	s.putMirror(t, `LH\.ORDERS`)
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
+
+	rng := rand.New(rand.NewPCG(7, 9))
+	for kill := 1; kill <= 5; kill++ {
+		// Kill only while records are being copied: wait for progress
+		// since the last restart, then strike at a random moment.
+		before := mirroredSoFar(s.agent, "LH.ORDERS")
+		kafkatest.Eventually(t, time.Minute, fmt.Sprintf("mirroring makes progress before kill %d", kill), func() (bool, string) {
+			now := mirroredSoFar(s.agent, "LH.ORDERS")
+			return now > before, fmt.Sprintf("%d mirrored", now)
+		})
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		seen := mirroredSoFar(s.agent, "LH.ORDERS")
+		s.agent.kill9()
+		t.Logf("kill -9 number %d, about %d records mirrored", kill, seen)
+		s.agent.start()
+	}
+	stop()
+	want := map[string]map[int32]int64{"LH.ORDERS": {}}
+	for p := int32(0); p < partitions; p++ {
+		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
+	}
+	waitMirrored(t, s.agent, want, 2*time.Minute)
+	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
+	t.Logf("after 5 kills: all %d records on the target exactly once, in order", n)
+}
+
+func TestTwoAgentsSplitTheTasksAndTheSurvivorTakesOverWithoutLossOrDuplicates(t *testing.T) {
+	s := newMirrorSetup(t)
+	second := startAgent(t, s.dst.BootstrapString())
+	const partitions = 8
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil)
+	s.putMirror(t, `LH\.ORDERS`)
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
+
+	agentsOf := func() (map[string]int, int) {
+		owners := map[string]int{}
+		st := second.status("na-to-eu") // any replica answers for all
+		for _, p := range st.Partitions {
+			owners[p.Agent]++
+		}
+		return owners, len(st.Partitions)
+	}
+	kafkatest.Eventually(t, time.Minute, "both agents run tasks", func() (bool, string) {
+		owners, n := agentsOf()
+		return len(owners) == 2 && n == partitions, fmt.Sprint(owners)
+	})
+	owners, _ := agentsOf()
+	t.Logf("partitions per agent while both run: %v", owners)
+
+	s.agent.kill9()
+	kafkatest.Eventually(t, time.Minute, "the survivor runs every task", func() (bool, string) {
+		st := second.status("na-to-eu")
+		mine := 0
+		for _, p := range st.Partitions {
+			if p.Agent == agentIDOf(second) && time.Since(p.UpdatedAt) < 3*time.Second {
+				mine++
+			}
+		}
+		return mine == partitions, fmt.Sprintf("%d of %d partitions on the survivor", mine, partitions)
+	})
+	time.Sleep(time.Second) // the survivor copies while records still arrive
+	stop()
+	want := map[string]map[int32]int64{"LH.ORDERS": {}}
+	for p := int32(0); p < partitions; p++ {
+		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
+	}
+	waitMirrored(t, second, want, 2*time.Minute)
+	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
+	t.Logf("after the takeover: all %d records on the target exactly once", n)
+}
+
+func TestAZombieAgentResumedAfterItsTasksMovedIsFencedAndWritesNothing(t *testing.T) {
+	s := newMirrorSetup(t)
+	second := startAgent(t, s.dst.BootstrapString())
+	const partitions = 4
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil)
+	s.putMirror(t, `LH\.ORDERS`)
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
+	kafkatest.Eventually(t, time.Minute, "both agents run tasks", func() (bool, string) {
+		owners := map[string]bool{}
+		for _, p := range second.status("na-to-eu").Partitions {
+			owners[p.Agent] = true
+		}
+		return len(owners) == 2, fmt.Sprint(owners)
+	})
+
+	// Freeze the first agent mid-flight: it keeps its open transactions and
+	// its buffered records, misses its heartbeats, and loses its tasks.
+	s.agent.signal(t, syscall.SIGSTOP)
+	kafkatest.Eventually(t, time.Minute, "the other agent takes every task", func() (bool, string) {
+		mine := 0
+		for _, p := range second.status("na-to-eu").Partitions {
+			if p.Agent == agentIDOf(second) && time.Since(p.UpdatedAt) < 3*time.Second {
+				mine++
+			}
+		}
+		return mine == partitions, fmt.Sprintf("%d of %d", mine, partitions)
+	})
+	// Wake the zombie while records still flow: whatever it tries to
+	// commit for the tasks it lost must be refused.
+	s.agent.signal(t, syscall.SIGCONT)
+	time.Sleep(3 * time.Second)
+	stop()
+	want := map[string]map[int32]int64{"LH.ORDERS": {}}
+	for p := int32(0); p < partitions; p++ {
+		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
+	}
+	waitMirrored(t, second, want, 2*time.Minute)
+	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
+	t.Logf("after the zombie woke: all %d records exactly once", n)
+}

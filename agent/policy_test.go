@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// topicConfig answers one config value of a topic, "" when unset.
+func topicConfig(t *testing.T, bootstrap []string, topic, key string) string {
+	t.Helper()
+	rcs, err := kadm.NewClient(kafkatest.Client(t, bootstrap)).DescribeTopicConfigs(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Key == key && c.Value != nil {
+				return *c.Value
+			}
+		}
+	}
+	return ""
+}
+
+func TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndCopiesTopicConfigs(t *testing.T) {
+	s := newMirrorSetup(t)
+	retention := "3600000"
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, map[string]*string{"retention.ms": &retention})
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	prod.Produce(t, "LH.ORDERS", 2, 100)
+	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
+		Source: "north-america", Target: "europe",
+		Topics:            agentapi.Selector{Include: []string{`LH\..*`}},
+		ReplicationPolicy: agentapi.ReplicationPrefix,
+		SyncTopicConfigs:  true,
+		RefreshInterval:   "1s",
+	})
+	waitMirrored(t, s.agent, map[string]map[int32]int64{"LH.ORDERS": {0: 100, 1: 100}}, time.Minute)
+	if kafkatest.TopicExists(t, s.dst.Bootstrap(), "LH.ORDERS") {
+		t.Fatal("prefix policy: LH.ORDERS exists on the target under its own name")
+	}
+	assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "north-america.LH.ORDERS")
+	if got := topicConfig(t, s.dst.Bootstrap(), "north-america.LH.ORDERS", "retention.ms"); got != retention {
+		t.Fatalf("retention.ms on the target is %q, want the source's %q", got, retention)
+	}
+	// A config changed on the source follows within refresh_interval.
+	changed := "7200000"
+	_, err := kadm.NewClient(kafkatest.Client(t, s.src.Bootstrap())).AlterTopicConfigs(context.Background(),
+		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &changed}}, "LH.ORDERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Eventually(t, 30*time.Second, "changed retention.ms reaches the target", func() (bool, string) {
+		got := topicConfig(t, s.dst.Bootstrap(), "north-america.LH.ORDERS", "retention.ms")
+		return got == changed, got
+	})
+}
+
+func TestStartFromLatestCopiesOnlyRecordsProducedAfterTheMirrorWasCreated(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil)
+	cl := kafkatest.Client(t, s.src.Bootstrap())
+	ctx := context.Background()
+	old := kafkatest.GenRecord("LH.ORDERS", 0, 0)
+	old.Timestamp, old.Value = time.Time{}, []byte("before the mirror")
+	if err := cl.ProduceSync(ctx, old).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // timestamps are in milliseconds
+	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
+		Source: "north-america", Target: "europe",
+		Topics:          agentapi.Selector{Include: []string{`LH\..*`}},
+		StartFrom:       agentapi.StartLatest,
+		RefreshInterval: "1s",
+	})
+	time.Sleep(50 * time.Millisecond)
+	for i := range 3 {
+		r := kafkatest.GenRecord("LH.ORDERS", 0, i+1)
+		r.Timestamp, r.Value = time.Time{}, fmt.Appendf(nil, "after the mirror %d", i)
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMirrored(t, s.agent, map[string]map[int32]int64{"LH.ORDERS": {0: 4}}, time.Minute)
+	got := kafkatest.ReadAll(t, s.dst.Bootstrap(), "LH.ORDERS")[0]
+	if len(got) != 3 || string(got[0].Value) != "after the mirror 0" {
+		t.Fatalf("start_from latest: target holds %d records starting %q, want the 3 produced after the mirror", len(got), valueOf(got))
+	}
+}
+
+func valueOf(rs []kafkatest.Record) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return string(rs[0].Value)
+}
