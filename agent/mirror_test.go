@@ -103,7 +103,7 @@ func assertSameRecords(t *testing.T, srcBoot, dstBoot []string, topic, targetTop
 
 func TestMirrorCopiesEveryRecordOnceWithKeysHeadersAndTimestamps(t *testing.T) {
 	s := newMirrorSetup(t)
-	n := recordsPerPartition(t, 20000)
+	n := recordsPerPartition(t, 100000) // 3 topics x 6 partitions x 100k records
 	topics := []string{"LH.ORDERS", "LH.CANCELLATIONS", "LH.STOCK"}
 	for _, topic := range topics {
 		kafkatest.CreateTopic(t, s.src.Bootstrap(), topic, 6, nil)
