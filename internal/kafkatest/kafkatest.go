@@ -12,7 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 )
@@ -40,10 +42,22 @@ func Client(t testing.TB, bootstrap []string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-// CreateTopic creates a topic with the given partitions.
-func CreateTopic(t testing.TB, bootstrap []string, topic string, partitions int32, configs map[string]*string) {
+// SASLCluster starts a kfake cluster on loopback that demands SCRAM-SHA-512
+// authentication as user/pass, closed when the test ends.
+func SASLCluster(t testing.TB, name, user, pass string) (*kfake.Cluster, []kgo.Opt) {
 	t.Helper()
-	adm := kadm.NewClient(Client(t, bootstrap))
+	c, err := kfake.NewCluster(kfake.ClusterID(name), kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", user, pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c, []kgo.Opt{kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism())}
+}
+
+// CreateTopic creates a topic with the given partitions.
+func CreateTopic(t testing.TB, bootstrap []string, topic string, partitions int32, configs map[string]*string, opts ...kgo.Opt) {
+	t.Helper()
+	adm := kadm.NewClient(Client(t, bootstrap, opts...))
 	resp, err := adm.CreateTopic(context.Background(), partitions, -1, configs, topic)
 	if err == nil {
 		err = resp.Err
@@ -90,11 +104,11 @@ func (r Record) Equal(o Record) bool {
 
 // ReadAll reads every committed record of a topic, per partition, up to the
 // end offsets it finds when called.
-func ReadAll(t testing.TB, bootstrap []string, topic string) map[int32][]Record {
+func ReadAll(t testing.TB, bootstrap []string, topic string, opts ...kgo.Opt) map[int32][]Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adm := kadm.NewClient(Client(t, bootstrap))
+	adm := kadm.NewClient(Client(t, bootstrap, opts...))
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", topic, err)
@@ -114,13 +128,13 @@ func ReadAll(t testing.TB, bootstrap []string, topic string) map[int32][]Record 
 	if len(want) == 0 {
 		return out
 	}
-	cl := Client(t, bootstrap,
+	cl := Client(t, bootstrap, append(opts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back too, so that a partition ending
 		// in a marker is known to be read to its end.
 		kgo.KeepControlRecords(),
-	)
+	)...)
 	for len(want) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {

@@ -52,6 +52,7 @@ type Store struct {
 	applied  int64         // offset of the last record applied
 	changed  chan struct{} // closed and replaced on every applied record
 	tailErr  error
+	lastPing time.Time // when the state cluster last answered
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -89,6 +90,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		cancel: cancel, done: make(chan struct{}),
 	}
 	go s.tail(tailCtx)
+	go s.ping(tailCtx)
 	if err := s.Sync(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("read state topic %s: %w", StateTopic, err)
@@ -114,6 +116,32 @@ func (s *Store) Close() {
 	s.cancel()
 	<-s.done
 	s.cl.Close()
+}
+
+// readyWithin is how recently the state cluster must have answered for the
+// agent to call itself ready.
+const readyWithin = 15 * time.Second
+
+// ping asks the state cluster for metadata every few seconds; a fetch loop
+// alone would retry quietly and never say the cluster is gone.
+func (s *Store) ping(ctx context.Context) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := s.cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			s.mu.Lock()
+			s.lastPing = time.Now()
+			s.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Store) tail(ctx context.Context) {
@@ -195,11 +223,21 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (int64, err
 	}
 }
 
-// Healthy reports whether the last poll of the state topic succeeded.
+// Healthy reports whether the state cluster answered recently and the state
+// topic is being read without error.
 func (s *Store) Healthy() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.tailErr
+	if s.tailErr != nil {
+		return s.tailErr
+	}
+	if s.lastPing.IsZero() {
+		return nil // Open has just read the topic
+	}
+	if since := time.Since(s.lastPing); since > readyWithin {
+		return fmt.Errorf("no answer from the state cluster for %s", since.Round(time.Second))
+	}
+	return nil
 }
 
 // PutCluster stores c, sealing its secrets, and answers the stored cluster
