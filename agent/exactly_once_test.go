@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -77,30 +78,30 @@ func TestMirrorSkipsAbortedSourceTransactions(t *testing.T) {
 }
 
 // backgroundProducer writes rounds of records to every partition; it ends
-// after maxRounds, or sooner when stop is called or the test ends. stop
-// waits for it and fails the test if a write failed.
+// after maxRounds, or at the end of the round in which stop is called (a
+// round is never cut short, so Produced counts exactly what was written).
+// stop waits for it and fails the test if a write failed.
 func backgroundProducer(t *testing.T, prod *kafkatest.Producer, topic string, partitions int32, maxRounds, perRound int, pause time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	var halt atomic.Bool
 	var wg sync.WaitGroup
 	var err error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for range maxRounds {
-			if err = prod.TryProduce(ctx, topic, partitions, perRound); err != nil {
+			if halt.Load() {
 				return
 			}
-			select {
-			case <-ctx.Done():
+			if err = prod.TryProduce(context.Background(), topic, partitions, perRound); err != nil {
 				return
-			case <-time.After(pause):
 			}
+			time.Sleep(pause)
 		}
 	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(func() { halt.Store(true); wg.Wait() })
 	return func() {
 		t.Helper()
-		cancel()
+		halt.Store(true)
 		wg.Wait()
 		if err != nil {
 			t.Fatalf("background producer: %v", err)
