@@ -2,26 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/kafka-failover/kafka-failover/internal/agent"
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
-	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
-	"github.com/kafka-failover/kafka-failover/internal/mirror"
-	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
 const usage = `usage:
@@ -118,84 +108,18 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if f.agentID == "" {
-		host, _ := os.Hostname()
-		f.agentID = host + "/" + f.listen
-	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("agent", f.agentID)
-	tokenBytes, err := os.ReadFile(f.tokenFile)
+	token, err := os.ReadFile(f.tokenFile)
 	if err != nil {
 		return fmt.Errorf("read --token-file: %w", err)
 	}
-	token := strings.TrimSpace(string(tokenBytes))
-	if len(token) < 16 {
-		return fmt.Errorf("the token in %s is %d characters; use at least 16 random characters", f.tokenFile, len(token))
-	}
-	var sealer *store.Sealer
-	if f.secretKeyFile != "" {
-		if sealer, err = store.LoadSealer(f.secretKeyFile); err != nil {
-			return err
-		}
-	} else {
-		log.Warn("no --secret-key-file: clusters with SASL passwords or TLS keys will be refused")
-	}
-
-	state := kafkaconn.Conn{Name: "state", BootstrapServers: strings.Split(f.stateBootstrap, ",")}
-	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	st, err := store.Open(openCtx, state, sealer)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	boardCtx, stopBoard := context.WithCancel(context.Background())
-	defer stopBoard()
-	board, err := mirror.OpenBoard(boardCtx, state)
-	if err != nil {
-		return err
-	}
-	defer board.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: f.sessionTimeout, AgentID: f.agentID}
-	mgDone := make(chan struct{})
-	go func() {
-		defer close(mgDone)
-		mg.Run(ctx)
-	}()
-
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", f.listen, err)
-	}
-	srv := &http.Server{
-		Handler:           agent.NewServer(agent.Deps{Store: st, Status: mg.StatusOf, Token: token, Log: log, Registry: reg}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	scheme := "http"
-	if f.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-		if err != nil {
-			return fmt.Errorf("load --tls-cert-file/--tls-key-file: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-		scheme = "https"
-	}
-	log.Info("agent listening", "url", scheme+"://"+ln.Addr().String(), "state_bootstrap", f.stateBootstrap)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("agent stopping")
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelShutdown()
-	_ = srv.Shutdown(shutdownCtx)
-	<-mgDone
-	return nil
+	return agent.Run(ctx, agent.Config{
+		Listen:         f.listen,
+		StateBootstrap: strings.Split(f.stateBootstrap, ","),
+		Token:          strings.TrimSpace(string(token)),
+		SecretKeyFile:  f.secretKeyFile,
+		TLSCertFile:    f.tlsCert,
+		TLSKeyFile:     f.tlsKey,
+		AgentID:        f.agentID,
+		SessionTimeout: f.sessionTimeout,
+	}, stdout)
 }

@@ -1,0 +1,122 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/mirror"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// Config is what an agent process needs; the agent binary fills it from
+// flags and the environment, tests fill it directly.
+type Config struct {
+	Listen         string        // address of the HTTP API
+	StateBootstrap []string      // the cluster the agent runs beside
+	Token          string        // the API's bearer token
+	SecretKeyFile  string        // encrypts stored secrets; empty refuses secrets
+	TLSCertFile    string        // serve the API over TLS when set
+	TLSKeyFile     string        //
+	AgentID        string        // names this replica in status answers
+	SessionTimeout time.Duration // how soon a silent replica's tasks move
+	// Ready, when set, receives the API's base URL once it listens.
+	Ready func(url string)
+}
+
+// Run runs an agent until ctx ends: the state store, the mirror engine and
+// the HTTP API.
+func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
+	if cfg.AgentID == "" {
+		host, _ := os.Hostname()
+		cfg.AgentID = host + "/" + cfg.Listen
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("agent", cfg.AgentID)
+	if len(cfg.Token) < 16 {
+		return fmt.Errorf("the API token is %d characters; use at least 16 random characters", len(cfg.Token))
+	}
+	var sealer *store.Sealer
+	if cfg.SecretKeyFile != "" {
+		var err error
+		if sealer, err = store.LoadSealer(cfg.SecretKeyFile); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no secret key file: clusters with SASL passwords or TLS keys will be refused")
+	}
+
+	state := kafkaconn.Conn{Name: "state", BootstrapServers: cfg.StateBootstrap}
+	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	st, err := store.Open(openCtx, state, sealer)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	boardCtx, stopBoard := context.WithCancel(context.Background())
+	defer stopBoard()
+	board, err := mirror.OpenBoard(boardCtx, state)
+	if err != nil {
+		return err
+	}
+	defer board.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID}
+	mgDone := make(chan struct{})
+	go func() {
+		defer close(mgDone)
+		mg.Run(ctx)
+	}()
+	defer func() { <-mgDone }()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           NewServer(Deps{Store: st, Status: mg.StatusOf, Token: cfg.Token, Log: log, Registry: reg}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load the API's TLS certificate and key: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	url := scheme + "://" + ln.Addr().String()
+	log.Info("agent listening", "url", url, "state_bootstrap", strings.Join(cfg.StateBootstrap, ","))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if cfg.Ready != nil {
+		cfg.Ready(url)
+	}
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("agent stopping")
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelShutdown()
+	_ = srv.Shutdown(shutdownCtx)
+	return nil
+}
