@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -67,8 +68,8 @@ func (s *server) validateCluster(c *agentapi.Cluster) error {
 	}
 	for i, b := range c.BootstrapServers {
 		host, port, err := net.SplitHostPort(b)
-		if err != nil || host == "" || port == "" {
-			return invalid(fmt.Sprintf("bootstrap_servers[%d]", i), "%q is not host:port, for example kafka-1:9092", b)
+		if err != nil || host == "" || !validPort(port) {
+			return invalid(fmt.Sprintf("bootstrap_servers[%d]", i), "%q is not host:port with a port from 1 to 65535, for example kafka-1:9092", b)
 		}
 	}
 	if c.SASL != nil {
@@ -103,6 +104,12 @@ func (s *server) validateCluster(c *agentapi.Cluster) error {
 		}
 	}
 	return nil
+}
+
+// validPort accepts a numeric TCP port a broker can listen on.
+func validPort(port string) bool {
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
 }
 
 func holdsCertificate(text string) bool {
