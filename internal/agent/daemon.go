@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
 	"github.com/kafka-failover/kafka-failover/internal/store"
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID}
+	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: checkpoint.NewMetrics(reg)}
 	mgDone := make(chan struct{})
 	go func() {
 		defer close(mgDone)
@@ -87,7 +88,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           NewServer(Deps{Store: st, Status: mg.StatusOf, Token: cfg.Token, Log: log, Registry: reg}),
+		Handler:           NewServer(Deps{Store: st, Status: mg.StatusOf, Groups: mg.GroupCheckpoints, Token: cfg.Token, Log: log, Registry: reg}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	scheme := "http"

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -91,6 +92,20 @@ func (s *server) validateMirror(m *agentapi.Mirror) error {
 	if d < time.Second {
 		return invalid("refresh_interval", "%s is too short: use at least 1s", m.RefreshInterval)
 	}
+	if m.CheckpointInterval == "" {
+		m.CheckpointInterval = agentapi.DefaultCheckpointInterval.String()
+	}
+	cd, err := time.ParseDuration(m.CheckpointInterval)
+	if err != nil {
+		return invalid("checkpoint_interval", "%q is not a duration: write it like \"1s\" or \"500ms\"", m.CheckpointInterval)
+	}
+	if cd < 100*time.Millisecond || cd > time.Hour {
+		return invalid("checkpoint_interval", "%s is out of range: use 100ms to 1h", m.CheckpointInterval)
+	}
+	if m.SyncGroupOffsets == nil {
+		on := true
+		m.SyncGroupOffsets = &on
+	}
 	if m.TasksMax == 0 {
 		m.TasksMax = agentapi.DefaultTasksMax
 	}
@@ -138,6 +153,21 @@ func (s *server) deleteMirror(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Log.Info("mirror deleted", "mirror", name)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// groupCheckpoints answers a group's last checkpoints in a mirror.
+func (s *server) groupCheckpoints(w http.ResponseWriter, r *http.Request) {
+	name, group := r.PathValue("name"), r.PathValue("group")
+	if _, err := s.Store.GetMirror(name); err != nil {
+		s.notFound(w, "mirror", name, err, r)
+		return
+	}
+	cps, ok := s.Groups(name, group)
+	if !ok {
+		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", fmt.Sprintf("mirror %q has no checkpoint of group %q yet: check that groups.include matches it and that it has committed offsets on topics the mirror copies", name, group)))
+		return
+	}
+	writeJSON(w, http.StatusOK, cps)
 }
 
 func (s *server) mirrorStatus(w http.ResponseWriter, r *http.Request) {

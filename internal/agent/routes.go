@@ -17,6 +17,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/mirrors/{name}", s.auth(http.HandlerFunc(s.getMirror)))
 	mux.Handle("DELETE /v1/mirrors/{name}", s.auth(http.HandlerFunc(s.deleteMirror)))
 	mux.Handle("GET /v1/mirrors/{name}/status", s.auth(http.HandlerFunc(s.mirrorStatus)))
+	mux.Handle("GET /v1/mirrors/{name}/groups/{group}", s.auth(http.HandlerFunc(s.groupCheckpoints)))
 	mux.Handle("GET /v1/mirrors", s.auth(http.HandlerFunc(s.listMirrors)))
 
 	mux.Handle("/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

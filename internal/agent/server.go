@@ -24,6 +24,7 @@ import (
 type Deps struct {
 	Store    *store.Store
 	Status   func(mirror string) agentapi.MirrorStatus
+	Groups   func(mirror, group string) (agentapi.GroupCheckpoints, bool)
 	Token    string
 	Log      *slog.Logger
 	Registry *prometheus.Registry

@@ -57,8 +57,9 @@ var StartFroms = []string{StartEarliest, StartLatest}
 
 // Mirror defaults, applied by the agent when a field is absent.
 const (
-	DefaultRefreshInterval = 10 * time.Second
-	DefaultTasksMax        = 4
+	DefaultRefreshInterval    = 10 * time.Second
+	DefaultTasksMax           = 4
+	DefaultCheckpointInterval = time.Second
 )
 
 // Mirror copies matching topics from Source to Target exactly once.
@@ -75,6 +76,11 @@ type Mirror struct {
 	SyncTopicConfigs  bool   `json:"sync_topic_configs,omitempty"`
 	RefreshInterval   string `json:"refresh_interval,omitempty"`
 	TasksMax          int    `json:"tasks_max,omitempty"`
+	// CheckpointInterval is how often group offsets are translated.
+	CheckpointInterval string `json:"checkpoint_interval,omitempty"`
+	// SyncGroupOffsets commits translated offsets to idle groups on the
+	// target; nil means the default, true.
+	SyncGroupOffsets *bool `json:"sync_group_offsets,omitempty"`
 	// CreatedAt is set by the agent; start_from=latest copies what was
 	// produced from then on, so a restart never skips records.
 	CreatedAt time.Time `json:"created_at,omitzero"`
@@ -119,6 +125,46 @@ type PartitionStatus struct {
 	RecordsPerSecond   float64   `json:"records_per_second"`
 	Error              string    `json:"error,omitempty"`
 	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+// GroupCheckpoints is the answer of GET /v1/mirrors/{name}/groups/{group}.
+type GroupCheckpoints struct {
+	Mirror     string                `json:"mirror"`
+	Group      string                `json:"group"`
+	Partitions []PartitionCheckpoint `json:"partitions"`
+	// RecordsNotMirrored sums what the group has read on the source that
+	// is not on the target yet: what it would miss after a failover now.
+	RecordsNotMirrored int64 `json:"records_not_mirrored"`
+	// LastError is the last error checkpointing the group; it is retried
+	// every round, and the age of its checkpoints grows meanwhile.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// PartitionCheckpoint is one partition of a group's last checkpoint.
+type PartitionCheckpoint struct {
+	Topic       string `json:"topic"`
+	TargetTopic string `json:"target_topic"`
+	Partition   int32  `json:"partition"`
+	// SourceOffset is the group's committed offset on the source: the
+	// next record it would read there.
+	SourceOffset int64 `json:"source_offset"`
+	// TargetOffset is where the group resumes on the target to read
+	// exactly the records it has not read yet.
+	TargetOffset int64 `json:"target_offset"`
+	// NotMirrored counts records the group read on the source that are not
+	// on the target yet; Exact says the count is exact rather than an upper
+	// bound (offsets not yet mirrored may be transaction markers).
+	NotMirrored int64  `json:"records_not_mirrored"`
+	Exact       bool   `json:"exact"`
+	Metadata    string `json:"metadata,omitempty"`
+	// CheckpointedAt is when the agent last confirmed this checkpoint;
+	// AgeMillis is how old that is.
+	CheckpointedAt time.Time `json:"checkpointed_at"`
+	AgeMillis      int64     `json:"age_ms"`
+	// Synced says the translated offset is committed to the group on the
+	// target; SyncSkipped says why not, when it is not.
+	Synced      bool   `json:"synced"`
+	SyncSkipped string `json:"sync_skipped,omitempty"`
 }
 
 // Error is the body of every 4xx and 5xx answer.

@@ -11,8 +11,9 @@ import (
 )
 
 // BaseTime is the timestamp of the first generated record; records are a
-// millisecond apart so that timestamps are checked record by record.
-var BaseTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+// millisecond apart so that timestamps are checked record by record. It is
+// recent: a cluster's retention (7 days by default) deletes older records.
+var BaseTime = time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 
 // GenRecord is record i of a partition: a key, a value, two headers and a
 // timestamp that all name the record.

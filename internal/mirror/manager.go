@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
@@ -27,6 +28,8 @@ type Manager struct {
 	Board    *Board
 	Sessions time.Duration // group session timeout: how soon a dead agent's tasks move
 	AgentID  string        // names this replica in status answers
+	// CheckpointMetrics are the checkpoint series, shared by all mirrors.
+	CheckpointMetrics *checkpoint.Metrics
 
 	mu      sync.Mutex
 	runners map[string]*managedRunner
@@ -125,7 +128,7 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 	log := mg.Log.With("mirror", m.Name)
 	return spec, &runner{
 		m: m, sel: sel, srcOpts: srcOpts, dstOpts: dstOpts, state: stateOpts,
-		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID,
+		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, cpMetrics: mg.CheckpointMetrics,
 		tasks: map[int]*runningTask{},
 	}, nil
 }
@@ -207,6 +210,18 @@ func (mg *Manager) publishStatus(ctx context.Context) {
 		}
 		mg.Board.Publish(ctx, name, parts, rerr)
 	}
+}
+
+// GroupCheckpoints answers a group's checkpoints in a mirror; false when the
+// mirror does not run here or has no checkpoint of the group.
+func (mg *Manager) GroupCheckpoints(mirror, group string) (agentapi.GroupCheckpoints, bool) {
+	mg.mu.Lock()
+	mr, ok := mg.runners[mirror]
+	mg.mu.Unlock()
+	if !ok {
+		return agentapi.GroupCheckpoints{}, false
+	}
+	return mr.r.group(group)
 }
 
 // StatusOf answers a mirror's status as the replicas last published it.

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
@@ -35,10 +37,17 @@ type runner struct {
 	sessions time.Duration
 	agentID  string
 
+	cpMetrics *checkpoint.Metrics
+
 	mu    sync.Mutex
 	parts []SourcePartition
 	tasks map[int]*runningTask
 	err   string
+	cache *checkpoint.Cache
+	// checkpointer runs on the replica that owns task 0.
+	checkpointer *runningTask
+	translator   *checkpoint.Translator
+	src, dst     *kgo.Client
 }
 
 type runningTask struct {
@@ -61,7 +70,7 @@ func (r *runner) run(ctx context.Context) error {
 	srcAdm, dstAdm := kadm.NewClient(src), kadm.NewClient(dst)
 
 	tasksMax := r.m.TasksMax
-	if err := ensureTopicPartitions(ctx, dstAdm, SyncTopic(r.m.Name), int32(tasksMax), true); err != nil {
+	if err := ensureTopicPartitions(ctx, dstAdm, offsetsync.Topic(r.m.Name), int32(tasksMax), true); err != nil {
 		return fmt.Errorf("offset sync topic on target %s: %w", r.m.Target, err)
 	}
 	stateCl, err := kgo.NewClient(r.state...)
@@ -73,6 +82,21 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("task topic on the state cluster: %w", err)
 	}
+
+	if err := ensureTopicPartitions(ctx, dstAdm, checkpoint.Topic(r.m.Name), 1, true); err != nil {
+		return fmt.Errorf("checkpoint topic on target %s: %w", r.m.Target, err)
+	}
+	translator, err := checkpoint.StartTranslator(ctx, r.dstOpts, r.m.Name)
+	if err != nil {
+		return err
+	}
+	cache, err := checkpoint.StartCache(ctx, r.dstOpts, r.m.Name)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.translator, r.cache, r.src, r.dst = translator, cache, src, dst
+	r.mu.Unlock()
 
 	// First the partitions, then the membership: a task that starts
 	// knows what to copy.
@@ -178,7 +202,54 @@ func (r *runner) startTasks(ctx context.Context, ids []int32) {
 			defer close(rt.done)
 			t.run(tctx)
 		}()
+		if id == 0 {
+			r.startCheckpointer(ctx)
+		}
 	}
+}
+
+// startCheckpointer runs the mirror's checkpoint rounds on this replica;
+// r.mu is held.
+func (r *runner) startCheckpointer(ctx context.Context) {
+	groups, err := CompileSelector("groups", r.m.Groups)
+	if err != nil || r.checkpointer != nil {
+		return
+	}
+	cp := &checkpoint.Checkpointer{
+		Mirror: r.m, Groups: groups.Matches, Targets: r.targets,
+		Source: r.src, Target: r.dst, Translator: r.translator,
+		Metrics: r.cpMetrics, Log: r.log.With("component", "checkpoint"),
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	rt := &runningTask{cancel: cancel, done: make(chan struct{})}
+	r.checkpointer = rt
+	go func() {
+		defer close(rt.done)
+		cp.Run(cctx)
+	}()
+	r.log.Info("checkpoints of this mirror run on this agent")
+}
+
+// targets answers the mirrored source topics and their target names.
+func (r *runner) targets() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.parts))
+	for _, p := range r.parts {
+		out[p.Topic] = p.TargetTopic
+	}
+	return out
+}
+
+// Group answers a group's last checkpoints as stored on the target.
+func (r *runner) group(group string) (agentapi.GroupCheckpoints, bool) {
+	r.mu.Lock()
+	cache := r.cache
+	r.mu.Unlock()
+	if cache == nil {
+		return agentapi.GroupCheckpoints{}, false
+	}
+	return cache.Group(group)
 }
 
 // stopTasks waits for the tasks to stop, so a new owner does not start
@@ -193,13 +264,18 @@ func (r *runner) stopTasks(ids []int32) {
 			stopping = append(stopping, rt)
 			r.log.Info("mirror task revoked from this agent", "task", id)
 		}
+		if id == 0 && r.checkpointer != nil {
+			r.checkpointer.cancel()
+			stopping = append(stopping, r.checkpointer)
+			r.checkpointer = nil
+		}
 	}
 	r.mu.Unlock()
 	for _, rt := range stopping {
 		select {
 		case <-rt.done:
 		case <-time.After(30 * time.Second):
-			r.log.Warn("mirror task did not stop within 30s; the next owner fences it", "task", rt.t.id)
+			r.log.Warn("mirror task did not stop within 30s; the next owner fences it")
 		}
 	}
 }

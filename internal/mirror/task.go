@@ -16,18 +16,11 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 )
 
-// SyncTopic holds a mirror's offset syncs on the target. Task i writes only
-// to partition i, so after fencing its zombies no other open transaction can
-// sit on that partition and a task reads its whole progress back exactly.
-func SyncTopic(mirror string) string { return "__kfo_offset_syncs." + mirror }
-
 // TransactionalID is stable per mirror and task: a restarted or moved task
 // fences the previous owner by initializing the same id.
 func TransactionalID(mirror string, task int) string {
 	return "__kfo_mirror." + mirror + ".task-" + strconv.Itoa(task)
 }
-
-const barrierPrefix = "barrier/"
 
 // maxBatchRecords bounds one transaction.
 const maxBatchRecords = 20000
@@ -268,7 +261,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 			return t.abort(ctx, producer, err)
 		}
 		syncs = append(syncs, s)
-		producer.Produce(ctx, &kgo.Record{Topic: SyncTopic(t.m.Name), Partition: int32(t.id), Key: s.Key(), Value: value}, func(_ *kgo.Record, err error) {
+		producer.Produce(ctx, &kgo.Record{Topic: offsetsync.Topic(t.m.Name), Partition: int32(t.id), Key: s.Key(), Value: value}, func(_ *kgo.Record, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -308,11 +301,11 @@ func (t *task) abort(ctx context.Context, producer *kgo.Client, cause error) err
 // known, and the next source offset of each partition is the greatest
 // SourceNext seen.
 func (t *task) readProgress(ctx context.Context, producer *kgo.Client) (map[tp]int64, error) {
-	topic := SyncTopic(t.m.Name)
+	topic := offsetsync.Topic(t.m.Name)
 	if err := producer.BeginTransaction(); err != nil {
 		return nil, err
 	}
-	barrier := &kgo.Record{Topic: topic, Partition: int32(t.id), Key: []byte(barrierPrefix + strconv.Itoa(t.id)), Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
+	barrier := &kgo.Record{Topic: topic, Partition: int32(t.id), Key: offsetsync.BarrierKey(t.id), Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
 	if err := producer.ProduceSync(ctx, barrier).FirstErr(); err != nil {
 		return nil, t.abort(ctx, producer, fmt.Errorf("write barrier to %s: %w", topic, err))
 	}
@@ -341,8 +334,11 @@ func (t *task) readProgress(ctx context.Context, producer *kgo.Client) (map[tp]i
 			if r.Offset >= barrier.Offset {
 				done = true
 			}
+			if offsetsync.IsBarrier(r.Key) {
+				return
+			}
 			s, err := offsetsync.Decode(r.Value)
-			if err != nil || len(r.Key) == 0 || string(r.Key[:min(len(r.Key), len(barrierPrefix))]) == barrierPrefix {
+			if err != nil {
 				return
 			}
 			k := tp{s.Topic, s.Partition}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// putGroupMirror declares a mirror of LH.* that checkpoints consumer-* groups.
+func (s *mirrorSetup) putGroupMirror(t *testing.T) {
+	t.Helper()
+	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
+		Source: "north-america", Target: "europe",
+		Topics:             agentapi.Selector{Include: []string{`LH\..*`}},
+		Groups:             agentapi.Selector{Include: []string{`consumer-.*`}},
+		RefreshInterval:    "1s",
+		CheckpointInterval: "500ms",
+	})
+}
+
+// waitCaughtUp waits until every partition of topic on the source is mirrored.
+func (s *mirrorSetup) waitCaughtUp(t *testing.T, topic string) {
+	t.Helper()
+	want := map[string]map[int32]int64{topic: {}}
+	for p, recs := range kafkatest.ReadAll(t, s.src.Bootstrap(), topic) {
+		if len(recs) > 0 {
+			want[topic][p] = recs[len(recs)-1].Offset + 1
+		}
+	}
+	waitMirrored(t, s.agent, want, time.Minute)
+}
+
+// consumeAndCommit reads a topic on the source as group, and commits after
+// the first n[p] records of each partition p: the group stopped there.
+func consumeAndCommit(t *testing.T, bootstrap []string, group, topic string, n map[int32]int) {
+	t.Helper()
+	cl := kafkatest.Client(t, bootstrap,
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[int32]int{}
+	commit := map[string]map[int32]kgo.EpochOffset{topic: {}}
+	for len(commit[topic]) < len(n) {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("group %s: read %v of %v records in time", group, seen, n)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if seen[r.Partition] < n[r.Partition] {
+				seen[r.Partition]++
+				if seen[r.Partition] == n[r.Partition] {
+					commit[topic][r.Partition] = kgo.EpochOffset{Epoch: -1, Offset: r.Offset + 1}
+				}
+			}
+		})
+	}
+	var cerr error
+	cl.CommitOffsetsSync(ctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) { cerr = err })
+	if cerr != nil {
+		t.Fatalf("group %s commit: %v", group, cerr)
+	}
+	cl.LeaveGroup()
+}
+
+// waitSynced waits until the agent answers a checkpoint of group for every
+// partition in n, committed on the target.
+func waitSynced(t *testing.T, a *agentProc, group string, partitions int) agentapi.GroupCheckpoints {
+	t.Helper()
+	var cps agentapi.GroupCheckpoints
+	kafkatest.Eventually(t, 30*time.Second, "checkpoint of "+group+" synced", func() (bool, string) {
+		code := a.call("GET", "/v1/mirrors/na-to-eu/groups/"+group, nil, &cps)
+		synced := 0
+		for _, p := range cps.Partitions {
+			if p.Synced {
+				synced++
+			}
+		}
+		return code == 200 && synced == partitions, fmt.Sprintf("HTTP %d, %d of %d partitions synced: %+v", code, synced, partitions, cps.Partitions)
+	})
+	return cps
+}
+
+// assertResumesExactly consumes the target topic as group and checks that
+// each partition starts at the source record right after the group's
+// committed position and goes on with exactly the source's rest.
+func assertResumesExactly(t *testing.T, s *mirrorSetup, group, topic string, n map[int32]int) {
+	t.Helper()
+	src := kafkatest.ReadAll(t, s.src.Bootstrap(), topic)
+	want := map[int32][]kafkatest.Record{}
+	total := 0
+	for p, recs := range src {
+		want[p] = recs[n[p]:]
+		total += len(want[p])
+	}
+	cl := kafkatest.Client(t, s.dst.Bootstrap(), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := map[int32][]kafkatest.Record{}
+	for seen := 0; seen < total; {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("group %s on the target read %d of %d remaining records", group, seen, total)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			got[r.Partition] = append(got[r.Partition], kafkatest.Record{Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
+			seen++
+		})
+	}
+	for p, w := range want {
+		g := got[p]
+		if len(g) != len(w) {
+			t.Fatalf("%s[%d]: group %s read %d records on the target after resuming, want %d", topic, p, group, len(g), len(w))
+		}
+		for i := range w {
+			if !w[i].Equal(g[i]) {
+				t.Fatalf("%s[%d]: record %d after resuming is %q, want %q (first unread on the source)", topic, p, i, g[i].Value, w[i].Value)
+			}
+		}
+	}
+}
+
+func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
+	s := newMirrorSetup(t)
+	ctx := context.Background()
+
+	// A plain topic.
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.PLAIN", 3, nil)
+	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.PLAIN", 3, 300)
+
+	// A topic full of offset gaps: transactions of 7 records (one marker
+	// each) and every third transaction aborted.
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.TXN", 2, nil)
+	txn := kafkatest.Client(t, s.src.Bootstrap(), kgo.TransactionalID("source-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	seq := 0
+	for i := range 40 {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for p := int32(0); p < 2; p++ {
+			for range 7 {
+				if err := txn.ProduceSync(ctx, kafkatest.GenRecord("LH.TXN", p, seq)).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+				seq++
+			}
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(i%3 != 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A compacted topic with holes: 40 keys written 10 times each.
+	compact := "compact"
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.COMPACT", 1, map[string]*string{"cleanup.policy": &compact})
+	cc := kafkatest.Client(t, s.src.Bootstrap(), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1))
+	for i := range 400 {
+		r := kafkatest.GenRecord("LH.COMPACT", 0, i)
+		r.Key = fmt.Appendf(nil, "sku-%d", i%40)
+		if err := cc.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.src.Compact()
+	left := kafkatest.ReadAll(t, s.src.Bootstrap(), "LH.COMPACT")[0]
+	if len(left) >= 400 || left[len(left)-1].Offset != 399 {
+		t.Fatalf("compaction left %d of 400 records (last offset %d): the topic has no holes to test", len(left), left[len(left)-1].Offset)
+	}
+
+	s.putGroupMirror(t)
+	for _, topic := range []string{"LH.PLAIN", "LH.TXN", "LH.COMPACT"} {
+		s.waitCaughtUp(t, topic)
+	}
+	cases := []struct {
+		group, topic string
+		n            map[int32]int
+	}{
+		{"consumer-plain", "LH.PLAIN", map[int32]int{0: 1, 1: 150, 2: 299}},
+		{"consumer-txn", "LH.TXN", map[int32]int{0: 7, 1: 100}}, // 7: right after a transaction's last record
+		{"consumer-compact", "LH.COMPACT", map[int32]int{0: len(left) / 2}},
+	}
+	for _, c := range cases {
+		consumeAndCommit(t, s.src.Bootstrap(), c.group, c.topic, c.n)
+	}
+	for _, c := range cases {
+		cps := waitSynced(t, s.agent, c.group, len(c.n))
+		for _, p := range cps.Partitions {
+			if p.NotMirrored != 0 || !p.Exact {
+				t.Fatalf("%s %s[%d]: %d records reported not mirrored (exact %v) although the mirror caught up", c.group, p.Topic, p.Partition, p.NotMirrored, p.Exact)
+			}
+		}
+		assertResumesExactly(t, s, c.group, c.topic, c.n)
+		t.Logf("%s resumed on the target at its next unread record on every partition of %s", c.group, c.topic)
+	}
+
+	// kcat, librdkafka's group consumer, resumes at the same place.
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-kcat", "LH.PLAIN", map[int32]int{0: 10, 1: 20, 2: 30})
+	waitSynced(t, s.agent, "consumer-kcat", 3)
+	out, err := exec.Command("kcat", "-b", s.dst.BootstrapString(), "-G", "consumer-kcat", "-e", "-q",
+		"-X", "isolation.level=read_committed", "-f", "%p|%k\n", "LH.PLAIN").Output()
+	if err != nil {
+		t.Fatalf("kcat -G consumer-kcat: %v", err)
+	}
+	first := map[string]string{}
+	count := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		p, key, _ := strings.Cut(line, "|")
+		if _, ok := first[p]; !ok {
+			first[p] = key
+		}
+		count++
+	}
+	for p, n := range map[string]int{"0": 10, "1": 20, "2": 30} {
+		pi, _ := strconv.Atoi(p)
+		if want := fmt.Sprintf("key-%d-%d", pi, n); first[p] != want {
+			t.Fatalf("kcat -G on the target starts partition %s at %q, want %q", p, first[p], want)
+		}
+	}
+	if want := 3*300 - 60; count != want {
+		t.Fatalf("kcat -G read %d records on the target, want the %d the group had not read", count, want)
+	}
+	t.Logf("kcat -G resumed at key-0-10, key-1-20, key-2-30 and read the %d unread records", count)
+}

@@ -1,0 +1,305 @@
+package checkpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+)
+
+// Checkpointer runs a mirror's checkpoint rounds. One agent replica runs it
+// per mirror: the one that owns the mirror's task 0.
+type Checkpointer struct {
+	Mirror     agentapi.Mirror
+	Groups     func(group string) bool  // the mirror's group selector
+	Targets    func() map[string]string // mirrored source topic -> target topic
+	Source     *kgo.Client              // reads groups and their offsets
+	Target     *kgo.Client              // writes checkpoints, commits offsets
+	Translator *Translator
+	Metrics    *Metrics
+	Log        *slog.Logger
+
+	groups    []string
+	groupsAt  time.Time
+	written   map[string]map[tpKey]agentapi.PartitionCheckpoint // last stored, per group
+	settled   map[string]bool                                   // nothing left to commit for the group
+	groupErrs map[string]string
+}
+
+type tpKey struct {
+	topic     string
+	partition int32
+}
+
+// RoundStats says what one round did.
+type RoundStats struct {
+	Groups      int // groups checkpointed
+	Partitions  int // partitions translated
+	Written     int // checkpoint records written (changed ones)
+	Committed   int // partitions committed to groups on the target
+	Misses      int // committed offsets with nothing mirrored to map them to
+	GroupErrors int // groups that failed this round (retried next round)
+}
+
+// Run runs rounds every checkpoint_interval until ctx ends.
+func (c *Checkpointer) Run(ctx context.Context) {
+	every := durationOr(c.Mirror.CheckpointInterval, agentapi.DefaultCheckpointInterval)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := c.Round(ctx); err != nil && ctx.Err() == nil {
+			c.Log.Warn("checkpoint round failed; retrying at the next interval", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func durationOr(text string, def time.Duration) time.Duration {
+	d, err := time.ParseDuration(text)
+	if err != nil || d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Round reads the selected groups' committed offsets on the source,
+// translates them, stores what changed and commits to idle target groups.
+func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
+	var st RoundStats
+	if c.written == nil {
+		c.written, c.settled, c.groupErrs = map[string]map[tpKey]agentapi.PartitionCheckpoint{}, map[string]bool{}, map[string]string{}
+	}
+	src, dst := kadm.NewClient(c.Source), kadm.NewClient(c.Target)
+	if err := c.refreshGroups(ctx, src); err != nil {
+		return st, err
+	}
+	if len(c.groups) == 0 {
+		return st, nil
+	}
+	now := time.Now().UTC()
+	targets := c.Targets()
+	fetched := src.FetchManyOffsets(ctx, c.groups...)
+
+	// Translate every committed offset of a mirrored topic.
+	fresh := map[string]map[tpKey]agentapi.PartitionCheckpoint{}
+	errs := map[string]string{}
+	for _, group := range c.groups {
+		resp, ok := fetched[group]
+		if !ok || resp.Err != nil {
+			errs[group] = fmt.Sprintf("read committed offsets on source %s: %v", c.Mirror.Source, errOr(resp.Err, "no answer"))
+			continue
+		}
+		cps := map[tpKey]agentapi.PartitionCheckpoint{}
+		resp.Fetched.Each(func(o kadm.OffsetResponse) {
+			target, mirrored := targets[o.Topic]
+			if !mirrored || o.Err != nil || o.At < 0 {
+				return
+			}
+			cp := c.Translator.Log(o.Topic, o.Partition).TranslateCommitted(o.At)
+			if !cp.OK {
+				st.Misses++
+				return
+			}
+			cps[tpKey{o.Topic, o.Partition}] = agentapi.PartitionCheckpoint{
+				Topic: o.Topic, TargetTopic: target, Partition: o.Partition,
+				SourceOffset: o.At, TargetOffset: cp.Target,
+				NotMirrored: cp.NotMirrored, Exact: cp.Exact, Metadata: o.Metadata,
+			}
+		})
+		fresh[group] = cps
+		st.Partitions += len(cps)
+	}
+	if syncEnabled(c.Mirror) {
+		st.Committed = c.syncTargets(ctx, dst, fresh, errs)
+	}
+
+	// Store what changed, and one heartbeat per group to say it is fresh.
+	var recs []*kgo.Record
+	for group, cps := range fresh {
+		prev := c.written[group]
+		for k, cp := range cps {
+			if old, ok := prev[k]; ok && sameCheckpoint(old, cp) {
+				continue
+			}
+			cp.CheckpointedAt = now
+			v, _ := json.Marshal(Record{Group: group, PartitionCheckpoint: cp})
+			recs = append(recs, &kgo.Record{Topic: Topic(c.Mirror.Name), Key: recordKey(group, k.topic, k.partition), Value: v})
+			cps[k] = cp
+		}
+		for k, old := range prev {
+			if _, ok := cps[k]; !ok {
+				cps[k] = old // offsets the group no longer commits keep their last checkpoint
+			}
+		}
+	}
+	for _, group := range c.groups {
+		v, _ := json.Marshal(Heartbeat{Group: group, At: now, Error: errs[group]})
+		recs = append(recs, &kgo.Record{Topic: Topic(c.Mirror.Name), Key: heartbeatKey(group), Value: v})
+	}
+	if err := c.Target.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return st, fmt.Errorf("store checkpoints on target %s: %w", c.Mirror.Target, err)
+	}
+	for group, cps := range fresh {
+		c.written[group] = cps
+	}
+	st.Written = len(recs) - len(c.groups)
+	st.Groups = len(fresh)
+	st.GroupErrors = len(errs)
+	for group, msg := range errs {
+		if c.groupErrs[group] != msg {
+			c.Log.Warn("checkpointing a group failed; the other groups carry on", "group", group, "error", msg)
+		}
+	}
+	c.groupErrs = errs
+	c.Metrics.round(c.Mirror.Name, st, c.groups, errs, now)
+	return st, nil
+}
+
+func errOr(err error, text string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(text)
+}
+
+func syncEnabled(m agentapi.Mirror) bool { return m.SyncGroupOffsets == nil || *m.SyncGroupOffsets }
+
+// sameCheckpoint compares what a checkpoint says, not when it was made.
+func sameCheckpoint(a, b agentapi.PartitionCheckpoint) bool {
+	a.CheckpointedAt, b.CheckpointedAt = time.Time{}, time.Time{}
+	return a == b
+}
+
+// refreshGroups lists the source's groups every refresh_interval and keeps
+// the selected ones.
+func (c *Checkpointer) refreshGroups(ctx context.Context, src *kadm.Client) error {
+	if !c.groupsAt.IsZero() && time.Since(c.groupsAt) < durationOr(c.Mirror.RefreshInterval, agentapi.DefaultRefreshInterval) {
+		return nil
+	}
+	listed, err := src.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("list groups on source %s: %w", c.Mirror.Source, err)
+	}
+	var groups []string
+	for _, g := range listed.Groups() {
+		if !strings.HasPrefix(g, "__kfo") && c.Groups(g) {
+			groups = append(groups, g)
+		}
+	}
+	sort.Strings(groups)
+	c.groups, c.groupsAt = groups, time.Now()
+	return nil
+}
+
+// syncTargets commits translated offsets to the same groups on the target,
+// but only to groups without live members there and never backwards. It
+// marks each checkpoint synced or says why not, and answers how many
+// partitions it committed.
+func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh map[string]map[tpKey]agentapi.PartitionCheckpoint, errs map[string]string) int {
+	// Only groups whose translation moved, or that were not settled, need
+	// the target asked; a steady group costs nothing.
+	var ask []string
+	for group, cps := range fresh {
+		changed := !c.settled[group]
+		for k, cp := range cps {
+			if old, ok := c.written[group][k]; !ok || old.TargetOffset != cp.TargetOffset {
+				changed = true
+			}
+		}
+		if changed && len(cps) > 0 {
+			ask = append(ask, group)
+			continue
+		}
+		for k, cp := range cps { // keep the last verdict
+			old := c.written[group][k]
+			cp.Synced, cp.SyncSkipped = old.Synced, old.SyncSkipped
+			cps[k] = cp
+		}
+	}
+	if len(ask) == 0 {
+		return 0
+	}
+	described, err := dst.DescribeGroups(ctx, ask...)
+	if err != nil && len(described) == 0 {
+		for _, g := range ask {
+			errs[g] = fmt.Sprintf("describe group on target %s: %v", c.Mirror.Target, err)
+			c.settled[g] = false
+		}
+		return 0
+	}
+	current := dst.FetchManyOffsets(ctx, ask...)
+	committed := 0
+	for _, group := range ask {
+		cps := fresh[group]
+		c.settled[group] = false
+		d := described[group]
+		// A group that does not exist on the target yet has no members;
+		// some brokers say so with GROUP_ID_NOT_FOUND, Kafka with "Dead".
+		if d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
+			errs[group] = fmt.Sprintf("describe group on target %s: %v", c.Mirror.Target, d.Err)
+			continue
+		}
+		if n := len(d.Members); n > 0 {
+			for k, cp := range cps {
+				cp.Synced, cp.SyncSkipped = false, fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+				cps[k] = cp
+			}
+			continue
+		}
+		cur := current[group]
+		if cur.Err != nil && !errors.Is(cur.Err, kerr.GroupIDNotFound) { // no group: no offsets yet
+			errs[group] = fmt.Sprintf("read committed offsets on target %s: %v", c.Mirror.Target, cur.Err)
+			continue
+		}
+		commit := kadm.Offsets{}
+		for k, cp := range cps {
+			if have, ok := cur.Fetched.Lookup(cp.TargetTopic, k.partition); ok && have.Err == nil && have.At >= cp.TargetOffset {
+				cp.Synced = have.At == cp.TargetOffset
+				cp.SyncSkipped = ""
+				if have.At > cp.TargetOffset {
+					cp.SyncSkipped = fmt.Sprintf("the target's offset %d is ahead of the translated %d; not moved back", have.At, cp.TargetOffset)
+				}
+				cps[k] = cp
+				continue
+			}
+			commit.Add(kadm.Offset{Topic: cp.TargetTopic, Partition: k.partition, At: cp.TargetOffset, LeaderEpoch: -1, Metadata: cp.Metadata})
+		}
+		if len(commit) == 0 {
+			c.settled[group] = true
+			continue
+		}
+		resp, err := dst.CommitOffsets(ctx, group, commit)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			// A member may have joined since the describe; the broker
+			// refuses the commit then, which is what we want.
+			errs[group] = fmt.Sprintf("commit translated offsets on target %s: %v", c.Mirror.Target, err)
+			continue
+		}
+		for k, cp := range cps {
+			if _, ok := commit.Lookup(cp.TargetTopic, k.partition); ok {
+				cp.Synced, cp.SyncSkipped = true, ""
+				cps[k] = cp
+				committed++
+			}
+		}
+		c.settled[group] = true
+	}
+	return committed
+}
