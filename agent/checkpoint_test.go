@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -231,4 +232,129 @@ func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
 		t.Fatalf("kcat -G read %d records on the target, want the %d the group had not read", count, want)
 	}
 	t.Logf("kcat -G resumed at key-0-10, key-1-20, key-2-30 and read the %d unread records", count)
+}
+
+// targetOffsets answers a group's committed offsets on the target.
+func targetOffsets(t *testing.T, s *mirrorSetup, group, topic string) map[int32]int64 {
+	t.Helper()
+	resp, err := kadm.NewClient(kafkatest.Client(t, s.dst.Bootstrap())).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatalf("fetch %s offsets on the target: %v", group, err)
+	}
+	out := map[int32]int64{}
+	for p, o := range resp[topic] {
+		out[p] = o.At
+	}
+	return out
+}
+
+func TestCheckpointLeavesGroupsLiveOnTheTargetAloneAndNeverMovesOffsetsBack(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, nil)
+	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.ORDERS", 2, 200)
+	s.putGroupMirror(t)
+	s.waitCaughtUp(t, "LH.ORDERS")
+
+	// consumer-ahead already read further on the target than the source.
+	adm := kadm.NewClient(kafkatest.Client(t, s.dst.Bootstrap()))
+	ahead := kadm.Offsets{}
+	ahead.AddOffset("LH.ORDERS", 0, 180, -1)
+	ahead.AddOffset("LH.ORDERS", 1, 190, -1)
+	if _, err := adm.CommitOffsets(context.Background(), "consumer-ahead", ahead); err != nil {
+		t.Fatal(err)
+	}
+	// consumer-live has a member consuming on the target right now.
+	live := kafkatest.Client(t, s.dst.Bootstrap(), kgo.ConsumerGroup("consumer-live"), kgo.ConsumeTopics("LH.ORDERS"),
+		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	kafkatest.Eventually(t, 30*time.Second, "consumer-live has joined on the target", func() (bool, string) {
+		live.PollFetches(shortCtx(t, 200*time.Millisecond))
+		d, _ := adm.DescribeGroups(context.Background(), "consumer-live")
+		return len(d["consumer-live"].Members) == 1, d["consumer-live"].State
+	})
+	liveBefore := targetOffsets(t, s, "consumer-live", "LH.ORDERS")
+
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-ahead", "LH.ORDERS", map[int32]int{0: 50, 1: 60})
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-live", "LH.ORDERS", map[int32]int{0: 70, 1: 80})
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-idle", "LH.ORDERS", map[int32]int{0: 90, 1: 100})
+	waitSynced(t, s.agent, "consumer-idle", 2) // rounds have run for all three groups
+
+	var cps agentapi.GroupCheckpoints
+	kafkatest.Eventually(t, 10*time.Second, "consumer-ahead's checkpoint says it is ahead", func() (bool, string) {
+		s.agent.call("GET", "/v1/mirrors/na-to-eu/groups/consumer-ahead", nil, &cps)
+		return len(cps.Partitions) == 2 && strings.Contains(cps.Partitions[0].SyncSkipped, "ahead"), fmt.Sprintf("%+v", cps.Partitions)
+	})
+	if got := targetOffsets(t, s, "consumer-ahead", "LH.ORDERS"); got[0] != 180 || got[1] != 190 {
+		t.Fatalf("consumer-ahead on the target moved from 180/190 to %d/%d", got[0], got[1])
+	}
+	kafkatest.Eventually(t, 10*time.Second, "consumer-live's checkpoint says it is live", func() (bool, string) {
+		s.agent.call("GET", "/v1/mirrors/na-to-eu/groups/consumer-live", nil, &cps)
+		return len(cps.Partitions) == 2 && strings.Contains(cps.Partitions[0].SyncSkipped, "live members"), fmt.Sprintf("%+v", cps.Partitions)
+	})
+	time.Sleep(time.Second) // two more rounds
+	if got := targetOffsets(t, s, "consumer-live", "LH.ORDERS"); fmt.Sprint(got) != fmt.Sprint(liveBefore) {
+		t.Fatalf("consumer-live's offsets on the target changed from %v to %v while it had a live member", liveBefore, got)
+	}
+	if got := targetOffsets(t, s, "consumer-idle", "LH.ORDERS"); got[0] != 90 || got[1] != 100 {
+		t.Fatalf("consumer-idle on the target is at %v, want 90/100", got)
+	}
+}
+
+func shortCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestCheckpointCountsRecordsTheGroupReadThatAreNotMirroredYet(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.ORDERS", 1, 100)
+	s.putGroupMirror(t)
+	s.waitCaughtUp(t, "LH.ORDERS")
+
+	// An open transaction stops the mirror (it reads committed records
+	// only) while a read-uncommitted group reads on into it.
+	const unmirrored = 37
+	txn := kafkatest.Client(t, s.src.Bootstrap(), kgo.TransactionalID("slow-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range unmirrored + 10 {
+		if err := txn.ProduceSync(context.Background(), kafkatest.GenRecord("LH.ORDERS", 0, 100+i)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := kafkatest.Client(t, s.src.Bootstrap(), kgo.ConsumerGroup("consumer-eager"), kgo.ConsumeTopics("LH.ORDERS"),
+		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
+	var last *kgo.Record
+	for read := 0; read < 100+unmirrored; {
+		fetches := reader.PollFetches(shortCtx(t, 10*time.Second))
+		fetches.EachRecord(func(r *kgo.Record) {
+			if read < 100+unmirrored {
+				last = r
+				read++
+			}
+		})
+		if fetches.IsClientClosed() || last == nil {
+			t.Fatal("consumer-eager read nothing")
+		}
+	}
+	if err := reader.CommitRecords(context.Background(), last); err != nil {
+		t.Fatal(err)
+	}
+	reader.LeaveGroup()
+
+	var cps agentapi.GroupCheckpoints
+	kafkatest.Eventually(t, 30*time.Second, "checkpoint of consumer-eager", func() (bool, string) {
+		s.agent.call("GET", "/v1/mirrors/na-to-eu/groups/consumer-eager", nil, &cps)
+		return len(cps.Partitions) == 1 && cps.Partitions[0].SourceOffset == 100+unmirrored, fmt.Sprintf("%+v", cps)
+	})
+	p := cps.Partitions[0]
+	if p.NotMirrored != unmirrored || cps.RecordsNotMirrored != unmirrored || p.TargetOffset != 100 || !p.Exact {
+		t.Fatalf("consumer-eager read %d records that are not on the target; the checkpoint says %d (total %d, exact %v), target offset %d (want 100)", unmirrored, p.NotMirrored, cps.RecordsNotMirrored, p.Exact, p.TargetOffset)
+	}
+	t.Logf("checkpoint: %d records read but not mirrored, resume at target offset %d (exact)", p.NotMirrored, p.TargetOffset)
+	if err := txn.EndTransaction(context.Background(), kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
 }

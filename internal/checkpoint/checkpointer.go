@@ -34,6 +34,7 @@ type Checkpointer struct {
 	written   map[string]map[tpKey]agentapi.PartitionCheckpoint // last stored, per group
 	settled   map[string]bool                                   // nothing left to commit for the group
 	groupErrs map[string]string
+	counts    map[countKey]int64 // exact counts of unmirrored ranges, by range
 }
 
 type tpKey struct {
@@ -97,6 +98,7 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 	// Translate every committed offset of a mirrored topic.
 	fresh := map[string]map[tpKey]agentapi.PartitionCheckpoint{}
 	errs := map[string]string{}
+	counted := map[countKey]int64{}
 	for _, group := range c.groups {
 		resp, ok := fetched[group]
 		if !ok || resp.Err != nil {
@@ -109,10 +111,14 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 			if !mirrored || o.Err != nil || o.At < 0 {
 				return
 			}
-			cp := c.Translator.Log(o.Topic, o.Partition).TranslateCommitted(o.At)
+			log := c.Translator.Log(o.Topic, o.Partition)
+			cp := log.TranslateCommitted(o.At)
 			if !cp.OK {
 				st.Misses++
 				return
+			}
+			if !cp.Exact && cp.NotMirrored <= maxExactCount {
+				cp.NotMirrored, cp.Exact = c.count(ctx, counted, countKey{o.Topic, o.Partition, log.SourceNext(), o.At}, cp.NotMirrored)
 			}
 			cps[tpKey{o.Topic, o.Partition}] = agentapi.PartitionCheckpoint{
 				Topic: o.Topic, TargetTopic: target, Partition: o.Partition,
@@ -165,8 +171,28 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 		}
 	}
 	c.groupErrs = errs
+	c.counts = counted // ranges no checkpoint needs any more are forgotten
 	c.Metrics.round(c.Mirror.Name, st, c.groups, errs, now)
 	return st, nil
+}
+
+// count answers the exact number of records in an unmirrored range, read
+// once from the source and remembered while checkpoints need it; when the
+// source cannot be read it answers the upper bound, not exact.
+func (c *Checkpointer) count(ctx context.Context, counted map[countKey]int64, k countKey, upper int64) (int64, bool) {
+	if n, ok := counted[k]; ok {
+		return n, true
+	}
+	if n, ok := c.counts[k]; ok {
+		counted[k] = n
+		return n, true
+	}
+	n, ok := countRecords(ctx, c.Source, k.topic, k.partition, k.from, k.to)
+	if !ok {
+		return upper, false
+	}
+	counted[k] = n
+	return n, true
 }
 
 func errOr(err error, text string) error {
