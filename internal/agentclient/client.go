@@ -1,0 +1,259 @@
+// Package agentclient is the Terraform provider's client for the agent's
+// HTTP API. It retries connection errors and 5xx answers with backoff, never
+// a 4xx, and hands the agent's JSON error to the caller as an *Error.
+package agentclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultRetryMax       = 4
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultRetryWaitMin   = 500 * time.Millisecond
+	DefaultRetryWaitMax   = 10 * time.Second
+)
+
+// Config says how to reach an agent.
+type Config struct {
+	// BaseURL is the agent's address, e.g. "https://agent.europe:8443".
+	BaseURL string
+	// Token is the agent's bearer token.
+	Token string
+	// CAPEM, when set, is the only CA trusted for an https agent.
+	CAPEM string
+	// RetryMax is how many times a failed request is retried; 0 means
+	// DefaultRetryMax, a negative value means never.
+	RetryMax int
+	// RequestTimeout bounds each attempt; 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// RetryWaitMin and RetryWaitMax bound the backoff between attempts.
+	RetryWaitMin, RetryWaitMax time.Duration
+}
+
+// Client talks to one agent. It is safe for concurrent use.
+type Client struct {
+	base     *url.URL
+	token    string
+	http     *http.Client
+	retryMax int
+	waitMin  time.Duration
+	waitMax  time.Duration
+}
+
+// New checks cfg and builds a client.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("agent URL %q is not an http:// or https:// address, for example https://agent.europe:8443", cfg.BaseURL)
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("the agent token is empty")
+	}
+	transport := cleanhttp.DefaultPooledTransport()
+	if cfg.CAPEM != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(cfg.CAPEM)) {
+			return nil, errors.New("the CA PEM holds no certificate: paste the CA certificate, starting with -----BEGIN CERTIFICATE-----")
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c := &Client{
+		base:     u,
+		token:    cfg.Token,
+		retryMax: cfg.RetryMax,
+		waitMin:  cfg.RetryWaitMin,
+		waitMax:  cfg.RetryWaitMax,
+	}
+	switch {
+	case c.retryMax == 0:
+		c.retryMax = DefaultRetryMax
+	case c.retryMax < 0:
+		c.retryMax = 0
+	}
+	if c.waitMin <= 0 {
+		c.waitMin = DefaultRetryWaitMin
+	}
+	if c.waitMax <= 0 {
+		c.waitMax = DefaultRetryWaitMax
+	}
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	c.http = &http.Client{Transport: transport, Timeout: timeout}
+	return c, nil
+}
+
+// Error is an answer of the agent other than 2xx.
+type Error struct {
+	Method     string
+	Path       string
+	StatusCode int
+	// Detail is the agent's error body; Field names the offending field,
+	// e.g. "bootstrap_servers[1]", when one is to blame.
+	Detail agentapi.ErrorDetail
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: agent answered %d", e.Method, e.Path, e.StatusCode)
+	if e.Detail.Field != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail.Field)
+	}
+	if e.Detail.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Detail.Message)
+	}
+	return b.String()
+}
+
+// IsNotFound says whether err is the agent's 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}
+
+// PutCluster creates or replaces a cluster and answers what the agent stored.
+func (c *Client) PutCluster(ctx context.Context, cl agentapi.Cluster) (agentapi.Cluster, error) {
+	var out agentapi.Cluster
+	err := c.do(ctx, http.MethodPut, "/v1/clusters/"+url.PathEscape(cl.Name), cl, &out)
+	return out, err
+}
+
+// GetCluster answers a stored cluster, without its secrets.
+func (c *Client) GetCluster(ctx context.Context, name string) (agentapi.Cluster, error) {
+	var out agentapi.Cluster
+	err := c.do(ctx, http.MethodGet, "/v1/clusters/"+url.PathEscape(name), nil, &out)
+	return out, err
+}
+
+// DeleteCluster deletes a cluster.
+func (c *Client) DeleteCluster(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/clusters/"+url.PathEscape(name), nil, nil)
+}
+
+// PutMirror creates or updates a mirror and answers what the agent stored,
+// defaults filled in.
+func (c *Client) PutMirror(ctx context.Context, m agentapi.Mirror) (agentapi.Mirror, error) {
+	var out agentapi.Mirror
+	err := c.do(ctx, http.MethodPut, "/v1/mirrors/"+url.PathEscape(m.Name), m, &out)
+	return out, err
+}
+
+// GetMirror answers a stored mirror.
+func (c *Client) GetMirror(ctx context.Context, name string) (agentapi.Mirror, error) {
+	var out agentapi.Mirror
+	err := c.do(ctx, http.MethodGet, "/v1/mirrors/"+url.PathEscape(name), nil, &out)
+	return out, err
+}
+
+// DeleteMirror deletes a mirror.
+func (c *Client) DeleteMirror(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/mirrors/"+url.PathEscape(name), nil, nil)
+}
+
+// MirrorStatus answers the mirror's state and lag per partition.
+func (c *Client) MirrorStatus(ctx context.Context, name string) (agentapi.MirrorStatus, error) {
+	var out agentapi.MirrorStatus
+	err := c.do(ctx, http.MethodGet, "/v1/mirrors/"+url.PathEscape(name)+"/status", nil, &out)
+	return out, err
+}
+
+// do sends one request, retried as retryPolicy allows, and decodes a 2xx
+// body into out or any other answer into an *Error.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	ctx = c.logContext(ctx)
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.base.JoinPath(path).String(), bodyReader(body))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.http,
+		Logger:       LeveledLogger{ctx: ctx},
+		RetryWaitMin: c.waitMin,
+		RetryWaitMax: c.waitMax,
+		RetryMax:     c.retryMax,
+		CheckRetry:   retryPolicy,
+		Backoff:      retryablehttp.DefaultBackoff,
+		// The last answer, not "giving up after N attempts", reaches the
+		// caller, so the agent's own error message is what the user reads.
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	tflog.SubsystemDebug(ctx, Subsystem, "agent request", map[string]any{"method": method, "path": path})
+	resp, err := rc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read the answer: %w", method, path, err)
+	}
+	tflog.SubsystemDebug(ctx, Subsystem, "agent answer", map[string]any{"method": method, "path": path, "status": resp.StatusCode})
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &Error{Method: method, Path: path, StatusCode: resp.StatusCode}
+		var body agentapi.Error
+		if json.Unmarshal(data, &body) == nil && body.Error.Message != "" {
+			e.Detail = body.Error
+		} else {
+			e.Detail.Message = strings.TrimSpace(string(data))
+			if e.Detail.Message == "" {
+				e.Detail.Message = http.StatusText(resp.StatusCode)
+			}
+		}
+		return e
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: the agent's answer is not the expected JSON: %w", method, path, err)
+	}
+	return nil
+}
+
+func bodyReader(body []byte) any {
+	if body == nil {
+		return nil
+	}
+	return bytes.NewReader(body)
+}
+
+// retryPolicy retries connection errors and 5xx answers; a 4xx is the
+// caller's mistake and repeating it cannot help.
+func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if resp != nil && resp.StatusCode < 500 {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}

@@ -1,0 +1,213 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+)
+
+const woPassword = "write-only-password-never-in-state"
+
+// woSASL gives the password write-only, sensitiveSASL as a plain sensitive
+// attribute.
+func woSASL(version int) string {
+	return fmt.Sprintf("password_wo = %q\n    password_wo_version = %d", woPassword, version)
+}
+
+const sensitivePassword = "sensitive-password-in-state"
+
+func sensitiveSASL() string { return fmt.Sprintf("password = %q", sensitivePassword) }
+
+func clusterConfig(e *accEnv, servers, password, extra string) string {
+	return e.providerBlock() + fmt.Sprintf(`
+resource "kafka_cluster" "na" {
+  name              = "north-america"
+  bootstrap_servers = %s
+  sasl = {
+    mechanism = "SCRAM-SHA-512"
+    username  = "mirror"
+    %s
+  }
+  %s
+}
+`, servers, password, extra)
+}
+
+// TestAccClusterCreateImportUpdateKeepsPasswordOutOfState creates a cluster
+// whose SASL password is write-only, imports it, updates it, and shows the
+// plan is empty after each apply and the password never reaches the state
+// although the agent holds it.
+func TestAccClusterCreateImportUpdateKeepsPasswordOutOfState(t *testing.T) {
+	e := startEnv(t)
+	name := "kafka_cluster.na"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		// Write-only attributes came with Terraform 1.11; OpenTofu 1.10 and
+		// Terraform before 1.11 refuse them (see the sensitive test below).
+		TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		Steps: []resource.TestStep{
+			{
+				Config: clusterConfig(e, `["na-kafka-1:9092"]`, woSASL(1), ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("bootstrap_servers"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("na-kafka-1:9092")})),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sasl").AtMapKey("mechanism"), knownvalue.StringExact("SCRAM-SHA-512")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sasl").AtMapKey("password_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sasl").AtMapKey("password"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sasl").AtMapKey("password_wo_version"), knownvalue.Int64Exact(1)),
+				},
+				Check: resource.ComposeTestCheckFunc(noValueInState(woPassword), agentHasPassword(e, "north-america")),
+			},
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "north-america",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				// Write-only values and their trigger are not in the agent's answer.
+				ImportStateVerifyIgnore: []string{"sasl.password_wo_version", "sasl.password_wo"},
+			},
+			{
+				Config: clusterConfig(e, `["na-kafka-1:9092", "na-kafka-2:9092"]`, woSASL(2), `tls = { insecure_skip_verify = true }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("bootstrap_servers"), knownvalue.ListSizeExact(2)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("insecure_skip_verify"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("ca_pem"), knownvalue.Null()),
+				},
+				Check: resource.ComposeTestCheckFunc(noValueInState(woPassword), agentHasPassword(e, "north-america")),
+			},
+		},
+	})
+}
+
+// TestAccClusterWithSensitivePasswordCreateImportUpdate is the same life
+// cycle with the plain sensitive password, which every CLI supports: the
+// password reaches the agent, and an update that keeps it sends it again.
+func TestAccClusterWithSensitivePasswordCreateImportUpdate(t *testing.T) {
+	e := startEnv(t)
+	name := "kafka_cluster.na"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: clusterConfig(e, `["na-kafka-1:9092"]`, sensitiveSASL(), ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectSensitiveValue(name, tfjsonpath.New("sasl").AtMapKey("password")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls"), knownvalue.Null()),
+				},
+				Check: agentHasPassword(e, "north-america"),
+			},
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "north-america",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				// The agent never returns the password.
+				ImportStateVerifyIgnore: []string{"sasl.password"},
+			},
+			{
+				Config: clusterConfig(e, `["na-kafka-1:9092"]`, sensitiveSASL(), `tls = {}`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("insecure_skip_verify"), knownvalue.Bool(false)),
+				},
+				Check: agentHasPassword(e, "north-america"),
+			},
+		},
+	})
+}
+
+// noValueInState fails when any attribute of any resource holds secret.
+func noValueInState(secret string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, m := range s.Modules {
+			for addr, r := range m.Resources {
+				for k, v := range r.Primary.Attributes {
+					if strings.Contains(v, secret) {
+						return fmt.Errorf("%s.%s holds the write-only password in state", addr, k)
+					}
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// agentHasPassword checks that the agent stored a password for the cluster.
+func agentHasPassword(e *accEnv, cluster string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		c, err := e.client.GetCluster(context.Background(), cluster)
+		if err != nil {
+			return err
+		}
+		if c.SASL == nil || !c.SASL.PasswordSet {
+			return fmt.Errorf("agent holds no password for cluster %s: %+v", cluster, c.SASL)
+		}
+		return nil
+	}
+}
+
+// TestAccBadValuesAreRejectedAtPlanTime shows each bad value is refused by
+// `terraform plan` with a message saying what is wrong, before the agent
+// is asked anything (the provider points at a closed port).
+func TestAccBadValuesAreRejectedAtPlanTime(t *testing.T) {
+	skipUnlessAcc(t)
+	provider := "provider \"kafka\" {\n  agent_url = \"http://127.0.0.1:1\"\n  token = \"unused-token-0123456789\"\n}\n"
+	cluster := func(body string) string {
+		return provider + "resource \"kafka_cluster\" \"c\" {\n  name = \"c\"\n" + body + "\n}\n"
+	}
+	mirror := func(body string) string {
+		return provider + "resource \"kafka_mirror\" \"m\" {\n  name = \"m\"\n  source = \"a\"\n  target = \"b\"\n" + body + "\n}\n"
+	}
+	cases := []struct {
+		config string
+		want   string
+	}{
+		{cluster(`bootstrap_servers = []`), `Attribute bootstrap_servers list must contain at least 1 elements`},
+		{cluster(`bootstrap_servers = ["kafka-1"]`), `"kafka-1" is not host:port with a port from 1 to 65535`},
+		{cluster(`bootstrap_servers = ["kafka-1:0"]`), `"kafka-1:0" is not host:port`},
+		{cluster("bootstrap_servers = [\"k:9092\"]\nsasl = { mechanism = \"GSSAPI\", username = \"u\", password = \"p\" }"), `value must be one of: \["PLAIN" "SCRAM-SHA-256" "SCRAM-SHA-512"\]`},
+		{cluster("bootstrap_servers = [\"k:9092\"]\nsasl = { mechanism = \"PLAIN\", username = \"u\" }"), `(?s)No attribute specified when one \(and only one\) of.*password_wo.*is required`},
+		{mirror(`topics = { include = ["LH["] }`), `"LH\[" is not a valid regular expression: error parsing regexp: missing closing \]`},
+		{mirror("topics = { include = [\"LH\\\\..*\"] }\ngroups = { exclude = [\"(\"] }"), `"\(" is not a valid regular expression`},
+		{mirror("topics = { include = [\"t\"] }\nreplication_policy = \"mirror\""), `value must be one of: \["identity" "prefix"\]`},
+		{mirror("topics = { include = [\"t\"] }\nstart_from = \"beginning\""), `value must be one of: \["earliest" "latest"\]`},
+		{mirror("topics = { include = [\"t\"] }\nrefresh_interval = \"10 seconds\""), `"10 seconds" is not a duration`},
+		{mirror("topics = { include = [\"t\"] }\nrefresh_interval = \"500ms\""), `"500ms" is too short: use at least 1s`},
+		{mirror("topics = { include = [\"t\"] }\ntasks_max = 0"), `tasks_max value must be between 1 and 1024`},
+		{mirror("topics = { include = [] }"), `list must contain at least 1 elements`},
+		{provider + "resource \"kafka_mirror\" \"m\" {\n  name = \"bad name\"\n  source = \"a\"\n  target = \"b\"\n  topics = { include = [\"t\"] }\n}\n", `"bad name" is not a valid name`},
+	}
+	steps := make([]resource.TestStep, len(cases))
+	for i, c := range cases {
+		// Terraform wraps diagnostics at 78 columns: any space may be a line break.
+		want := strings.ReplaceAll(c.want, " ", `\s+`)
+		steps[i] = resource.TestStep{Config: c.config, PlanOnly: true, ExpectError: regexp.MustCompile(want)}
+	}
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
+}

@@ -1,0 +1,335 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/agentclient"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = &MirrorResource{}
+	_ resource.ResourceWithImportState = &MirrorResource{}
+)
+
+// MirrorResource copies matching topics from one cluster to another,
+// exactly once.
+type MirrorResource struct {
+	client *agentclient.Client
+}
+
+// NewMirrorResource is the kafka_mirror resource factory.
+func NewMirrorResource() resource.Resource { return &MirrorResource{} }
+
+type mirrorModel struct {
+	Name              types.String   `tfsdk:"name"`
+	Source            types.String   `tfsdk:"source"`
+	Target            types.String   `tfsdk:"target"`
+	Topics            *selectorModel `tfsdk:"topics"`
+	Groups            *selectorModel `tfsdk:"groups"`
+	ReplicationPolicy types.String   `tfsdk:"replication_policy"`
+	StartFrom         types.String   `tfsdk:"start_from"`
+	ReplicationFactor types.Int64    `tfsdk:"replication_factor"`
+	SyncTopicConfigs  types.Bool     `tfsdk:"sync_topic_configs"`
+	RefreshInterval   types.String   `tfsdk:"refresh_interval"`
+	TasksMax          types.Int64    `tfsdk:"tasks_max"`
+	CreatedAt         types.String   `tfsdk:"created_at"`
+	State             types.String   `tfsdk:"state"`
+	LagRecords        types.Int64    `tfsdk:"lag_records"`
+}
+
+type selectorModel struct {
+	Include types.List `tfsdk:"include"`
+	Exclude types.List `tfsdk:"exclude"`
+}
+
+var mirrorAttrs = map[string]bool{
+	"name": true, "source": true, "target": true, "topics": true, "groups": true, "replication_policy": true,
+	"start_from": true, "replication_factor": true, "sync_topic_configs": true, "refresh_interval": true, "tasks_max": true,
+}
+
+func (r *MirrorResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_mirror"
+}
+
+func (r *MirrorResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = mirrorSchema()
+}
+
+func quoted(vs []string) string { return "`" + strings.Join(vs, "`, `") + "`" }
+
+func selectorAttrs(what, example string, includeRequired bool) map[string]schema.Attribute {
+	include := schema.ListAttribute{
+		MarkdownDescription: fmt.Sprintf("Regular expressions (RE2) of the %s to include; each must match the whole name, for example `%s`.", what, example),
+		ElementType:         types.StringType,
+		Validators:          []validator.List{listvalidator.ValueStringsAre(validRegexp())},
+	}
+	if includeRequired {
+		include.Required = true
+		include.Validators = append(include.Validators, listvalidator.SizeAtLeast(1))
+	} else {
+		include.Optional = true
+	}
+	return map[string]schema.Attribute{
+		"include": include,
+		"exclude": schema.ListAttribute{
+			MarkdownDescription: fmt.Sprintf("Regular expressions (RE2) of %s to leave out even when included.", what),
+			Optional:            true,
+			ElementType:         types.StringType,
+			Validators:          []validator.List{listvalidator.ValueStringsAre(validRegexp())},
+		},
+	}
+}
+
+func mirrorSchema() schema.Schema {
+	fixed := " It cannot change on an existing mirror (each partition keeps its task and transactional id for the mirror's life): changing it replaces the mirror."
+	return schema.Schema{
+		MarkdownDescription: "A mirror copies the matching topics of a `source` cluster to a `target` cluster exactly once: " +
+			"same partitions, keys, values, headers and timestamps, with the exact target offset of every source offset recorded.",
+		Attributes: map[string]schema.Attribute{
+			"name": schema.StringAttribute{
+				MarkdownDescription: "The mirror's name. Letters, digits, `.`, `_` and `-`, at most 100. Changing it replaces the mirror.",
+				Required:            true,
+				Validators:          []validator.String{validName()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"source": schema.StringAttribute{
+				MarkdownDescription: "Name of the `kafka_cluster` to copy from." + fixed,
+				Required:            true,
+				Validators:          []validator.String{validName()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"target": schema.StringAttribute{
+				MarkdownDescription: "Name of the `kafka_cluster` to copy to; must differ from `source`." + fixed,
+				Required:            true,
+				Validators:          []validator.String{validName()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"topics": schema.SingleNestedAttribute{
+				MarkdownDescription: "Which source topics to mirror. Internal topics (`__*`) are never mirrored.",
+				Required:            true,
+				Attributes:          selectorAttrs("topics", `LH\\..*`, true),
+			},
+			"groups": schema.SingleNestedAttribute{
+				MarkdownDescription: "Which consumer groups the mirror is for (their offsets are checkpointed by a later release).",
+				Optional:            true,
+				Attributes:          selectorAttrs("consumer groups", `consumer-.*`, false),
+			},
+			"replication_policy": schema.StringAttribute{
+				MarkdownDescription: "How a source topic is named on the target: `identity` keeps the name, `prefix` writes `<source>.<topic>`. One of " +
+					quoted(agentapi.ReplicationPolicies) + ". Default `" + agentapi.ReplicationIdentity + "`." + fixed,
+				Optional:      true,
+				Computed:      true,
+				Default:       stringdefault.StaticString(agentapi.ReplicationIdentity),
+				Validators:    []validator.String{stringvalidator.OneOf(agentapi.ReplicationPolicies...)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"start_from": schema.StringAttribute{
+				MarkdownDescription: "Where partitions the mirror has never copied start: `earliest` copies the whole log, `latest` copies records with a timestamp from the mirror's creation on. One of " +
+					quoted(agentapi.StartFroms) + ". Default `" + agentapi.StartEarliest + "`.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(agentapi.StartEarliest),
+				Validators: []validator.String{stringvalidator.OneOf(agentapi.StartFroms...)},
+			},
+			"replication_factor": schema.Int64Attribute{
+				MarkdownDescription: "Replication factor of the topics the mirror creates on the target. Default `0`: the target cluster's default.",
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(0),
+				Validators:          []validator.Int64{int64validator.Between(0, 32767)},
+			},
+			"sync_topic_configs": schema.BoolAttribute{
+				MarkdownDescription: "Copy the source topics' configuration to the target topics. Default `false`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+			},
+			"refresh_interval": schema.StringAttribute{
+				MarkdownDescription: "How often the mirror looks for new matching topics and partitions, as a Go duration of at least `1s`. Default `" + agentapi.DefaultRefreshInterval.String() + "`.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString(agentapi.DefaultRefreshInterval.String()),
+				Validators:          []validator.String{durationAtLeast(time.Second)},
+			},
+			"tasks_max": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("How many tasks share the mirror's partitions, 1 to 1024. Default `%d`.", agentapi.DefaultTasksMax) + fixed,
+				Optional:            true,
+				Computed:            true,
+				Default:             int64default.StaticInt64(agentapi.DefaultTasksMax),
+				Validators:          []validator.Int64{int64validator.Between(1, 1024)},
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"created_at": schema.StringAttribute{
+				MarkdownDescription: "When the agent created the mirror (RFC 3339). `start_from = \"latest\"` counts from here.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"state": schema.StringAttribute{
+				MarkdownDescription: "The mirror's state as last refreshed: `" + agentapi.MirrorStarting + "`, `" + agentapi.MirrorRunning + "` or `" + agentapi.MirrorFailed + "`.",
+				Computed:            true,
+			},
+			"lag_records": schema.Int64Attribute{
+				MarkdownDescription: "Records produced on the source and not yet mirrored, summed over partitions, as last refreshed.",
+				Computed:            true,
+			},
+		},
+	}
+}
+
+func (r *MirrorResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *MirrorResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m mirrorModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	r.put(ctx, m, &resp.Diagnostics, func(v mirrorModel) diag.Diagnostics { return resp.State.Set(ctx, v) }, "create")
+}
+
+func (r *MirrorResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m mirrorModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	r.put(ctx, m, &resp.Diagnostics, func(v mirrorModel) diag.Diagnostics { return resp.State.Set(ctx, v) }, "update")
+}
+
+func (r *MirrorResource) put(ctx context.Context, m mirrorModel, diags *diag.Diagnostics, set func(mirrorModel) diag.Diagnostics, verb string) {
+	stored, err := r.client.PutMirror(ctx, mirrorToAPI(m))
+	if err != nil {
+		agentDiag(diags, fmt.Sprintf("%s mirror %q", verb, m.Name.ValueString()), err, mirrorAttrs, nil)
+		return
+	}
+	st, err := r.client.MirrorStatus(ctx, stored.Name)
+	if err != nil {
+		// The mirror is stored; its status shows on the next refresh.
+		st = agentapi.MirrorStatus{State: agentapi.MirrorStarting}
+	}
+	diags.Append(set(mirrorFromAPI(stored, st, m))...)
+}
+
+func (r *MirrorResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m mirrorModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	name := m.Name.ValueString()
+	stored, err := r.client.GetMirror(ctx, name)
+	if agentclient.IsNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read mirror %q", name), err, mirrorAttrs, nil)
+		return
+	}
+	st, err := r.client.MirrorStatus(ctx, name)
+	if err != nil && !agentclient.IsNotFound(err) {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read the status of mirror %q", name), err, mirrorAttrs, nil)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, mirrorFromAPI(stored, st, m))...)
+}
+
+func (r *MirrorResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m mirrorModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	err := r.client.DeleteMirror(ctx, m.Name.ValueString())
+	if err != nil && !agentclient.IsNotFound(err) {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("delete mirror %q", m.Name.ValueString()), err, mirrorAttrs, nil)
+	}
+}
+
+func (r *MirrorResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("name"), req, resp)
+}
+
+// mirrorToAPI is the body of PUT /v1/mirrors/{name}.
+func mirrorToAPI(m mirrorModel) agentapi.Mirror {
+	out := agentapi.Mirror{
+		Name:              m.Name.ValueString(),
+		Source:            m.Source.ValueString(),
+		Target:            m.Target.ValueString(),
+		ReplicationPolicy: m.ReplicationPolicy.ValueString(),
+		StartFrom:         m.StartFrom.ValueString(),
+		ReplicationFactor: int16(m.ReplicationFactor.ValueInt64()),
+		SyncTopicConfigs:  m.SyncTopicConfigs.ValueBool(),
+		RefreshInterval:   m.RefreshInterval.ValueString(),
+		TasksMax:          int(m.TasksMax.ValueInt64()),
+	}
+	if m.Topics != nil {
+		out.Topics = agentapi.Selector{Include: stringsOf(m.Topics.Include), Exclude: stringsOf(m.Topics.Exclude)}
+	}
+	if m.Groups != nil {
+		out.Groups = agentapi.Selector{Include: stringsOf(m.Groups.Include), Exclude: stringsOf(m.Groups.Exclude)}
+	}
+	return out
+}
+
+// mirrorFromAPI is the state of a mirror as the agent answers it; prior
+// (the plan or the previous state) only decides between null and empty.
+func mirrorFromAPI(a agentapi.Mirror, st agentapi.MirrorStatus, prior mirrorModel) mirrorModel {
+	m := mirrorModel{
+		Name:              types.StringValue(a.Name),
+		Source:            types.StringValue(a.Source),
+		Target:            types.StringValue(a.Target),
+		Topics:            selectorFromAPI(a.Topics, prior.Topics, true),
+		Groups:            selectorFromAPI(a.Groups, prior.Groups, false),
+		ReplicationPolicy: types.StringValue(a.ReplicationPolicy),
+		StartFrom:         types.StringValue(a.StartFrom),
+		ReplicationFactor: types.Int64Value(int64(a.ReplicationFactor)),
+		SyncTopicConfigs:  types.BoolValue(a.SyncTopicConfigs),
+		RefreshInterval:   types.StringValue(a.RefreshInterval),
+		TasksMax:          types.Int64Value(int64(a.TasksMax)),
+		CreatedAt:         types.StringValue(a.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		State:             types.StringValue(st.State),
+		LagRecords:        types.Int64Value(st.LagRecords),
+	}
+	if st.State == "" {
+		m.State = types.StringValue(agentapi.MirrorStarting)
+	}
+	return m
+}
+
+// selectorFromAPI keeps an optional selector null when the agent answers it
+// empty and the configuration left it out.
+func selectorFromAPI(s agentapi.Selector, prior *selectorModel, required bool) *selectorModel {
+	if !required && prior == nil && len(s.Include) == 0 && len(s.Exclude) == 0 {
+		return nil
+	}
+	var pInc, pExc types.List
+	if prior != nil {
+		pInc, pExc = prior.Include, prior.Exclude
+	} else {
+		pInc, pExc = types.ListNull(types.StringType), types.ListNull(types.StringType)
+	}
+	return &selectorModel{Include: listOf(s.Include, pInc), Exclude: listOf(s.Exclude, pExc)}
+}

@@ -1,0 +1,156 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+func mirrorConfig(e *accEnv, source, mirror string) string {
+	return e.providerBlock() + fmt.Sprintf(`
+resource "kafka_cluster" "na" {
+  name              = "north-america"
+  bootstrap_servers = [%q]
+}
+
+resource "kafka_cluster" "eu" {
+  name              = "europe"
+  bootstrap_servers = [%q]
+}
+
+resource "kafka_mirror" "na_to_eu" {
+  name   = "na-to-eu"
+  source = %s
+  target = kafka_cluster.eu.name
+%s
+}
+`, e.source.BootstrapString(), e.target.BootstrapString(), source, mirror)
+}
+
+// TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords creates a mirror
+// between two real clusters through a real agent and shows that records
+// arrive on the target; then imports it, updates it in place, replaces it
+// when tasks_max changes, and shows an empty plan after every apply. A first
+// step shows an agent refusal is reported on the attribute it names.
+func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
+	e := startEnv(t)
+	const topic, partitions, perPartition = "LH.orders", 3, 50
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
+	kafkatest.NewProducer(t, e.source.Bootstrap()).Produce(t, topic, partitions, perPartition)
+
+	name := "kafka_mirror.na_to_eu"
+	created := `  topics = { include = ["LH\\..*"] }
+  groups = { include = ["consumer-.*"] }`
+	updated := `  topics             = { include = ["LH\\..*"], exclude = ["LH\\.internal.*"] }
+  groups             = { include = ["consumer-.*"] }
+  start_from         = "latest"
+  sync_topic_configs = true
+  refresh_interval   = "5s"`
+	replaced := updated + "\n  tasks_max = 2"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config:      mirrorConfig(e, `"no-such-cluster"`, created),
+				ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Value.*source.*The\s+agent\s+refused\s+source.*no\s+cluster\s+named\s+"no-such-cluster"`),
+			},
+			{
+				Config: mirrorConfig(e, "kafka_cluster.na.name", created),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("replication_policy"), knownvalue.StringExact("identity")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("start_from"), knownvalue.StringExact("earliest")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("refresh_interval"), knownvalue.StringExact("10s")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tasks_max"), knownvalue.Int64Exact(4)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("replication_factor"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_topic_configs"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("topics").AtMapKey("exclude"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("created_at"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("state"), knownvalue.NotNull()),
+				},
+				Check: recordsMirrored(t, e, topic, partitions*perPartition),
+			},
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "na-to-eu",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				// Status moves on by itself between two reads.
+				ImportStateVerifyIgnore: []string{"state", "lag_records"},
+			},
+			{
+				Config: mirrorConfig(e, "kafka_cluster.na.name", updated),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(name, tfjsonpath.New("created_at"), knownvalue.NotNull()),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("start_from"), knownvalue.StringExact("latest")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("refresh_interval"), knownvalue.StringExact("5s")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_topic_configs"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("topics").AtMapKey("exclude"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(`LH\.internal.*`)})),
+				},
+			},
+			{
+				Config: mirrorConfig(e, "kafka_cluster.na.name", replaced),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionDestroyBeforeCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tasks_max"), knownvalue.Int64Exact(2)),
+				},
+			},
+		},
+	})
+}
+
+// recordsMirrored waits until the target holds want records of topic, as
+// the agent's status and a read of the target topic both show.
+func recordsMirrored(t *testing.T, e *accEnv, topic string, want int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		deadline := time.Now().Add(60 * time.Second)
+		var last string
+		for time.Now().Before(deadline) {
+			st, err := e.client.MirrorStatus(context.Background(), "na-to-eu")
+			if err != nil {
+				return err
+			}
+			var copied int64
+			for _, p := range st.Partitions {
+				copied += p.LastMirroredOffset + 1
+			}
+			last = fmt.Sprintf("state %s, %d partitions, %d records copied, lag %d", st.State, len(st.Partitions), copied, st.LagRecords)
+			if copied == int64(want) && st.LagRecords == 0 {
+				got := 0
+				for _, recs := range kafkatest.ReadAll(t, e.target.Bootstrap(), topic) {
+					got += len(recs)
+				}
+				if got != want {
+					return fmt.Errorf("agent status says %d records copied, the target topic holds %d", want, got)
+				}
+				return nil
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return fmt.Errorf("mirror did not copy %d records within 60s; last status: %s", want, last)
+	}
+}
