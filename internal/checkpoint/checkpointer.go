@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 )
@@ -204,6 +206,91 @@ func errOr(err error, text string) error {
 
 func syncEnabled(m agentapi.Mirror) bool { return m.SyncGroupOffsets == nil || *m.SyncGroupOffsets }
 
+// commitParallelism bounds the offset commits in flight on the target.
+const commitParallelism = 16
+
+// commitConcurrently commits each group's offsets and answers the groups
+// whose commit failed.
+func commitConcurrently(ctx context.Context, cl *kgo.Client, commits map[string]kadm.Offsets, ids map[string]kadm.TopicID) map[string]error {
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		failed = map[string]error{}
+		slots  = make(chan struct{}, commitParallelism)
+	)
+	for group, offsets := range commits {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if err := commitOffsets(ctx, cl, group, offsets, ids); err != nil {
+				mu.Lock()
+				failed[group] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
+}
+
+// topicIDs answers the ids of the topics the commits name.
+func topicIDs(ctx context.Context, dst *kadm.Client, commits map[string]kadm.Offsets) (map[string]kadm.TopicID, error) {
+	set := map[string]bool{}
+	for _, offsets := range commits {
+		for topic := range offsets {
+			set[topic] = true
+		}
+	}
+	topics := make([]string, 0, len(set))
+	for t := range set {
+		topics = append(topics, t)
+	}
+	details, err := dst.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]kadm.TopicID, len(details))
+	for name, d := range details {
+		ids[name] = d.ID
+	}
+	return ids, nil
+}
+
+// commitOffsets commits a group's offsets as a simple (member-less) commit.
+// It sends OffsetCommit itself: kadm's CommitOffsets first asks for
+// metadata on every call, which a thousand groups a round cannot afford.
+// A group with live members refuses it, which is what we want.
+func commitOffsets(ctx context.Context, cl *kgo.Client, group string, offsets kadm.Offsets, ids map[string]kadm.TopicID) error {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1
+	for topic, parts := range offsets {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID = topic, ids[topic]
+		for p, o := range parts {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch = p, o.At, -1
+			if o.Metadata != "" {
+				rp.Metadata = kmsg.StringPtr(o.Metadata)
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("%s[%d]: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
+
 // sameCheckpoint compares what a checkpoint says, not when it was made.
 func sameCheckpoint(a, b agentapi.PartitionCheckpoint) bool {
 	a.CheckpointedAt, b.CheckpointedAt = time.Time{}, time.Time{}
@@ -268,7 +355,7 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 		return 0
 	}
 	current := dst.FetchManyOffsets(ctx, ask...)
-	committed := 0
+	commits := map[string]kadm.Offsets{}
 	for _, group := range ask {
 		cps := fresh[group]
 		c.settled[group] = false
@@ -308,16 +395,29 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 			c.settled[group] = true
 			continue
 		}
-		resp, err := dst.CommitOffsets(ctx, group, commit)
-		if err == nil {
-			err = resp.Error()
+		commits[group] = commit
+	}
+
+	// One commit per group, several at a time: a round of a thousand
+	// groups is bound by round trips, not by work. Topic ids (newer
+	// OffsetCommit versions name topics by id) are looked up once.
+	ids, err := topicIDs(ctx, dst, commits)
+	if err != nil {
+		for g := range commits {
+			errs[g] = fmt.Sprintf("look up topics on target %s: %v", c.Mirror.Target, err)
 		}
-		if err != nil {
+		return 0
+	}
+	failed := commitConcurrently(ctx, c.Target, commits, ids)
+	committed := 0
+	for group, commit := range commits {
+		if err := failed[group]; err != nil {
 			// A member may have joined since the describe; the broker
 			// refuses the commit then, which is what we want.
 			errs[group] = fmt.Sprintf("commit translated offsets on target %s: %v", c.Mirror.Target, err)
 			continue
 		}
+		cps := fresh[group]
 		for k, cp := range cps {
 			if _, ok := commit.Lookup(cp.TargetTopic, k.partition); ok {
 				cp.Synced, cp.SyncSkipped = true, ""
