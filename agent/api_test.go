@@ -507,6 +507,8 @@ func TestAPIValidationRefusesBadPutsNamingTheFieldAndStoresNothing(t *testing.T)
 		{name: "cluster path name with a space", path: "/v1/clusters/has%20space", body: `{` + okCluster + `}`, field: "name", mention: "has space"},
 		{name: "cluster path name with a slash", path: "/v1/clusters/a%2Fb", body: `{` + okCluster + `}`, field: "name", mention: "a/b"},
 
+		{name: "unknown nested cluster field", path: "/v1/clusters/nested-unknown", body: `{` + okCluster + `,"sasl":{"mechanism":"PLAIN","username":"u","pasword":"p"}}`, field: "sasl.pasword", mention: "pasword"},
+		{name: "unknown nested mirror field", path: "/v1/mirrors/nested-unknown", body: `{"source":"src","target":"dst","topics":{"include":["orders"],"excludes":["x"]}}`, field: "topics.excludes", mention: "excludes"},
 		{name: "unknown mirror field", path: "/v1/mirrors/unknown-field", body: `{"source":"src","target":"dst","topic":{"include":["orders"]}}`, field: "topic", mention: "topic"},
 		{name: "tasks_max as a string", path: "/v1/mirrors/tasks-four", body: `{` + okMirror + `,"tasks_max":"four"}`, field: "tasks_max"},
 		{name: "bad topic include regex", path: "/v1/mirrors/bad-include", body: `{"source":"src","target":"dst","topics":{"include":["orders","("]}}`, field: "topics.include[1]"},
@@ -574,6 +576,7 @@ func TestAPIMirrorDefaultsAreFilledInAndCreatedAtIsKept(t *testing.T) {
 	a.mustPut("/v1/clusters/dst", agentapi.Cluster{BootstrapServers: state.Bootstrap()})
 
 	// tasks_max 0 is sent explicitly: it means "the default", not an error.
+	syncOn := true
 	start := time.Now()
 	var first agentapi.Mirror
 	if code := a.call("PUT", "/v1/mirrors/m", `{"source":"src","target":"dst","topics":{"include":["orders"]},"tasks_max":0}`, &first); code != http.StatusOK {
@@ -582,6 +585,7 @@ func TestAPIMirrorDefaultsAreFilledInAndCreatedAtIsKept(t *testing.T) {
 	want := agentapi.Mirror{
 		Name: "m", Source: "src", Target: "dst", Topics: agentapi.Selector{Include: []string{"orders"}},
 		ReplicationPolicy: "identity", StartFrom: "earliest", RefreshInterval: "10s", TasksMax: 4,
+		CheckpointInterval: "1s", SyncGroupOffsets: &syncOn,
 		CreatedAt: first.CreatedAt,
 	}
 	if !reflect.DeepEqual(first, want) {

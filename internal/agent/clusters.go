@@ -72,6 +72,14 @@ func (s *server) validateCluster(c *agentapi.Cluster) error {
 			return invalid(fmt.Sprintf("bootstrap_servers[%d]", i), "%q is not host:port with a port from 1 to 65535, for example kafka-1:9092", b)
 		}
 	}
+	if !s.Store.CanSeal() {
+		if c.SASL != nil && c.SASL.Password != "" {
+			return invalid("sasl.password", "%v", store.ErrNoSecretKey)
+		}
+		if c.TLS != nil && c.TLS.KeyPEM != "" {
+			return invalid("tls.key_pem", "%v", store.ErrNoSecretKey)
+		}
+	}
 	if c.SASL != nil {
 		if !slices.Contains(agentapi.SASLMechanisms, c.SASL.Mechanism) {
 			return invalid("sasl.mechanism", "%q is not supported: use one of %s", c.SASL.Mechanism, strings.Join(agentapi.SASLMechanisms, ", "))

@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -141,7 +143,11 @@ func decode(r *http.Request, v any) error {
 			return &malformed{fmt.Sprintf("the body is not valid JSON (at byte %d): %v", se.Offset, err)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return invalid(name, "unknown field %q: remove it or check its spelling", name)
+			field := unknownFieldPath(body, reflect.TypeOf(v).Elem(), "")
+			if field == "" {
+				field = name
+			}
+			return invalid(field, "unknown field %q: remove it or check its spelling", name)
 		case errors.Is(err, io.EOF):
 			return &malformed{"the body is empty: send a JSON object"}
 		default:
@@ -152,6 +158,45 @@ func decode(r *http.Request, v any) error {
 		return &malformed{"the body holds more than one JSON value: send exactly one object"}
 	}
 	return nil
+}
+
+// unknownFieldPath finds the JSON path of the first field in raw that typ
+// does not have, e.g. "sasl.bogus": the decoder names only the last part.
+func unknownFieldPath(raw []byte, typ reflect.Type, prefix string) string {
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if typ.Kind() != reflect.Struct {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	known := map[string]reflect.Type{}
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		known[name] = f.Type
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ft, ok := known[k]
+		if !ok {
+			return prefix + k
+		}
+		if path := unknownFieldPath(obj[k], ft, prefix+k+"."); path != "" {
+			return path
+		}
+	}
+	return ""
 }
 
 type malformed struct{ msg string }

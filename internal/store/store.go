@@ -111,6 +111,9 @@ func EnsureCompactedTopic(ctx context.Context, adm *kadm.Client, topic string, p
 	return err
 }
 
+// CanSeal reports whether the agent can store secrets (it has a key).
+func (s *Store) CanSeal() bool { return s.sealer != nil }
+
 // Close stops tailing.
 func (s *Store) Close() {
 	s.cancel()
