@@ -130,18 +130,24 @@ func clusterSchema() schema.Schema {
 				Optional:            true,
 				Attributes: map[string]schema.Attribute{
 					"ca_pem": schema.StringAttribute{
-						MarkdownDescription: "PEM CA certificate(s) to trust instead of the system's.",
+						MarkdownDescription: "PEM CA certificate(s) to trust instead of the system's: the text from `-----BEGIN CERTIFICATE-----` to `-----END CERTIFICATE-----`, for example `file(\"ca.crt\")`.",
 						Optional:            true,
+						Validators:          []validator.String{pemCertificates("ca_pem", "the CA certificate", "ca.crt", "")},
 					},
 					"cert_pem": schema.StringAttribute{
-						MarkdownDescription: "PEM client certificate, for mutual TLS.",
+						MarkdownDescription: "PEM client certificate, for mutual TLS: the text from `-----BEGIN CERTIFICATE-----` to `-----END CERTIFICATE-----`, optionally followed by its intermediate CA certificates.",
 						Optional:            true,
+						Validators: []validator.String{pemCertificates("cert_pem", "the client certificate", "client.crt",
+							"; the client key goes in key_pem, which is sensitive")},
 					},
 					"key_pem": schema.StringAttribute{
-						MarkdownDescription: "PEM private key of `cert_pem`. Sent to the agent, which never returns it; kept in Terraform state, marked sensitive.",
+						MarkdownDescription: "Unencrypted PEM private key of `cert_pem`: `-----BEGIN PRIVATE KEY-----` (PKCS #8), `RSA PRIVATE KEY` or `EC PRIVATE KEY`. Sent to the agent, which never returns it; kept in Terraform state, marked sensitive.",
 						Optional:            true,
 						Sensitive:           true,
-						Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("cert_pem"))},
+						Validators: []validator.String{
+							stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("cert_pem")),
+							pemPrivateKey("key_pem", "client.key"),
+						},
 					},
 					"insecure_skip_verify": schema.BoolAttribute{
 						MarkdownDescription: "Do not verify the brokers' certificates. For tests only. Default `false`.",

@@ -100,9 +100,13 @@ func TestAccClusterCreateImportUpdateKeepsPasswordOutOfState(t *testing.T) {
 // TestAccClusterWithSensitivePasswordCreateImportUpdate is the same life
 // cycle with the plain sensitive password, which every CLI supports: the
 // password reaches the agent, and an update that keeps it sends it again.
+// A last update adds a CA and a client certificate and key that pass the
+// plan-time PEM checks; the agent stores the key and the plan stays empty.
 func TestAccClusterWithSensitivePasswordCreateImportUpdate(t *testing.T) {
 	e := startEnv(t)
 	name := "kafka_cluster.na"
+	pki := newTestPKI(t)
+	mutualTLS := fmt.Sprintf("tls = {\n    ca_pem   = %q\n    cert_pem = %q\n    key_pem  = %q\n  }", pki.caPEM, pki.certPEM, pki.keyPEM)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
@@ -138,6 +142,19 @@ func TestAccClusterWithSensitivePasswordCreateImportUpdate(t *testing.T) {
 				},
 				Check: agentHasPassword(e, "north-america"),
 			},
+			{
+				Config: clusterConfig(e, `["na-kafka-1:9093"]`, sensitiveSASL(), mutualTLS),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("ca_pem"), knownvalue.StringExact(pki.caPEM)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("cert_pem"), knownvalue.StringExact(pki.certPEM)),
+					statecheck.ExpectSensitiveValue(name, tfjsonpath.New("tls").AtMapKey("key_pem")),
+				},
+				Check: resource.ComposeTestCheckFunc(agentHasPassword(e, "north-america"), agentHasKey(e, "north-america")),
+			},
 		},
 	})
 }
@@ -172,6 +189,20 @@ func agentHasPassword(e *accEnv, cluster string) resource.TestCheckFunc {
 	}
 }
 
+// agentHasKey checks that the agent stored a TLS client key for the cluster.
+func agentHasKey(e *accEnv, cluster string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		c, err := e.client.GetCluster(context.Background(), cluster)
+		if err != nil {
+			return err
+		}
+		if c.TLS == nil || !c.TLS.KeyPEMSet {
+			return fmt.Errorf("agent holds no TLS key for cluster %s: %+v", cluster, c.TLS)
+		}
+		return nil
+	}
+}
+
 // TestAccBadValuesAreRejectedAtPlanTime shows each bad value is refused by
 // `terraform plan` with a message saying what is wrong, before the agent
 // is asked anything (the provider points at a closed port).
@@ -183,6 +214,10 @@ func TestAccBadValuesAreRejectedAtPlanTime(t *testing.T) {
 	}
 	mirror := func(body string) string {
 		return provider + "resource \"kafka_mirror\" \"m\" {\n  name = \"m\"\n  source = \"a\"\n  target = \"b\"\n" + body + "\n}\n"
+	}
+	pki := newTestPKI(t)
+	tls := func(attrs string) string {
+		return cluster("bootstrap_servers = [\"k:9093\"]\ntls = {\n" + attrs + "\n}")
 	}
 	cases := []struct {
 		config string
@@ -202,6 +237,22 @@ func TestAccBadValuesAreRejectedAtPlanTime(t *testing.T) {
 		{mirror("topics = { include = [\"t\"] }\ntasks_max = 0"), `tasks_max value must be between 1 and 1024`},
 		{mirror("topics = { include = [] }"), `list must contain at least 1 elements`},
 		{provider + "resource \"kafka_mirror\" \"m\" {\n  name = \"bad name\"\n  source = \"a\"\n  target = \"b\"\n  topics = { include = [\"t\"] }\n}\n", `"bad name" is not a valid name`},
+		{mirror("topics = { include = [\"t\"] }\ncheckpoint_interval = \"1 second\""), `(?s)checkpoint_interval.*"1 second" is not a duration: write it like "1s" or "500ms"`},
+		{mirror("topics = { include = [\"t\"] }\ncheckpoint_interval = \"50ms\""), `(?s)checkpoint_interval.*"50ms" is out of range: use 100ms to 1h.`},
+		{mirror("topics = { include = [\"t\"] }\ncheckpoint_interval = \"2h\""), `(?s)checkpoint_interval.*"2h" is out of range: use 100ms to 1h.`},
+		// source and target the same: written out, and known only once the plan evaluates references.
+		{provider + "resource \"kafka_mirror\" \"m\" {\n  name = \"m\"\n  source = \"europe\"\n  target = \"europe\"\n  topics = { include = [\"t\"] }\n}\n",
+			`(?s)Mirror Target Is Its Source.*with kafka_mirror.m.*target = "europe".*source and target are both the cluster "europe": a mirror copies from one cluster to another. Set target to the name of the standby cluster`},
+		{provider + "resource \"kafka_cluster\" \"eu\" {\n  name = \"europe\"\n  bootstrap_servers = [\"k:9092\"]\n}\n" +
+			"resource \"kafka_mirror\" \"m\" {\n  name = \"m\"\n  source = kafka_cluster.eu.name\n  target = kafka_cluster.eu.name\n  topics = { include = [\"t\"] }\n}\n",
+			`(?s)Mirror Target Is Its Source.*source and target are both the cluster "europe"`},
+		{tls(`ca_pem = "na-ca.crt"`), `tls\.ca_pem holds no PEM certificate: paste the CA certificate itself, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE----- \(from a file: ca_pem = file\("ca.crt"\)\)`},
+		{tls(fmt.Sprintf("ca_pem = %q", pki.keyPEM)), `tls\.ca_pem holds a private key \(a PRIVATE KEY block\), which would show in plans and state unmarked`},
+		{tls(fmt.Sprintf("cert_pem = %q\nkey_pem = %q", pki.certPEM+pki.keyPEM, pki.keyPEM)), `(?s)tls\.cert_pem holds a private key.*the client key goes in key_pem, which is sensitive`},
+		{tls(fmt.Sprintf("cert_pem = %q\nkey_pem = %q", pki.certPEM, pki.certPEM)), `tls\.key_pem holds a certificate, not a private key: the certificate goes in cert_pem; paste the private key of cert_pem, from -----BEGIN PRIVATE KEY-----`},
+		{tls(fmt.Sprintf("cert_pem = %q\nkey_pem = \"client.key\"", pki.certPEM)), `tls\.key_pem holds no PEM private key: paste the private key of cert_pem`},
+		{strings.Replace(cluster(`bootstrap_servers = ["k:9092"]`), "provider \"kafka\" {\n", "provider \"kafka\" {\n  ca_pem = \"agent-ca.crt\"\n", 1),
+			`ca_pem holds no PEM certificate: paste the agent's CA certificate itself`},
 	}
 	steps := make([]resource.TestStep, len(cases))
 	for i, c := range cases {

@@ -27,8 +27,9 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = &MirrorResource{}
-	_ resource.ResourceWithImportState = &MirrorResource{}
+	_ resource.ResourceWithConfigure      = &MirrorResource{}
+	_ resource.ResourceWithImportState    = &MirrorResource{}
+	_ resource.ResourceWithValidateConfig = &MirrorResource{}
 )
 
 // MirrorResource copies matching topics from one cluster to another,
@@ -41,20 +42,22 @@ type MirrorResource struct {
 func NewMirrorResource() resource.Resource { return &MirrorResource{} }
 
 type mirrorModel struct {
-	Name              types.String   `tfsdk:"name"`
-	Source            types.String   `tfsdk:"source"`
-	Target            types.String   `tfsdk:"target"`
-	Topics            *selectorModel `tfsdk:"topics"`
-	Groups            *selectorModel `tfsdk:"groups"`
-	ReplicationPolicy types.String   `tfsdk:"replication_policy"`
-	StartFrom         types.String   `tfsdk:"start_from"`
-	ReplicationFactor types.Int64    `tfsdk:"replication_factor"`
-	SyncTopicConfigs  types.Bool     `tfsdk:"sync_topic_configs"`
-	RefreshInterval   types.String   `tfsdk:"refresh_interval"`
-	TasksMax          types.Int64    `tfsdk:"tasks_max"`
-	CreatedAt         types.String   `tfsdk:"created_at"`
-	State             types.String   `tfsdk:"state"`
-	LagRecords        types.Int64    `tfsdk:"lag_records"`
+	Name               types.String   `tfsdk:"name"`
+	Source             types.String   `tfsdk:"source"`
+	Target             types.String   `tfsdk:"target"`
+	Topics             *selectorModel `tfsdk:"topics"`
+	Groups             *selectorModel `tfsdk:"groups"`
+	ReplicationPolicy  types.String   `tfsdk:"replication_policy"`
+	StartFrom          types.String   `tfsdk:"start_from"`
+	ReplicationFactor  types.Int64    `tfsdk:"replication_factor"`
+	SyncTopicConfigs   types.Bool     `tfsdk:"sync_topic_configs"`
+	RefreshInterval    types.String   `tfsdk:"refresh_interval"`
+	TasksMax           types.Int64    `tfsdk:"tasks_max"`
+	CheckpointInterval types.String   `tfsdk:"checkpoint_interval"`
+	SyncGroupOffsets   types.Bool     `tfsdk:"sync_group_offsets"`
+	CreatedAt          types.String   `tfsdk:"created_at"`
+	State              types.String   `tfsdk:"state"`
+	LagRecords         types.Int64    `tfsdk:"lag_records"`
 }
 
 type selectorModel struct {
@@ -65,7 +68,14 @@ type selectorModel struct {
 var mirrorAttrs = map[string]bool{
 	"name": true, "source": true, "target": true, "topics": true, "groups": true, "replication_policy": true,
 	"start_from": true, "replication_factor": true, "sync_topic_configs": true, "refresh_interval": true, "tasks_max": true,
+	"checkpoint_interval": true, "sync_group_offsets": true,
 }
+
+// Checkpoint intervals the agent accepts.
+const (
+	minCheckpointInterval = 100 * time.Millisecond
+	maxCheckpointInterval = time.Hour
+)
 
 func (r *MirrorResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_mirror"
@@ -130,7 +140,7 @@ func mirrorSchema() schema.Schema {
 				Attributes:          selectorAttrs("topics", `LH\\..*`, true),
 			},
 			"groups": schema.SingleNestedAttribute{
-				MarkdownDescription: "Which consumer groups the mirror is for (their offsets are checkpointed by a later release).",
+				MarkdownDescription: "Which consumer groups of the source the mirror checkpoints: every `checkpoint_interval` the agent translates their committed offsets on the mirrored topics to exact target offsets and stores them on the target, where the groups resume from after a failover. Leave it out to checkpoint no group.",
 				Optional:            true,
 				Attributes:          selectorAttrs("consumer groups", `consumer-.*`, false),
 			},
@@ -179,6 +189,24 @@ func mirrorSchema() schema.Schema {
 				Validators:          []validator.Int64{int64validator.Between(1, 1024)},
 				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
 			},
+			"checkpoint_interval": schema.StringAttribute{
+				MarkdownDescription: "How often the agent reads the committed offsets of the `groups` on the source, translates them to target offsets and stores them on the target, as a Go duration from `" +
+					shortDuration(minCheckpointInterval) + "` to `" + shortDuration(maxCheckpointInterval) + "`. After a failover a group re-reads on the target what it committed on the source since its last checkpoint: " +
+					"a shorter interval means fewer records read twice, at the cost of more offset requests to both clusters. Default `" +
+					shortDuration(agentapi.DefaultCheckpointInterval) + "`.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(agentapi.DefaultCheckpointInterval.String()),
+				Validators: []validator.String{durationBetween(minCheckpointInterval, maxCheckpointInterval)},
+			},
+			"sync_group_offsets": schema.BoolAttribute{
+				MarkdownDescription: "Commit the translated offsets to the same consumer groups on the target, so that consumers started there resume where they stopped on the source. " +
+					"Offsets are committed only to groups that are idle on the target: a group with live members there is never touched, and a group's offset never moves backwards. " +
+					"With `false` the checkpoints are still stored on the target, and the groups there are left alone. Default `true`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
 			"created_at": schema.StringAttribute{
 				MarkdownDescription: "When the agent created the mirror (RFC 3339). `start_from = \"latest\"` counts from here.",
 				Computed:            true,
@@ -198,6 +226,21 @@ func mirrorSchema() schema.Schema {
 
 func (r *MirrorResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig refuses a mirror from a cluster to itself as soon as both
+// names are known, before the agent is asked.
+func (r *MirrorResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var source, target types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("source"), &source)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("target"), &target)...)
+	if resp.Diagnostics.HasError() || source.IsNull() || source.IsUnknown() || target.IsNull() || target.IsUnknown() {
+		return
+	}
+	if source.ValueString() == target.ValueString() {
+		resp.Diagnostics.AddAttributeError(path.Root("target"), "Mirror Target Is Its Source",
+			fmt.Sprintf("source and target are both the cluster %q: a mirror copies from one cluster to another. Set target to the name of the standby cluster the records are copied to.", source.ValueString()))
+	}
 }
 
 func (r *MirrorResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -275,15 +318,20 @@ func (r *MirrorResource) ImportState(ctx context.Context, req resource.ImportSta
 // mirrorToAPI is the body of PUT /v1/mirrors/{name}.
 func mirrorToAPI(m mirrorModel) agentapi.Mirror {
 	out := agentapi.Mirror{
-		Name:              m.Name.ValueString(),
-		Source:            m.Source.ValueString(),
-		Target:            m.Target.ValueString(),
-		ReplicationPolicy: m.ReplicationPolicy.ValueString(),
-		StartFrom:         m.StartFrom.ValueString(),
-		ReplicationFactor: int16(m.ReplicationFactor.ValueInt64()),
-		SyncTopicConfigs:  m.SyncTopicConfigs.ValueBool(),
-		RefreshInterval:   m.RefreshInterval.ValueString(),
-		TasksMax:          int(m.TasksMax.ValueInt64()),
+		Name:               m.Name.ValueString(),
+		Source:             m.Source.ValueString(),
+		Target:             m.Target.ValueString(),
+		ReplicationPolicy:  m.ReplicationPolicy.ValueString(),
+		StartFrom:          m.StartFrom.ValueString(),
+		ReplicationFactor:  int16(m.ReplicationFactor.ValueInt64()),
+		SyncTopicConfigs:   m.SyncTopicConfigs.ValueBool(),
+		RefreshInterval:    m.RefreshInterval.ValueString(),
+		TasksMax:           int(m.TasksMax.ValueInt64()),
+		CheckpointInterval: m.CheckpointInterval.ValueString(),
+	}
+	if !m.SyncGroupOffsets.IsNull() && !m.SyncGroupOffsets.IsUnknown() {
+		sync := m.SyncGroupOffsets.ValueBool()
+		out.SyncGroupOffsets = &sync
 	}
 	if m.Topics != nil {
 		out.Topics = agentapi.Selector{Include: stringsOf(m.Topics.Include), Exclude: stringsOf(m.Topics.Exclude)}
@@ -298,23 +346,29 @@ func mirrorToAPI(m mirrorModel) agentapi.Mirror {
 // (the plan or the previous state) only decides between null and empty.
 func mirrorFromAPI(a agentapi.Mirror, st agentapi.MirrorStatus, prior mirrorModel) mirrorModel {
 	m := mirrorModel{
-		Name:              types.StringValue(a.Name),
-		Source:            types.StringValue(a.Source),
-		Target:            types.StringValue(a.Target),
-		Topics:            selectorFromAPI(a.Topics, prior.Topics, true),
-		Groups:            selectorFromAPI(a.Groups, prior.Groups, false),
-		ReplicationPolicy: types.StringValue(a.ReplicationPolicy),
-		StartFrom:         types.StringValue(a.StartFrom),
-		ReplicationFactor: types.Int64Value(int64(a.ReplicationFactor)),
-		SyncTopicConfigs:  types.BoolValue(a.SyncTopicConfigs),
-		RefreshInterval:   types.StringValue(a.RefreshInterval),
-		TasksMax:          types.Int64Value(int64(a.TasksMax)),
-		CreatedAt:         types.StringValue(a.CreatedAt.UTC().Format(time.RFC3339Nano)),
-		State:             types.StringValue(st.State),
-		LagRecords:        types.Int64Value(st.LagRecords),
+		Name:               types.StringValue(a.Name),
+		Source:             types.StringValue(a.Source),
+		Target:             types.StringValue(a.Target),
+		Topics:             selectorFromAPI(a.Topics, prior.Topics, true),
+		Groups:             selectorFromAPI(a.Groups, prior.Groups, false),
+		ReplicationPolicy:  types.StringValue(a.ReplicationPolicy),
+		StartFrom:          types.StringValue(a.StartFrom),
+		ReplicationFactor:  types.Int64Value(int64(a.ReplicationFactor)),
+		SyncTopicConfigs:   types.BoolValue(a.SyncTopicConfigs),
+		RefreshInterval:    types.StringValue(a.RefreshInterval),
+		TasksMax:           types.Int64Value(int64(a.TasksMax)),
+		CheckpointInterval: types.StringValue(a.CheckpointInterval),
+		SyncGroupOffsets:   types.BoolValue(a.SyncGroupOffsets == nil || *a.SyncGroupOffsets),
+		CreatedAt:          types.StringValue(a.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		State:              types.StringValue(st.State),
+		LagRecords:         types.Int64Value(st.LagRecords),
 	}
 	if st.State == "" {
 		m.State = types.StringValue(agentapi.MirrorStarting)
+	}
+	// The agent fills in its defaults; an answer without them means them too.
+	if a.CheckpointInterval == "" {
+		m.CheckpointInterval = types.StringValue(agentapi.DefaultCheckpointInterval.String())
 	}
 	return m
 }

@@ -40,9 +40,10 @@ resource "kafka_mirror" "na_to_eu" {
 
 // TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords creates a mirror
 // between two real clusters through a real agent and shows that records
-// arrive on the target; then imports it, updates it in place, replaces it
-// when tasks_max changes, and shows an empty plan after every apply. A first
-// step shows an agent refusal is reported on the attribute it names.
+// arrive on the target; then imports it, updates it in place (checkpoint
+// settings included) and imports it again, replaces it when tasks_max
+// changes, and shows an empty plan after every apply. A first step shows an
+// agent refusal is reported on the attribute it names.
 func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, perPartition = "LH.orders", 3, 50
@@ -54,9 +55,11 @@ func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
   groups = { include = ["consumer-.*"] }`
 	updated := `  topics             = { include = ["LH\\..*"], exclude = ["LH\\.internal.*"] }
   groups             = { include = ["consumer-.*"] }
-  start_from         = "latest"
-  sync_topic_configs = true
-  refresh_interval   = "5s"`
+  start_from          = "latest"
+  sync_topic_configs  = true
+  refresh_interval    = "5s"
+  checkpoint_interval = "250ms"
+  sync_group_offsets  = false`
 	replaced := updated + "\n  tasks_max = 2"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
@@ -78,11 +81,13 @@ func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("tasks_max"), knownvalue.Int64Exact(4)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("replication_factor"), knownvalue.Int64Exact(0)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_topic_configs"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("checkpoint_interval"), knownvalue.StringExact("1s")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_group_offsets"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("topics").AtMapKey("exclude"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("created_at"), knownvalue.NotNull()),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("state"), knownvalue.NotNull()),
 				},
-				Check: recordsMirrored(t, e, topic, partitions*perPartition),
+				Check: resource.ComposeTestCheckFunc(recordsMirrored(t, e, topic, partitions*perPartition), agentCheckpoints(e, "1s", true)),
 			},
 			{
 				ResourceName:                         name,
@@ -107,7 +112,20 @@ func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("refresh_interval"), knownvalue.StringExact("5s")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_topic_configs"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("topics").AtMapKey("exclude"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(`LH\.internal.*`)})),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("checkpoint_interval"), knownvalue.StringExact("250ms")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_group_offsets"), knownvalue.Bool(false)),
 				},
+				Check: agentCheckpoints(e, "250ms", false),
+			},
+			// sync_group_offsets = false survives an import as false, not null.
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "na-to-eu",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				// Status moves on by itself between two reads.
+				ImportStateVerifyIgnore: []string{"state", "lag_records"},
 			},
 			{
 				Config: mirrorConfig(e, "kafka_cluster.na.name", replaced),
@@ -121,6 +139,24 @@ func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
 			},
 		},
 	})
+}
+
+// agentCheckpoints checks the checkpoint settings the agent stored.
+func agentCheckpoints(e *accEnv, interval string, sync bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		m, err := e.client.GetMirror(context.Background(), "na-to-eu")
+		if err != nil {
+			return err
+		}
+		got := "absent"
+		if m.SyncGroupOffsets != nil {
+			got = fmt.Sprint(*m.SyncGroupOffsets)
+		}
+		if m.CheckpointInterval != interval || got != fmt.Sprint(sync) {
+			return fmt.Errorf("agent stored checkpoint_interval %q, sync_group_offsets %s; want %q, %v", m.CheckpointInterval, got, interval, sync)
+		}
+		return nil
+	}
 }
 
 // recordsMirrored waits until the target holds want records of topic, as

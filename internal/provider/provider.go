@@ -67,6 +67,7 @@ func (p *KafkaProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"ca_pem": schema.StringAttribute{
 				MarkdownDescription: "PEM CA certificate that signed the agent's TLS certificate, for an `https://` agent whose certificate the system does not trust.",
 				Optional:            true,
+				Validators:          []validator.String{pemCertificates("ca_pem", "the agent's CA certificate", "agent-ca.crt", "")},
 			},
 			"retry_max": schema.Int64Attribute{
 				MarkdownDescription: "How many times a request is retried after a connection error or a 5xx answer, with exponential backoff. A 4xx answer is never retried. Default `4`; `0` keeps the default.",
