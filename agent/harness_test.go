@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,7 +71,11 @@ func startAgent(t testing.TB, stateBootstrap string) *agentProc {
 		a.stop()
 		if t.Failed() {
 			logs, _ := os.ReadFile(a.logPath)
-			t.Logf("agent log %s (last 8 KiB):\n%s", a.logPath, tail(logs, 8<<10))
+			n := 8 << 10
+			if v, err := strconv.Atoi(os.Getenv("KFO_TEST_LOG_TAIL")); err == nil {
+				n = v // bytes of the agent log to show on failure
+			}
+			t.Logf("agent log %s (last %d bytes):\n%s", a.logPath, n, tail(logs, n))
 		}
 	})
 	return a
@@ -204,3 +209,66 @@ func (a *agentProc) status(mirror string) agentapi.MirrorStatus {
 	a.call("GET", "/v1/mirrors/"+mirror+"/status", nil, &st)
 	return st
 }
+
+// devClusterProc is a dev cluster running in its own process, so that a
+// test can kill it the way a region is lost.
+type devClusterProc struct {
+	cmd       *exec.Cmd
+	args      []string
+	bootstrap string
+	logPath   string
+}
+
+// startDevCluster runs `dev-cluster` in a process of its own on a fixed
+// port and data dir, so that it can be killed and started again.
+func startDevCluster(t testing.TB, name string) *devClusterProc {
+	t.Helper()
+	dir := t.TempDir()
+	d := &devClusterProc{
+		bootstrap: freeAddr(t),
+		logPath:   filepath.Join(dir, name+".log"),
+	}
+	d.args = []string{"dev-cluster", "--name", name, "--listen", d.bootstrap, "--data-dir", filepath.Join(dir, "data")}
+	d.start(t)
+	t.Cleanup(d.kill9)
+	return d
+}
+
+func (d *devClusterProc) start(t testing.TB) {
+	t.Helper()
+	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "KFO_TEST_AGENT_ARGS="+strings.Join(d.args, "\x1f"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = cmd
+	kafkatest.Eventually(t, 30*time.Second, "dev cluster listens on "+d.bootstrap, func() (bool, string) {
+		c, err := net.DialTimeout("tcp", d.bootstrap, time.Second)
+		if err != nil {
+			return false, err.Error()
+		}
+		c.Close()
+		return true, ""
+	})
+}
+
+// kill9 loses the cluster at once, as a region is lost.
+func (d *devClusterProc) kill9() {
+	if d.cmd == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	_ = d.cmd.Wait()
+	d.cmd = nil
+}
+
+func (d *devClusterProc) addrs() []string { return []string{d.bootstrap} }
+
+func jsonRoundTrip(v any) ([]byte, error) { return json.Marshal(v) }
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

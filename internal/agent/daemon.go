@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
+	"github.com/kafka-failover/kafka-failover/internal/failover"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
 	"github.com/kafka-failover/kafka-failover/internal/store"
@@ -83,12 +84,29 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}()
 	defer func() { <-mgDone }()
 
+	// A failover this replica left under way when it stopped is aborted
+	// cleanly; so is any whose executor went silent for too long.
+	exec := &failover.Executor{Store: st, Mirrors: mg, AgentID: cfg.AgentID, Log: log}
+	started := time.Now()
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			exec.Recover(ctx, started)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           NewServer(Deps{Store: st, Status: mg.StatusOf, Groups: mg.GroupCheckpoints, Token: cfg.Token, Log: log, Registry: reg}),
+		Handler:           NewServer(Deps{Store: st, Status: mg.StatusOf, Groups: mg.GroupCheckpoints, Failover: exec, Token: cfg.Token, Log: log, Registry: reg}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	scheme := "http"

@@ -20,6 +20,14 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/mirrors/{name}/groups/{group}", s.auth(http.HandlerFunc(s.groupCheckpoints)))
 	mux.Handle("GET /v1/mirrors", s.auth(http.HandlerFunc(s.listMirrors)))
 
+	mux.Handle("PUT /v1/policies/{name}", s.auth(http.HandlerFunc(s.putPolicy)))
+	mux.Handle("GET /v1/policies/{name}", s.auth(http.HandlerFunc(s.getPolicy)))
+	mux.Handle("DELETE /v1/policies/{name}", s.auth(http.HandlerFunc(s.deletePolicy)))
+	mux.Handle("GET /v1/policies", s.auth(http.HandlerFunc(s.listPolicies)))
+	mux.Handle("GET /v1/policies/{name}/active", s.auth(http.HandlerFunc(s.active)))
+	mux.Handle("POST /v1/policies/{name}/failover", s.auth(http.HandlerFunc(s.failover)))
+	mux.Handle("GET /v1/policies/{name}/forecast", s.auth(http.HandlerFunc(s.forecast)))
+
 	mux.Handle("/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})))

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/failover"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
@@ -27,6 +28,7 @@ type Deps struct {
 	Store    *store.Store
 	Status   func(mirror string) agentapi.MirrorStatus
 	Groups   func(mirror, group string) (agentapi.GroupCheckpoints, bool)
+	Failover *failover.Executor
 	Token    string
 	Log      *slog.Logger
 	Registry *prometheus.Registry

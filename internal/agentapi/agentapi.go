@@ -99,6 +99,8 @@ type MirrorStatus struct {
 	Partitions []PartitionStatus `json:"partitions"`
 	// LagRecords is the sum over partitions.
 	LagRecords int64 `json:"lag_records"`
+	// Reason says why a mirror is stopped.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Mirror states.
@@ -106,6 +108,7 @@ const (
 	MirrorStarting = "starting"
 	MirrorRunning  = "running"
 	MirrorFailed   = "failed"
+	MirrorStopped  = "stopped" // a failover stopped it; Reason says which
 )
 
 // PartitionStatus is one mirrored partition as its task last reported it.
@@ -192,3 +195,168 @@ const (
 	CodeInternal      = "internal"
 	CodeUnavailable   = "unavailable"
 )
+
+// Fencing modes of a policy: how a planned failover stops writes on the old
+// active cluster.
+const (
+	FencingACL  = "acl"  // DENY Write ACLs on the mirrored topics for every principal
+	FencingNone = "none" // the user stops producers; the agent only drains
+)
+
+// FencingModes lists the accepted fencing values.
+var FencingModes = []string{FencingACL, FencingNone}
+
+// Failover modes.
+const (
+	ModePlanned = "planned" // old active reachable: fence, drain, lose nothing
+	ModeForced  = "forced"  // old active lost: flip now, report what is missing
+)
+
+// FailoverModes lists the accepted mode values.
+var FailoverModes = []string{ModePlanned, ModeForced}
+
+// Policy defaults.
+const (
+	DefaultMaxLagRecords = 10000
+	DefaultMaxLagSeconds = 30
+	DefaultDrainTimeout  = 60 * time.Second
+)
+
+// Policy says which clusters take part in failover, which one applications
+// use now, and which mirrors keep the standbys current.
+type Policy struct {
+	Name     string   `json:"name"`
+	Clusters []string `json:"clusters"`
+	// Primary is the active cluster when the policy is created; the active
+	// cluster changes only through failovers.
+	Primary       string    `json:"primary"`
+	Mirrors       []string  `json:"mirrors"`
+	MaxLagRecords int64     `json:"max_lag_records,omitempty"`
+	MaxLagSeconds int64     `json:"max_lag_seconds,omitempty"`
+	Fencing       string    `json:"fencing,omitempty"`
+	DrainTimeout  string    `json:"drain_timeout,omitempty"`
+	CreatedAt     time.Time `json:"created_at,omitzero"`
+
+	// Set by the agent in answers.
+	Active                 string          `json:"active,omitempty"`
+	ActiveBootstrapServers []string        `json:"active_bootstrap_servers,omitempty"`
+	Epoch                  int64           `json:"epoch"`
+	Standbys               []StandbyStatus `json:"standbys,omitempty"`
+	InProgress             *FailoverRun    `json:"in_progress,omitempty"`
+	LastFailover           *Failover       `json:"last_failover,omitempty"`
+}
+
+// StandbyStatus says whether a standby could take over now.
+type StandbyStatus struct {
+	Cluster string `json:"cluster"`
+	// Ready: the mirrors into it are running with lag within the limits
+	// and their checkpoints are fresh.
+	Ready      bool   `json:"ready"`
+	LagRecords int64  `json:"lag_records"`
+	LagSeconds int64  `json:"lag_seconds"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Active is the discovery answer: where applications connect now.
+type Active struct {
+	Policy           string   `json:"policy"`
+	Cluster          string   `json:"cluster"`
+	BootstrapServers []string `json:"bootstrap_servers"`
+	Epoch            int64    `json:"epoch"`
+}
+
+// FailoverRequest is the body of POST /v1/policies/{name}/failover.
+type FailoverRequest struct {
+	To   string `json:"to"`
+	Mode string `json:"mode"`
+	// RequestID makes the request idempotent: the same id twice flips
+	// once and answers the first result.
+	RequestID string `json:"request_id"`
+	// ExpectedEpoch, when set, refuses the failover (409) if the epoch moved.
+	ExpectedEpoch *int64 `json:"expected_epoch,omitempty"`
+	// RequestedBy names who asked, for the audit record.
+	RequestedBy string `json:"requested_by,omitempty"`
+}
+
+// FailoverRun is a failover under way.
+type FailoverRun struct {
+	RequestID string    `json:"request_id"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Mode      string    `json:"mode"`
+	FromEpoch int64     `json:"from_epoch"`
+	Agent     string    `json:"agent"`
+	StartedAt time.Time `json:"started_at"`
+	// Frozen: the policy's mirrors are stopped.
+	Frozen bool `json:"frozen"`
+}
+
+// Failover is the answer to a failover request and the audit record of it.
+type Failover struct {
+	Policy      string          `json:"policy"`
+	RequestID   string          `json:"request_id"`
+	From        string          `json:"from"`
+	To          string          `json:"to"`
+	Mode        string          `json:"mode"`
+	Outcome     string          `json:"outcome"` // completed or aborted
+	Reason      string          `json:"reason,omitempty"`
+	Epoch       int64           `json:"epoch"`
+	RequestedBy string          `json:"requested_by,omitempty"`
+	Agent       string          `json:"agent"`
+	StartedAt   time.Time       `json:"started_at"`
+	CompletedAt time.Time       `json:"completed_at"`
+	Report      *FailoverReport `json:"report,omitempty"`
+}
+
+// Failover outcomes.
+const (
+	OutcomeCompleted = "completed"
+	OutcomeAborted   = "aborted"
+)
+
+// FailoverReport says what a failover lost and what consumers will re-read.
+type FailoverReport struct {
+	// RecordsLost: records on the old active that were never mirrored.
+	RecordsLost int64             `json:"records_lost"`
+	Partitions  []PartitionLoss   `json:"partitions"`
+	Groups      []GroupResumption `json:"groups"`
+	// OffsetsCommitted: partitions whose translated offset was committed
+	// to its group on the new active.
+	OffsetsCommitted int `json:"offsets_committed"`
+}
+
+// PartitionLoss is one mirrored partition's account.
+type PartitionLoss struct {
+	Mirror string `json:"mirror"`
+	Topic  string `json:"topic"`
+	// TargetTopic is the topic on the new active.
+	TargetTopic string `json:"target_topic"`
+	Partition   int32  `json:"partition"`
+	// SourceHighWatermark is the last high watermark seen on the old active.
+	SourceHighWatermark int64 `json:"source_high_watermark"`
+	// MirroredUpTo is one past the last source offset on the new active.
+	MirroredUpTo int64 `json:"mirrored_up_to"`
+	RecordsLost  int64 `json:"records_lost"`
+}
+
+// GroupResumption says where a group resumes on the new active.
+type GroupResumption struct {
+	Group string `json:"group"`
+	// RecordsNotMirrored: records the group had read on the old active
+	// that are not on the new active (lost to it, not re-read).
+	RecordsNotMirrored int64 `json:"records_not_mirrored"`
+	// CheckpointedAt: the group's offsets are known up to this time; what
+	// it consumed on the old active after it, it will read again.
+	CheckpointedAt time.Time `json:"checkpointed_at"`
+	Partitions     int       `json:"partitions"`
+}
+
+// Forecast is what a failover now would lose and re-read, without doing it.
+type Forecast struct {
+	Policy          string         `json:"policy"`
+	From            string         `json:"from"`
+	To              string         `json:"to"`
+	PlannedPossible bool           `json:"planned_possible"`
+	Reason          string         `json:"reason,omitempty"`
+	Report          FailoverReport `json:"report"`
+}

@@ -91,3 +91,21 @@ func (c *Cache) Group(group string) (agentapi.GroupCheckpoints, bool) {
 	})
 	return out, true
 }
+
+// All answers every group's checkpoints, sorted by group.
+func (c *Cache) All() []agentapi.GroupCheckpoints {
+	c.mu.Lock()
+	names := make([]string, 0, len(c.groups))
+	for g := range c.groups {
+		names = append(names, g)
+	}
+	c.mu.Unlock()
+	sort.Strings(names)
+	out := make([]agentapi.GroupCheckpoints, 0, len(names))
+	for _, g := range names {
+		if cps, ok := c.Group(g); ok {
+			out = append(out, cps)
+		}
+	}
+	return out
+}

@@ -33,6 +33,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	runners map[string]*managedRunner
+	stopped map[string]string // mirror -> why a policy stopped it
 }
 
 type managedRunner struct {
@@ -45,6 +46,7 @@ type managedRunner struct {
 // Run reconciles until ctx ends, then stops every runner.
 func (mg *Manager) Run(ctx context.Context) {
 	mg.runners = map[string]*managedRunner{}
+	mg.stopped = map[string]string{}
 	publish := time.NewTicker(time.Second)
 	defer publish.Stop()
 	defer mg.stopAll()
@@ -63,7 +65,15 @@ func (mg *Manager) Run(ctx context.Context) {
 
 func (mg *Manager) reconcile(ctx context.Context) {
 	want := map[string]bool{}
+	stopped := map[string]string{}
 	for _, m := range mg.Store.Mirrors() {
+		// A failover stops the mirrors of its policy: copying from a
+		// cluster that is no longer active would mix its divergent tail
+		// into the new active's topics.
+		if frozen, why := mg.Store.MirrorFrozen(m.Name, m.Source); frozen {
+			stopped[m.Name] = why
+			continue
+		}
 		want[m.Name] = true
 		spec, r, err := mg.prepare(m)
 		mg.mu.Lock()
@@ -82,6 +92,7 @@ func (mg *Manager) reconcile(ctx context.Context) {
 		mg.start(ctx, m.Name, spec, r)
 	}
 	mg.mu.Lock()
+	mg.stopped = stopped
 	var gone []string
 	for name := range mg.runners {
 		if !want[name] {
@@ -225,4 +236,37 @@ func (mg *Manager) GroupCheckpoints(mirror, group string) (agentapi.GroupCheckpo
 }
 
 // StatusOf answers a mirror's status as the replicas last published it.
-func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus { return mg.Board.Status(name) }
+func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
+	st := mg.Board.Status(name)
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	if why, ok := mg.stopped[name]; ok {
+		st.State, st.Reason = agentapi.MirrorStopped, why
+	}
+	return st
+}
+
+// Running reports whether this replica runs the mirror now.
+func (mg *Manager) Running(name string) bool {
+	mg.mu.Lock()
+	defer mg.mu.Unlock()
+	_, ok := mg.runners[name]
+	return ok
+}
+
+// Checkpoints answers every group's last checkpoints in a mirror, as stored.
+func (mg *Manager) Checkpoints(mirror string) []agentapi.GroupCheckpoints {
+	mg.mu.Lock()
+	mr, ok := mg.runners[mirror]
+	mg.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	mr.r.mu.Lock()
+	cache := mr.r.cache
+	mr.r.mu.Unlock()
+	if cache == nil {
+		return nil
+	}
+	return cache.All()
+}

@@ -34,6 +34,12 @@ func (s *taskStats) track(p SourcePartition, lastMirrored int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := tp{p.Topic, p.Partition}
+	if old, ok := s.byTP[k]; ok {
+		// A restarted task keeps what it knew: the high watermark last
+		// seen is what a forced failover reports losses against.
+		old.LastMirroredOffset = max(old.LastMirroredOffset, lastMirrored)
+		return
+	}
 	s.byTP[k] = &agentapi.PartitionStatus{Topic: p.Topic, TargetTopic: p.TargetTopic, Partition: p.Partition, Task: s.task, Agent: s.agent, LastMirroredOffset: lastMirrored, SourceHighWatermark: -1}
 	s.rate[k] = &rateWindow{since: time.Now()}
 }

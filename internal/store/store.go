@@ -6,6 +6,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,15 +22,18 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/policy"
 )
 
 // StateTopic holds the desired state; one partition keeps a total order.
 const StateTopic = "__kfo_state"
 
 const (
-	kindCluster = "cluster/"
-	kindMirror  = "mirror/"
-	barrierKey  = "barrier"
+	kindCluster  = "cluster/"
+	kindMirror   = "mirror/"
+	kindPolicy   = "policy/"
+	kindFailover = "failover/" // failover ops, one unique key each: the audit trail
+	barrierKey   = "barrier"
 )
 
 // ErrNotFound is returned for a name that is not stored.
@@ -49,6 +54,8 @@ type Store struct {
 	mu       sync.Mutex
 	clusters map[string]storedCluster
 	mirrors  map[string]agentapi.Mirror
+	policies map[string]agentapi.Policy
+	machine  *policy.Machine
 	applied  int64         // offset of the last record applied
 	changed  chan struct{} // closed and replaced on every applied record
 	tailErr  error
@@ -86,6 +93,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 	s := &Store{
 		cl: cl, sealer: sealer,
 		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
+		policies: map[string]agentapi.Policy{}, machine: policy.NewMachine(),
 		applied: -1, changed: make(chan struct{}),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -183,6 +191,21 @@ func (s *Store) apply(r *kgo.Record) {
 			delete(s.mirrors, name)
 		} else if json.Unmarshal(r.Value, &m) == nil {
 			s.mirrors[name] = m
+		}
+	case strings.HasPrefix(key, kindPolicy):
+		name := strings.TrimPrefix(key, kindPolicy)
+		var p agentapi.Policy
+		if r.Value == nil {
+			delete(s.policies, name)
+			s.machine.PolicyDeleted(name)
+		} else if json.Unmarshal(r.Value, &p) == nil {
+			s.policies[name] = p
+			s.machine.PolicyStored(name, p.Primary, p.CreatedAt)
+		}
+	case strings.HasPrefix(key, kindFailover):
+		var op policy.Op
+		if r.Value != nil && json.Unmarshal(r.Value, &op) == nil {
+			s.machine.Apply(op)
 		}
 	}
 	s.applied = r.Offset
@@ -402,4 +425,105 @@ func (s *Store) Mirrors() []agentapi.Mirror {
 func (s *Store) DeleteMirror(ctx context.Context, name string) error {
 	_, err := s.write(ctx, kindMirror+name, nil)
 	return err
+}
+
+// PutPolicy stores p and answers it as stored. created_at and primary are
+// kept from the first PUT: the active cluster changes only by failover.
+func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Policy, error) {
+	s.mu.Lock()
+	prev, had := s.policies[p.Name]
+	s.mu.Unlock()
+	p.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
+	if had {
+		p.CreatedAt, p.Primary = prev.CreatedAt, prev.Primary
+	}
+	p.Active, p.ActiveBootstrapServers, p.Epoch, p.Standbys, p.InProgress, p.LastFailover = "", nil, 0, nil, nil, nil
+	value, err := json.Marshal(p)
+	if err != nil {
+		return agentapi.Policy{}, err
+	}
+	if _, err := s.write(ctx, kindPolicy+p.Name, value); err != nil {
+		return agentapi.Policy{}, err
+	}
+	return s.GetPolicy(p.Name)
+}
+
+// GetPolicy answers a stored policy with its live state filled in.
+func (s *Store) GetPolicy(name string) (agentapi.Policy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.policies[name]
+	if !ok {
+		return agentapi.Policy{}, ErrNotFound
+	}
+	if st, ok := s.machine.State(name); ok {
+		p.Active, p.Epoch, p.InProgress, p.LastFailover = st.Active, st.Epoch, st.InProgress, st.Last
+		if c, ok := s.clusters[st.Active]; ok {
+			p.ActiveBootstrapServers = c.BootstrapServers
+		}
+	}
+	return p, nil
+}
+
+// Policies answers the stored policies' names, sorted.
+func (s *Store) Policies() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.policies))
+	for n := range s.policies {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// DeletePolicy removes a policy; its failover history stays in the topic.
+func (s *Store) DeletePolicy(ctx context.Context, name string) error {
+	_, err := s.write(ctx, kindPolicy+name, nil)
+	return err
+}
+
+// PolicyState answers a policy's live state.
+func (s *Store) PolicyState(name string) (policy.State, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.machine.State(name)
+}
+
+// AppendOp writes a failover op and answers whether it applied, once this
+// replica has read it back: the state topic's order decides.
+func (s *Store) AppendOp(ctx context.Context, op policy.Op) (bool, error) {
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	op.Nonce = hex.EncodeToString(nonce[:])
+	value, err := json.Marshal(op)
+	if err != nil {
+		return false, err
+	}
+	key := kindFailover + op.Policy + "/" + op.RequestID + "/" + op.Kind + "/" + op.Nonce
+	if _, err := s.write(ctx, key, value); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	applied, _ := s.machine.Applied(op.Nonce)
+	return applied, nil
+}
+
+// MirrorFrozen reports whether a mirror must stop because of a policy, and why.
+func (s *Store) MirrorFrozen(mirror, source string) (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.machine.Frozen(mirror, source, func(m string) []string {
+		var out []string
+		for name, p := range s.policies {
+			for _, pm := range p.Mirrors {
+				if pm == m {
+					out = append(out, name)
+				}
+			}
+		}
+		sort.Strings(out)
+		return out
+	})
 }

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// failoverSetup is the reference story in small: north-america is the active
+// cluster (its own process, so it can be lost), europe the standby the agent
+// runs beside, a mirror of LH.* and consumer-* groups, and a policy.
+type failoverSetup struct {
+	na    *devClusterProc
+	eu    []string
+	agent *agentProc
+}
+
+func newFailoverSetup(t *testing.T, fencing string, tasksMax int) *failoverSetup {
+	t.Helper()
+	na := startDevCluster(t, "north-america")
+	eu := kafkatest.Cluster(t, "europe")
+	s := &failoverSetup{na: na, eu: eu.Bootstrap(), agent: startAgent(t, eu.BootstrapString())}
+	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: na.addrs()})
+	s.agent.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: s.eu})
+	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
+		Source: "north-america", Target: "europe",
+		Topics:             agentapi.Selector{Include: []string{`LH\..*`}},
+		Groups:             agentapi.Selector{Include: []string{`consumer-.*`}},
+		RefreshInterval:    "1s",
+		CheckpointInterval: "500ms",
+		TasksMax:           tasksMax,
+	})
+	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{
+		Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+		Mirrors: []string{"na-to-eu"}, Fencing: fencing, DrainTimeout: "30s",
+	})
+	return s
+}
+
+// partitionCounts answers the records per partition of a topic.
+func partitionCounts(t *testing.T, bootstrap []string, topic string) map[int32]int64 {
+	t.Helper()
+	out := map[int32]int64{}
+	for p, recs := range kafkatest.ReadAll(t, bootstrap, topic) {
+		out[p] = int64(len(recs))
+	}
+	return out
+}
+
+func (s *failoverSetup) failover(t *testing.T, req agentapi.FailoverRequest) (int, agentapi.Failover, agentapi.Error) {
+	t.Helper()
+	var res agentapi.Failover
+	var e agentapi.Error
+	raw := map[string]any{}
+	code := s.agent.call("POST", "/v1/policies/loosehanger/failover", req, &raw)
+	b, _ := jsonRoundTrip(raw)
+	if code == 200 {
+		_ = jsonUnmarshal(b, &res)
+	} else {
+		_ = jsonUnmarshal(b, &e)
+	}
+	return code, res, e
+}
+
+func TestForcedFailoverAfterTheActiveClusterIsKilledReportsExactlyWhatWasLost(t *testing.T) {
+	// One task: when its transactions start failing, every partition stops.
+	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	ctx := context.Background()
+	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
+	// europe takes batches up to 200 KB: the mirror copies normal orders,
+	// and stalls on a 300 KB record while its fetches still see the high
+	// watermarks.
+	limit := "200000"
+	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 3, map[string]*string{"max.message.bytes": &limit})
+
+	prod := kafkatest.NewProducer(t, s.na.addrs())
+	prod.Produce(t, "LH.ORDERS", 3, 1000)
+	consumeAndCommit(t, s.na.addrs(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 600, 1: 600, 2: 600})
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 1000)
+	waitSynced(t, s.agent, "consumer-southamerica", 3)
+
+	// Each partition gets a record europe refuses, then 200 more orders;
+	// the group reads 100 records past what is mirrored.
+	big := kafkatest.Client(t, s.na.addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := int32(0); p < 3; p++ {
+		r := kafkatest.GenRecord("LH.ORDERS", p, int(prod.Produced("LH.ORDERS", p)))
+		r.Value = make([]byte, 300_000)
+		_, _ = crand.Read(r.Value) // incompressible
+		if err := big.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kafkatest.Eventually(t, 30*time.Second, "the mirror task fails on the record europe refuses", func() (bool, string) {
+		for _, p := range s.agent.status("na-to-eu").Partitions {
+			if strings.Contains(p.Error, "MESSAGE_TOO_LARGE") {
+				return true, ""
+			}
+		}
+		return false, "no error yet"
+	})
+	prod.Produce(t, "LH.ORDERS", 3, 200)
+	produced := map[int32]int64{}
+	for p := int32(0); p < 3; p++ {
+		produced[p] = prod.Produced("LH.ORDERS", p) + 1 // and the big one
+	}
+	consumeAndCommit(t, s.na.addrs(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 500, 1: 500, 2: 500}) // from 600 to 1100
+	kafkatest.Eventually(t, 30*time.Second, "the agent has seen north-america's last high watermarks", func() (bool, string) {
+		var seen int64
+		for _, p := range s.agent.status("na-to-eu").Partitions {
+			seen += p.SourceHighWatermark
+		}
+		return seen == produced[0]+produced[1]+produced[2], fmt.Sprint(seen)
+	})
+	var cps agentapi.GroupCheckpoints
+	kafkatest.Eventually(t, 30*time.Second, "checkpoint of the group's last commit", func() (bool, string) {
+		s.agent.call("GET", "/v1/mirrors/na-to-eu/groups/consumer-southamerica", nil, &cps)
+		return cps.RecordsNotMirrored == 300, fmt.Sprintf("%+v", cps)
+	})
+
+	s.na.kill9() // the region is lost
+	t.Log("north-america killed; forced failover to europe")
+	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na-1", RequestedBy: "test"})
+	if code != 200 {
+		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
+	}
+
+	// The truth: what was produced minus what europe holds.
+	onEU := partitionCounts(t, s.eu, "LH.ORDERS")
+	truth := map[string]int64{}
+	for p := int32(0); p < 3; p++ {
+		truth[fmt.Sprintf("LH.ORDERS/%d", p)] = produced[p] - onEU[p]
+	}
+	var truthTotal int64
+	for _, n := range truth {
+		truthTotal += n
+	}
+	if res.Report == nil || res.Report.RecordsLost != truthTotal || truthTotal != 3*201 {
+		t.Fatalf("report says %+v records lost; truly lost %d (%v)", res.Report, truthTotal, truth)
+	}
+	for _, p := range res.Report.Partitions {
+		if want := truth[fmt.Sprintf("%s/%d", p.Topic, p.Partition)]; p.RecordsLost != want {
+			t.Fatalf("%s[%d]: report says %d lost, truly %d", p.Topic, p.Partition, p.RecordsLost, want)
+		}
+	}
+	if res.Epoch != 1 || res.Outcome != agentapi.OutcomeCompleted || res.To != "europe" {
+		t.Fatalf("failover answer: %+v", res)
+	}
+	if len(res.Report.Groups) != 1 || res.Report.Groups[0].RecordsNotMirrored != 300 {
+		t.Fatalf("group report %+v: consumer-southamerica read 300 records that never reached europe", res.Report.Groups)
+	}
+	t.Logf("report: %d records lost (true count %d), group read %d records that are lost", res.Report.RecordsLost, truthTotal, res.Report.Groups[0].RecordsNotMirrored)
+
+	// Discovery points at europe, and the same request id answers the
+	// same result without flipping again.
+	var active agentapi.Active
+	s.agent.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+	if active.Cluster != "europe" || active.Epoch != 1 || fmt.Sprint(active.BootstrapServers) != fmt.Sprint(s.eu) {
+		t.Fatalf("discovery after the failover: %+v", active)
+	}
+	if code, again, _ := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na-1"}); code != 200 || again.Epoch != 1 || again.CompletedAt != res.CompletedAt {
+		t.Fatalf("repeating the request: HTTP %d %+v, want the first answer", code, again)
+	}
+	if st := s.agent.status("na-to-eu"); st.State != agentapi.MirrorStopped {
+		t.Fatalf("mirror from the lost cluster is %q, want stopped", st.State)
+	}
+
+	// Producers carry on in europe; the group resumes at the first record
+	// it has not read that europe holds: zero re-read.
+	kafkatest.NewProducer(t, s.eu).Produce(t, "LH.ORDERS", 3, 0) // connectivity
+	eu := kafkatest.Client(t, s.eu, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := int32(0); p < 3; p++ {
+		r := kafkatest.GenRecord("LH.ORDERS", p, 5000)
+		r.Value = []byte("written in europe after the failover")
+		if err := eu.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	group := kafkatest.Client(t, s.eu, kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics("LH.ORDERS"))
+	got := map[int32][]string{}
+	for n := 0; n < 3; {
+		fetches := group.PollFetches(shortCtx(t, 20*time.Second))
+		if fetches.IsClientClosed() {
+			t.Fatal("group closed")
+		}
+		fetches.EachError(func(_ string, _ int32, err error) { t.Fatalf("group on europe: %v", err) })
+		fetches.EachRecord(func(r *kgo.Record) { got[r.Partition] = append(got[r.Partition], string(r.Value)); n++ })
+	}
+	for p := int32(0); p < 3; p++ {
+		if len(got[p]) != 1 || got[p][0] != "written in europe after the failover" {
+			t.Fatalf("partition %d: the group on europe read %d records first (%q), want only the new one: no re-reads", p, len(got[p]), got[p])
+		}
+	}
+}
+
+// waitMirroredTopic waits until n records of each partition are mirrored.
+func waitMirroredTopic(t *testing.T, a *agentProc, topic string, partitions int32, n int64) {
+	t.Helper()
+	want := map[string]map[int32]int64{topic: {}}
+	for p := int32(0); p < partitions; p++ {
+		want[topic][p] = n
+	}
+	waitMirrored(t, a, want, time.Minute)
+}

@@ -1,0 +1,594 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/mirror"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/policy"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// Refused is a failover the agent will not do, with the HTTP status and,
+// where a field is to blame, its name.
+type Refused struct {
+	Status  int
+	Field   string
+	Message string
+}
+
+func (r *Refused) Error() string { return r.Message }
+
+func refuse(status int, field, format string, args ...any) error {
+	return &Refused{Status: status, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Mirrors is what the executor needs from the mirror engine.
+type Mirrors interface {
+	StatusOf(mirror string) agentapi.MirrorStatus
+	Checkpoints(mirror string) []agentapi.GroupCheckpoints
+	Running(mirror string) bool
+}
+
+// Executor carries out failovers on this agent replica.
+type Executor struct {
+	Store   *store.Store
+	Mirrors Mirrors
+	AgentID string
+	Log     *slog.Logger
+
+	mu sync.Mutex // one failover at a time on this replica
+}
+
+// plan is a validated failover about to run.
+type plan struct {
+	p       agentapi.Policy
+	st      policy.State
+	req     agentapi.FailoverRequest
+	mirrors []agentapi.Mirror // the policy's mirrors from the old active to the new
+	// Taken before anything stops: per mirror, source topic -> target
+	// topic, and the high watermarks the tasks last saw on the source.
+	topics map[string]map[string]string
+	seen   map[string]map[tpKey]int64
+}
+
+// Failover runs a failover request to its end: completed (the flip) or
+// aborted (cleanly not done). The same request id answers the first result.
+func (e *Executor) Failover(ctx context.Context, name string, req agentapi.FailoverRequest) (agentapi.Failover, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	pl, done, err := e.validate(ctx, name, req)
+	if err != nil || done != nil {
+		return derefOr(done), err
+	}
+	run := agentapi.FailoverRun{
+		RequestID: req.RequestID, From: pl.st.Active, To: req.To, Mode: req.Mode,
+		FromEpoch: pl.st.Epoch, Agent: e.AgentID, StartedAt: time.Now().UTC(),
+		Frozen: req.Mode == agentapi.ModeForced, // a lost cluster has nothing left to drain
+	}
+	op := policy.Op{Kind: policy.OpBegin, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Run: &run}
+	applied, err := e.Store.AppendOp(ctx, op)
+	if err != nil {
+		return agentapi.Failover{}, err
+	}
+	if !applied {
+		return agentapi.Failover{}, refuse(http.StatusConflict, "", "another failover of policy %s started first or the epoch moved: read the policy and retry with its current epoch", name)
+	}
+	log := e.Log.With("policy", name, "request_id", req.RequestID, "from", run.From, "to", run.To, "mode", req.Mode)
+	log.Info("failover started")
+	result := agentapi.Failover{
+		Policy: name, RequestID: req.RequestID, From: run.From, To: run.To, Mode: req.Mode,
+		RequestedBy: req.RequestedBy, Agent: e.AgentID, StartedAt: run.StartedAt,
+	}
+	report, err := e.execute(ctx, pl, log)
+	result.CompletedAt = time.Now().UTC()
+	// The outcome is written with a fresh context: a client that gave up
+	// must not leave the failover half done.
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err != nil {
+		result.Reason = err.Error()
+		e.undoFence(wctx, pl, log)
+		if _, werr := e.Store.AppendOp(wctx, policy.Op{Kind: policy.OpAbort, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Result: &result}); werr != nil {
+			log.Error("could not record the aborted failover", "error", werr)
+		}
+		log.Warn("failover aborted; nothing flipped", "error", err)
+		return agentapi.Failover{}, err
+	}
+	result.Report = report
+	if _, err := e.Store.AppendOp(wctx, policy.Op{Kind: policy.OpComplete, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Result: &result}); err != nil {
+		return agentapi.Failover{}, fmt.Errorf("record the flip: %w", err)
+	}
+	st, _ := e.Store.PolicyState(name)
+	final := st.Results[req.RequestID]
+	log.Info("failover completed", "epoch", final.Epoch, "records_lost", report.RecordsLost, "offsets_committed", report.OffsetsCommitted)
+	return final, nil
+}
+
+func derefOr(f *agentapi.Failover) agentapi.Failover {
+	if f == nil {
+		return agentapi.Failover{}
+	}
+	return *f
+}
+
+// validate checks a request; done is the earlier answer of a repeated one.
+func (e *Executor) validate(ctx context.Context, name string, req agentapi.FailoverRequest) (*plan, *agentapi.Failover, error) {
+	p, err := e.Store.GetPolicy(name)
+	if err != nil {
+		return nil, nil, refuse(http.StatusNotFound, "", "no policy named %q", name)
+	}
+	st, _ := e.Store.PolicyState(name)
+	if req.RequestID == "" {
+		return nil, nil, refuse(http.StatusBadRequest, "request_id", "required: a unique id for this failover, so that a retried request flips only once")
+	}
+	if prev, ok := st.Results[req.RequestID]; ok && prev.Outcome == agentapi.OutcomeCompleted {
+		return nil, &prev, nil
+	}
+	if !slices.Contains(agentapi.FailoverModes, req.Mode) {
+		return nil, nil, refuse(http.StatusBadRequest, "mode", "%q is not a failover mode: use planned (the active cluster is reachable) or forced (it is lost)", req.Mode)
+	}
+	if !slices.Contains(p.Clusters, req.To) {
+		return nil, nil, refuse(http.StatusBadRequest, "to", "cluster %q is not in policy %s (clusters: %s)", req.To, name, strings.Join(p.Clusters, ", "))
+	}
+	if st.InProgress != nil {
+		return nil, nil, refuse(http.StatusConflict, "", "a failover of policy %s to %s (request %s) is under way since %s: wait for it to end", name, st.InProgress.To, st.InProgress.RequestID, st.InProgress.StartedAt.Format(time.RFC3339))
+	}
+	if req.ExpectedEpoch != nil && *req.ExpectedEpoch != st.Epoch {
+		return nil, nil, refuse(http.StatusConflict, "expected_epoch", "the epoch is %d, not %d: the active cluster changed since you looked (it is %s); review and retry", st.Epoch, *req.ExpectedEpoch, st.Active)
+	}
+	if req.To == st.Active {
+		return nil, nil, refuse(http.StatusConflict, "to", "%s is already the active cluster of policy %s (epoch %d)", req.To, name, st.Epoch)
+	}
+	pl := &plan{p: p, st: st, req: req}
+	for _, mn := range p.Mirrors {
+		m, err := e.Store.GetMirror(mn)
+		if err == nil && m.Source == st.Active && m.Target == req.To {
+			pl.mirrors = append(pl.mirrors, m)
+		}
+	}
+	if len(pl.mirrors) == 0 {
+		return nil, nil, refuse(http.StatusConflict, "to", "policy %s has no mirror from %s to %s: %s holds no copy of the active cluster's topics", name, st.Active, req.To, req.To)
+	}
+	if err := e.reachable(ctx, req.To); err != nil {
+		return nil, nil, refuse(http.StatusConflict, "to", "the new active cluster %s does not answer: %v", req.To, err)
+	}
+	pl.topics, pl.seen = map[string]map[string]string{}, map[string]map[tpKey]int64{}
+	for _, m := range pl.mirrors {
+		pl.topics[m.Name], pl.seen[m.Name] = map[string]string{}, map[tpKey]int64{}
+		for _, p := range e.Mirrors.StatusOf(m.Name).Partitions {
+			pl.topics[m.Name][p.Topic] = p.TargetTopic
+			pl.seen[m.Name][tpKey{p.Topic, p.Partition}] = p.SourceHighWatermark
+		}
+	}
+	if req.Mode == agentapi.ModePlanned {
+		if err := e.reachable(ctx, st.Active); err != nil {
+			return nil, nil, refuse(http.StatusConflict, "mode", "a planned failover needs the active cluster %s, which does not answer (%v): use mode forced if it is lost", st.Active, err)
+		}
+		lag := e.lag(pl)
+		if lag.records > p.MaxLagRecords || lag.seconds > p.MaxLagSeconds {
+			return nil, nil, refuse(http.StatusConflict, "mode", "the mirrors into %s lag by %d records / %ds, over the policy's limits (%d records, %ds): wait for them to catch up, or use mode forced", req.To, lag.records, lag.seconds, p.MaxLagRecords, p.MaxLagSeconds)
+		}
+	}
+	return pl, nil, nil
+}
+
+type lagSum struct{ records, seconds int64 }
+
+func (e *Executor) lag(pl *plan) lagSum {
+	var l lagSum
+	for _, m := range pl.mirrors {
+		st := e.Mirrors.StatusOf(m.Name)
+		l.records += st.LagRecords
+		for _, p := range st.Partitions {
+			l.seconds = max(l.seconds, p.LagMillis/1000)
+		}
+	}
+	return l
+}
+
+func (e *Executor) client(cluster string, opts ...kgo.Opt) (*kgo.Client, []kgo.Opt, error) {
+	conn, err := e.Store.Conn(cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := kafkaconn.Opts(conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	base = append(base, kgo.RequestRetries(2), kgo.RetryTimeout(5*time.Second))
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	return cl, base, err
+}
+
+// reachable asks a cluster for its metadata within 5 seconds.
+func (e *Executor) reachable(ctx context.Context, cluster string) error {
+	cl, _, err := e.client(cluster)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return cl.Ping(ctx)
+}
+
+// execute does the failover's work; an error aborts it.
+func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*agentapi.FailoverReport, error) {
+	name, from, to := pl.p.Name, pl.st.Active, pl.req.To
+	topics := pl.topics
+	hwm := map[string]map[tpKey]int64{} // mirror -> partition -> source high watermark
+	if pl.req.Mode == agentapi.ModePlanned {
+		src, _, err := e.client(from)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		if pl.p.Fencing == agentapi.FencingACL {
+			if err := fence(ctx, src, from, sourceTopics(topics)); err != nil {
+				return nil, err
+			}
+			log.Info("writes fenced on the old active cluster", "topics", len(sourceTopics(topics)))
+		}
+		if err := e.drain(ctx, pl, src, topics, log); err != nil {
+			return nil, err
+		}
+		// Fenced and drained: the source's ends are final.
+		for _, m := range pl.mirrors {
+			hwm[m.Name] = map[tpKey]int64{}
+			if len(topics[m.Name]) == 0 {
+				continue
+			}
+			ends, err := kadm.NewClient(src).ListEndOffsets(ctx, keys(topics[m.Name])...)
+			if err != nil {
+				return nil, fmt.Errorf("end offsets on %s: %w", from, err)
+			}
+			ends.Each(func(o kadm.ListedOffset) { hwm[m.Name][tpKey{o.Topic, o.Partition}] = o.Offset })
+		}
+		if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpFreeze, Policy: name, Generation: pl.p.CreatedAt, RequestID: pl.req.RequestID}); err != nil {
+			return nil, err
+		}
+	} else {
+		// What the old active last told the mirror tasks is all we know.
+		hwm = pl.seen
+	}
+
+	// Checkpoints before the mirrors stop (a forced failover uses them).
+	checkpoints := map[string][]agentapi.GroupCheckpoints{}
+	for _, m := range pl.mirrors {
+		checkpoints[m.Name] = e.Mirrors.Checkpoints(m.Name)
+	}
+	if err := e.waitStopped(ctx, pl); err != nil {
+		return nil, err
+	}
+	dst, dstOpts, err := e.client(to)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+
+	report := &agentapi.FailoverReport{Partitions: []agentapi.PartitionLoss{}, Groups: []agentapi.GroupResumption{}}
+	commits := map[string]kadm.Offsets{}
+	resumptions := map[string]*agentapi.GroupResumption{}
+	for _, m := range pl.mirrors {
+		if err := fenceTasks(ctx, dstOpts, m.Name, max(m.TasksMax, 1)); err != nil {
+			return nil, err
+		}
+		idx, err := finalSyncs(ctx, dstOpts, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		for k, h := range hwm[m.Name] {
+			upTo := idx.Log(k.topic, k.partition).SourceNext()
+			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: k.topic, TargetTopic: topics[m.Name][k.topic], Partition: k.partition,
+				SourceHighWatermark: h, MirroredUpTo: upTo, RecordsLost: max(0, h-upTo)}
+			report.Partitions = append(report.Partitions, loss)
+			report.RecordsLost += loss.RecordsLost
+		}
+		positions, err := e.groupPositions(ctx, pl, m, checkpoints[m.Name])
+		if err != nil {
+			return nil, err
+		}
+		for group, pos := range positions {
+			res := resumptions[group]
+			if res == nil {
+				res = &agentapi.GroupResumption{Group: group, CheckpointedAt: pos.at}
+				resumptions[group] = res
+			}
+			for _, o := range pos.offsets {
+				target, ok := topics[m.Name][o.topic]
+				if !ok {
+					continue
+				}
+				cp := idx.Log(o.topic, o.partition).TranslateCommitted(o.offset)
+				if !cp.OK {
+					continue
+				}
+				if commits[group] == nil {
+					commits[group] = kadm.Offsets{}
+				}
+				os := commits[group]
+				os.Add(kadm.Offset{Topic: target, Partition: o.partition, At: cp.Target, LeaderEpoch: -1, Metadata: o.metadata})
+				res.RecordsNotMirrored += o.notMirrored(cp)
+				res.Partitions++
+			}
+		}
+	}
+	committed, skipped := checkpoint.CommitIdle(ctx, dst, commits)
+	report.OffsetsCommitted = committed
+	for g, why := range skipped {
+		log.Warn("translated offsets not committed for a group", "group", g, "reason", why)
+	}
+	for _, r := range resumptions {
+		report.Groups = append(report.Groups, *r)
+	}
+	sort.Slice(report.Partitions, func(i, j int) bool {
+		a, b := report.Partitions[i], report.Partitions[j]
+		if a.Topic != b.Topic {
+			return a.Topic < b.Topic
+		}
+		return a.Partition < b.Partition
+	})
+	sort.Slice(report.Groups, func(i, j int) bool { return report.Groups[i].Group < report.Groups[j].Group })
+
+	// The new active takes writes: lift any fence an earlier failover left.
+	if pl.p.Fencing == agentapi.FencingACL {
+		if err := unfence(ctx, dst, targetTopics(topics)); err != nil {
+			log.Warn("could not lift an old fence on the new active cluster", "error", err)
+		}
+	}
+	return report, nil
+}
+
+type tpKey struct {
+	topic     string
+	partition int32
+}
+
+func sourceTopics(t map[string]map[string]string) []string {
+	var out []string
+	for _, m := range t {
+		out = append(out, keys(m)...)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func targetTopics(t map[string]map[string]string) []string {
+	var out []string
+	for _, m := range t {
+		for _, target := range m {
+			out = append(out, target)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// drain waits until the mirrors have copied everything committed on the
+// fenced source, or drain_timeout passes.
+func (e *Executor) drain(ctx context.Context, pl *plan, src *kgo.Client, topics map[string]map[string]string, log *slog.Logger) error {
+	timeout := agentapi.DefaultDrainTimeout
+	if d, err := time.ParseDuration(pl.p.DrainTimeout); err == nil && d > 0 {
+		timeout = d
+	}
+	deadline := time.Now().Add(timeout)
+	adm := kadm.NewClient(src)
+	for {
+		behind := int64(0)
+		for _, m := range pl.mirrors {
+			if len(topics[m.Name]) == 0 {
+				continue // the mirror has copied nothing: nothing to drain
+			}
+			ends, err := adm.ListEndOffsets(ctx, keys(topics[m.Name])...)
+			if err != nil {
+				return fmt.Errorf("end offsets on %s: %w", pl.st.Active, err)
+			}
+			mirrored := map[tpKey]int64{}
+			for _, p := range e.Mirrors.StatusOf(m.Name).Partitions {
+				mirrored[tpKey{p.Topic, p.Partition}] = p.LastMirroredOffset + 1
+			}
+			ends.Each(func(o kadm.ListedOffset) {
+				// Offsets past the last record may be markers: a
+				// partition is drained when its lag is only those.
+				if d := o.Offset - mirrored[tpKey{o.Topic, o.Partition}]; d > 1 {
+					behind += d
+				}
+			})
+		}
+		if behind == 0 {
+			log.Info("mirrors drained")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the mirrors still lag by %d records after drain_timeout %s: the failover is undone; retry, raise drain_timeout, or use mode forced", behind, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// waitStopped waits until this replica has stopped the policy's mirrors
+// after the freeze, and a moment more for the others to read it too.
+func (e *Executor) waitStopped(ctx context.Context, pl *plan) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for _, m := range pl.mirrors {
+		for e.Mirrors.Running(m.Name) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("mirror %s did not stop within 30s", m.Name)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	// Fencing the tasks' transactional ids is the hard stop; this pause
+	// lets replicas that read the freeze a moment later stop first.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second):
+	}
+	return nil
+}
+
+// position is a group's committed source offset of one partition.
+type position struct {
+	topic     string
+	partition int32
+	offset    int64
+	metadata  string
+}
+
+// notMirrored counts records the group read past what is mirrored.
+func (p position) notMirrored(cp offsetsync.Checkpoint) int64 { return cp.NotMirrored }
+
+type groupPos struct {
+	at      time.Time
+	offsets []position
+}
+
+// groupPositions answers where the mirror's groups stand on the source: read
+// now for a planned failover, from the last checkpoints for a forced one.
+func (e *Executor) groupPositions(ctx context.Context, pl *plan, m agentapi.Mirror, cps []agentapi.GroupCheckpoints) (map[string]groupPos, error) {
+	out := map[string]groupPos{}
+	if pl.req.Mode == agentapi.ModeForced {
+		for _, g := range cps {
+			gp := groupPos{}
+			for _, p := range g.Partitions {
+				gp.offsets = append(gp.offsets, position{topic: p.Topic, partition: p.Partition, offset: p.SourceOffset, metadata: p.Metadata})
+				if gp.at.IsZero() || p.CheckpointedAt.Before(gp.at) {
+					gp.at = p.CheckpointedAt
+				}
+			}
+			out[g.Group] = gp
+		}
+		return out, nil
+	}
+	sel, err := mirror.CompileSelector("groups", m.Groups)
+	if err != nil {
+		return nil, err
+	}
+	src, _, err := e.client(m.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	adm := kadm.NewClient(src)
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list groups on %s: %w", m.Source, err)
+	}
+	var groups []string
+	for _, g := range listed.Groups() {
+		if !strings.HasPrefix(g, "__kfo") && sel.Matches(g) {
+			groups = append(groups, g)
+		}
+	}
+	now := time.Now().UTC()
+	for g, resp := range adm.FetchManyOffsets(ctx, groups...) {
+		if resp.Err != nil {
+			return nil, fmt.Errorf("committed offsets of group %s on %s: %w", g, m.Source, resp.Err)
+		}
+		gp := groupPos{at: now}
+		resp.Fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err == nil && o.At >= 0 {
+				gp.offsets = append(gp.offsets, position{topic: o.Topic, partition: o.Partition, offset: o.At, metadata: o.Metadata})
+			}
+		})
+		out[g] = gp
+	}
+	return out, nil
+}
+
+// undoFence lifts the fence of an aborted planned failover.
+func (e *Executor) undoFence(ctx context.Context, pl *plan, log *slog.Logger) {
+	if pl.req.Mode != agentapi.ModePlanned || pl.p.Fencing != agentapi.FencingACL {
+		return
+	}
+	src, _, err := e.client(pl.st.Active)
+	if err != nil {
+		return
+	}
+	defer src.Close()
+	if err := unfence(ctx, src, sourceTopics(pl.topics)); err != nil {
+		log.Error("could not lift the fence on the old active cluster: remove the DENY Write ACLs by hand", "error", err)
+	}
+}
+
+// Recover aborts failovers this replica left under way when it stopped,
+// and any whose executor has been silent for longer than they may take:
+// a flip completes or is cleanly not done.
+func (e *Executor) Recover(ctx context.Context, startedAt time.Time) {
+	for _, name := range e.Store.Policies() {
+		st, ok := e.Store.PolicyState(name)
+		if !ok || st.InProgress == nil {
+			continue
+		}
+		run := st.InProgress
+		p, err := e.Store.GetPolicy(name)
+		if err != nil {
+			continue
+		}
+		drain := agentapi.DefaultDrainTimeout
+		if d, err := time.ParseDuration(p.DrainTimeout); err == nil {
+			drain = d
+		}
+		mine := run.Agent == e.AgentID && run.StartedAt.Before(startedAt)
+		stale := time.Since(run.StartedAt) > drain+2*time.Minute
+		if !mine && !stale {
+			continue
+		}
+		pl := &plan{p: p, st: st, req: agentapi.FailoverRequest{To: run.To, Mode: run.Mode, RequestID: run.RequestID}}
+		for _, mn := range p.Mirrors {
+			if m, err := e.Store.GetMirror(mn); err == nil && m.Source == run.From && m.Target == run.To {
+				pl.mirrors = append(pl.mirrors, m)
+			}
+		}
+		pl.topics = map[string]map[string]string{}
+		for _, m := range pl.mirrors {
+			pl.topics[m.Name] = map[string]string{}
+			for _, p := range e.Mirrors.StatusOf(m.Name).Partitions {
+				pl.topics[m.Name][p.Topic] = p.TargetTopic
+			}
+		}
+		log := e.Log.With("policy", name, "request_id", run.RequestID)
+		e.undoFence(ctx, pl, log)
+		result := agentapi.Failover{Policy: name, RequestID: run.RequestID, From: run.From, To: run.To, Mode: run.Mode,
+			Agent: e.AgentID, StartedAt: run.StartedAt, CompletedAt: time.Now().UTC(),
+			Reason: "the agent running this failover stopped before it completed; nothing flipped: retry the request"}
+		if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpAbort, Policy: name, Generation: p.CreatedAt, RequestID: run.RequestID, Result: &result}); err != nil {
+			log.Error("could not abort an interrupted failover", "error", err)
+			continue
+		}
+		log.Warn("aborted a failover interrupted by an agent stop; nothing flipped")
+	}
+}

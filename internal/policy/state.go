@@ -1,0 +1,169 @@
+// Package policy is the failover policy state machine: which cluster is
+// active, the epoch, and the failover under way. Every agent replica replays
+// the same ops from the state topic through the same rules, so the topic
+// decides what happened and all replicas agree.
+package policy
+
+import (
+	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+)
+
+// Op kinds, in the order a failover writes them.
+const (
+	OpBegin    = "begin"    // a failover starts (refused if one is under way or the epoch moved)
+	OpFreeze   = "freeze"   // the policy's mirrors stop
+	OpComplete = "complete" // the flip: new active, epoch + 1, report
+	OpAbort    = "abort"    // the failover is cleanly not done
+)
+
+// Op is one failover step. Ops are written under unique keys so that
+// compaction keeps them all, and every replica replays them in the state
+// topic's order through the same rules: the topic decides what happened.
+type Op struct {
+	Kind   string `json:"kind"`
+	Policy string `json:"policy"`
+	// Generation is the policy's created_at: ops of an earlier policy with
+	// the same name are ignored.
+	Generation time.Time             `json:"generation"`
+	Nonce      string                `json:"nonce"` // tells the writer whether its op applied
+	Run        *agentapi.FailoverRun `json:"run,omitempty"`
+	RequestID  string                `json:"request_id"`
+	Result     *agentapi.Failover    `json:"result,omitempty"`
+}
+
+// State is a policy's live state.
+type State struct {
+	Generation time.Time
+	Active     string
+	Epoch      int64
+	InProgress *agentapi.FailoverRun
+	Last       *agentapi.Failover
+	// Results of finished requests by request id: a repeated request
+	// answers the first result.
+	Results map[string]agentapi.Failover
+}
+
+// Machine holds the state of every policy; the store feeds it in order.
+type Machine struct {
+	policies map[string]*State
+	applied  map[string]bool // nonce -> whether the op applied
+}
+
+// NewMachine answers an empty machine.
+func NewMachine() *Machine {
+	return &Machine{policies: map[string]*State{}, applied: map[string]bool{}}
+}
+
+// PolicyStored starts a policy's state when it is created (a new
+// generation); an update of the same policy keeps its state.
+func (m *Machine) PolicyStored(name, primary string, generation time.Time) {
+	if st, ok := m.policies[name]; ok && st.Generation.Equal(generation) {
+		return
+	}
+	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}}
+}
+
+// PolicyDeleted forgets a policy's state.
+func (m *Machine) PolicyDeleted(name string) { delete(m.policies, name) }
+
+// Apply applies op if its rule holds, and remembers whether it did.
+func (m *Machine) Apply(op Op) bool {
+	ok := m.apply(op)
+	if op.Nonce != "" {
+		m.applied[op.Nonce] = ok
+	}
+	return ok
+}
+
+func (m *Machine) apply(op Op) bool {
+	st, ok := m.policies[op.Policy]
+	if !ok || !st.Generation.Equal(op.Generation) {
+		return false
+	}
+	inProgress := func() bool { return st.InProgress != nil && st.InProgress.RequestID == op.RequestID }
+	switch op.Kind {
+	case OpBegin:
+		r := op.Run
+		if r == nil || st.InProgress != nil || st.Epoch != r.FromEpoch || st.Active != r.From || r.To == r.From {
+			return false
+		}
+		if prev, done := st.Results[r.RequestID]; done && prev.Outcome == agentapi.OutcomeCompleted {
+			return false
+		}
+		run := *r
+		st.InProgress = &run
+		return true
+	case OpFreeze:
+		if !inProgress() {
+			return false
+		}
+		st.InProgress.Frozen = true
+		return true
+	case OpComplete:
+		if !inProgress() || op.Result == nil {
+			return false
+		}
+		res := *op.Result
+		res.Epoch = st.InProgress.FromEpoch + 1
+		res.Outcome = agentapi.OutcomeCompleted
+		st.Active, st.Epoch = st.InProgress.To, res.Epoch
+		st.InProgress, st.Last = nil, &res
+		st.Results[res.RequestID] = res
+		return true
+	case OpAbort:
+		if !inProgress() || op.Result == nil {
+			return false
+		}
+		res := *op.Result
+		res.Epoch = st.Epoch
+		res.Outcome = agentapi.OutcomeAborted
+		st.InProgress, st.Last = nil, &res
+		st.Results[res.RequestID] = res
+		return true
+	}
+	return false
+}
+
+// Applied answers whether the op with nonce applied, once it has been read.
+func (m *Machine) Applied(nonce string) (applied, seen bool) {
+	applied, seen = m.applied[nonce]
+	return applied, seen
+}
+
+// State answers a copy of a policy's state.
+func (m *Machine) State(name string) (State, bool) {
+	st, ok := m.policies[name]
+	if !ok {
+		return State{}, false
+	}
+	cp := *st
+	if st.InProgress != nil {
+		run := *st.InProgress
+		cp.InProgress = &run
+	}
+	cp.Results = make(map[string]agentapi.Failover, len(st.Results))
+	for k, v := range st.Results {
+		cp.Results[k] = v
+	}
+	return cp, true
+}
+
+// Frozen reports whether a mirror must stop: a policy lists it and either
+// its source is no longer the active cluster, or a failover froze it.
+func (m *Machine) Frozen(mirror, source string, policiesOf func(mirror string) []string) (bool, string) {
+	for _, p := range policiesOf(mirror) {
+		st, ok := m.policies[p]
+		if !ok {
+			continue
+		}
+		if st.Active != source {
+			return true, "policy " + p + " made " + st.Active + " active; this mirror copies from " + source
+		}
+		if st.InProgress != nil && st.InProgress.Frozen {
+			return true, "a failover of policy " + p + " is under way"
+		}
+	}
+	return false, ""
+}
