@@ -43,12 +43,12 @@ func (s *mirrorSetup) waitCaughtUp(t *testing.T, topic string) {
 
 // consumeAndCommit reads a topic on the source as group, and commits after
 // the first n[p] records of each partition p: the group stopped there.
-func consumeAndCommit(t *testing.T, bootstrap []string, group, topic string, n map[int32]int) {
+func consumeAndCommit(t *testing.T, bootstrap []string, group, topic string, n map[int32]int, opts ...kgo.Opt) {
 	t.Helper()
-	cl := kafkatest.Client(t, bootstrap,
+	cl := kafkatest.Client(t, bootstrap, append(opts,
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-	)
+	)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	seen := map[int32]int{}

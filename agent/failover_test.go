@@ -209,3 +209,109 @@ func waitMirroredTopic(t *testing.T, a *agentProc, topic string, partitions int3
 	}
 	waitMirrored(t, a, want, time.Minute)
 }
+
+func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithoutRereads(t *testing.T) {
+	naAddrs, admin, app := kafkatest.ACLCluster(t, "north-america")
+	eu := kafkatest.Cluster(t, "europe")
+	a := startAgent(t, eu.BootstrapString())
+	a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: naAddrs,
+		SASL: &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "admin", Password: "admin-secret-pw"}})
+	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})
+	kafkatest.CreateTopic(t, naAddrs, "LH.ORDERS", 3, nil, admin...)
+	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe",
+		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, Groups: agentapi.Selector{Include: []string{`consumer-.*`}},
+		RefreshInterval: "1s", CheckpointInterval: "500ms"})
+	a.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingACL, DrainTimeout: "30s"})
+
+	// The application produces until the fence refuses it.
+	prod := kafkatest.NewProducer(t, naAddrs, app...)
+	prod.Produce(t, "LH.ORDERS", 3, 500)
+	var fenced error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 { // bounded: about 40 s of orders
+			if fenced = prod.TryProduce(context.Background(), "LH.ORDERS", 3, 20); fenced != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	consumeAndCommit(t, naAddrs, "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 400, 1: 450, 2: 500}, app...)
+	waitMirroredTopic(t, a, "LH.ORDERS", 3, 500)
+
+	var res agentapi.Failover
+	var e agentapi.Error
+	code := a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "move-to-eu"}, &res)
+	if code != 200 {
+		a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "move-to-eu"}, &e)
+		t.Fatalf("planned failover: HTTP %d %+v", code, e.Error)
+	}
+	<-done
+	if fenced == nil || !strings.Contains(fenced.Error(), "AUTHORIZATION") {
+		t.Fatalf("the producer was not stopped by the fence: %v", fenced)
+	}
+	if res.Report == nil || res.Report.RecordsLost != 0 {
+		t.Fatalf("planned failover lost records: %+v", res.Report)
+	}
+	// europe holds exactly what north-america holds: every record written
+	// before the fence, once, in order.
+	naRecs := kafkatest.ReadAll(t, naAddrs, "LH.ORDERS", admin...)
+	euRecs := kafkatest.ReadAll(t, eu.Bootstrap(), "LH.ORDERS")
+	total := 0
+	for p, want := range naRecs {
+		got := euRecs[p]
+		if len(got) != len(want) {
+			t.Fatalf("LH.ORDERS[%d]: north-america holds %d records, europe %d", p, len(want), len(got))
+		}
+		for i := range want {
+			if !want[i].Equal(got[i]) {
+				t.Fatalf("LH.ORDERS[%d] record %d differs between the clusters", p, i)
+			}
+		}
+		total += len(want)
+	}
+	t.Logf("planned failover with the producer running: %d records on both clusters, 0 lost, producer stopped by the fence (%v)", total, fenced)
+
+	var active agentapi.Active
+	a.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+	if active.Cluster != "europe" || active.Epoch != 1 {
+		t.Fatalf("discovery after the planned failover: %+v", active)
+	}
+	// The group resumes in europe at its next unread record: zero re-reads.
+	assertResumesOn(t, eu.Bootstrap(), "consumer-southamerica", "LH.ORDERS", naRecs, map[int32]int{0: 400, 1: 450, 2: 500})
+}
+
+// assertResumesOn consumes topic on bootstrap as group and checks each
+// partition starts at record n[p] of want and reads exactly the rest.
+func assertResumesOn(t *testing.T, bootstrap []string, group, topic string, want map[int32][]kafkatest.Record, n map[int32]int) {
+	t.Helper()
+	total := 0
+	for p, recs := range want {
+		total += len(recs) - n[p]
+	}
+	cl := kafkatest.Client(t, bootstrap, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	got := map[int32][]kafkatest.Record{}
+	for seen := 0; seen < total; {
+		fetches := cl.PollFetches(shortCtx(t, 20*time.Second))
+		if fetches.IsClientClosed() || fetches.Err0() != nil {
+			t.Fatalf("group %s read %d of %d records: %v", group, seen, total, fetches.Err0())
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			got[r.Partition] = append(got[r.Partition], kafkatest.Record{Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
+			seen++
+		})
+	}
+	for p, recs := range want {
+		rest := recs[n[p]:]
+		if len(got[p]) != len(rest) {
+			t.Fatalf("%s[%d]: group %s read %d records after resuming, want %d", topic, p, group, len(got[p]), len(rest))
+		}
+		for i := range rest {
+			if !rest[i].Equal(got[p][i]) {
+				t.Fatalf("%s[%d]: record %d after resuming differs: re-read or skipped", topic, p, i)
+			}
+		}
+	}
+}

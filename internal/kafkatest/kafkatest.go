@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
@@ -188,4 +189,30 @@ func TopicExists(t testing.TB, bootstrap []string, topic string) bool {
 		t.Fatalf("list topics: %v", err)
 	}
 	return td.Has(topic) && td[topic].Err == nil
+}
+
+// ACLCluster starts a kfake cluster with SCRAM-SHA-512 and an authorizer:
+// admin is a superuser (ACLs do not apply to it), app may do anything an
+// ACL does not deny. It answers the address and both users' client options.
+func ACLCluster(t testing.TB, name string) (bootstrap []string, admin, app []kgo.Opt) {
+	t.Helper()
+	var allow []kfake.ACL
+	for _, res := range []kmsg.ACLResourceType{kmsg.ACLResourceTypeTopic, kmsg.ACLResourceTypeGroup, kmsg.ACLResourceTypeCluster, kmsg.ACLResourceTypeTransactionalId} {
+		name := "*"
+		if res == kmsg.ACLResourceTypeCluster {
+			name = "kafka-cluster"
+		}
+		allow = append(allow, kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationAll, Allow: true})
+	}
+	c, err := kfake.NewCluster(kfake.ClusterID(name), kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-512", "admin", "admin-secret-pw"),
+		kfake.User("SCRAM-SHA-512", "app", "app-secret-pw", allow...),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs(),
+		[]kgo.Opt{kgo.SASL(scram.Auth{User: "admin", Pass: "admin-secret-pw"}.AsSha512Mechanism())},
+		[]kgo.Opt{kgo.SASL(scram.Auth{User: "app", Pass: "app-secret-pw"}.AsSha512Mechanism())}
 }
