@@ -1,6 +1,7 @@
 // Package devcluster runs Kafka-compatible development clusters (franz-go's
 // kfake) on loopback. The demo and the tests use them as the embedded default;
-// the agent talks to them exactly as it talks to any real Kafka.
+// the agent talks to them exactly as it talks to any real Kafka. They have no
+// authorizer: ACL requests answer SECURITY_DISABLED, as Kafka's do then.
 package devcluster
 
 import (
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config describes one development cluster.
@@ -77,7 +80,44 @@ func Start(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start development cluster %q on %s: %w", cfg.Name, cfg.Listen, err)
 	}
+	withoutAuthorizer(kc)
 	return &Cluster{Cluster: kc, bootstrap: kc.ListenAddrs()}, nil
+}
+
+// withoutAuthorizer makes ACL requests answer SECURITY_DISABLED, as a Kafka
+// broker without an authorizer does. kfake would store ACLs it never
+// enforces, and a fence that silently does nothing is the worst answer a
+// planned failover could get.
+func withoutAuthorizer(kc *kfake.Cluster) {
+	disabled := kerr.SecurityDisabled.Code
+	for _, key := range []kmsg.Key{kmsg.CreateACLs, kmsg.DescribeACLs, kmsg.DeleteACLs} {
+		kc.ControlKey(int16(key), func(req kmsg.Request) (kmsg.Response, error, bool) {
+			kc.KeepControl()
+			switch req := req.(type) {
+			case *kmsg.CreateACLsRequest:
+				resp := req.ResponseKind().(*kmsg.CreateACLsResponse)
+				for range req.Creations {
+					r := kmsg.NewCreateACLsResponseResult()
+					r.ErrorCode = disabled
+					resp.Results = append(resp.Results, r)
+				}
+				return resp, nil, true
+			case *kmsg.DeleteACLsRequest:
+				resp := req.ResponseKind().(*kmsg.DeleteACLsResponse)
+				for range req.Filters {
+					r := kmsg.NewDeleteACLsResponseResult()
+					r.ErrorCode = disabled
+					resp.Results = append(resp.Results, r)
+				}
+				return resp, nil, true
+			case *kmsg.DescribeACLsRequest:
+				resp := req.ResponseKind().(*kmsg.DescribeACLsResponse)
+				resp.ErrorCode = disabled
+				return resp, nil, true
+			}
+			return nil, nil, false
+		})
+	}
 }
 
 // Bootstrap returns the brokers' addresses, for bootstrap_servers.

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// postFailover sends a failover request without failing the test on a
+// connection error: the agent may be killed while it answers.
+func postFailover(url string, req agentapi.FailoverRequest) (int, string) {
+	body, _ := json.Marshal(req)
+	r, _ := http.NewRequest("POST", url+"/v1/policies/loosehanger/failover", bytes.NewReader(body))
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.String()
+}
+
+func TestTwoConcurrentFailoverRequestsOnTwoAgentsFlipOnce(t *testing.T) {
+	s := newFailoverSetup(t, agentapi.FencingNone, 2)
+	second := startAgent(t, strings.Join(s.eu, ","))
+	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 2, nil)
+	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 2, 100)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 2, 100)
+
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	bodies := make([]string, 2)
+	for i, a := range []*agentProc{s.agent, second} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], bodies[i] = postFailover(a.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: fmt.Sprintf("racer-%d", i)})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+		case http.StatusConflict:
+		default:
+			t.Fatalf("request %d: HTTP %d %s", i, c, bodies[i])
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of 2 concurrent failovers succeeded, want exactly 1: %v %v", ok, codes, bodies)
+	}
+	var p agentapi.Policy
+	second.call("GET", "/v1/policies/loosehanger", nil, &p)
+	if p.Epoch != 1 || p.Active != "europe" {
+		t.Fatalf("after two concurrent requests: epoch %d active %s, want 1 europe", p.Epoch, p.Active)
+	}
+	t.Logf("two concurrent requests: HTTP %v, one flip to epoch %d", codes, p.Epoch)
+}
+
+func TestAnAgentKilledDuringAFailoverLeavesItCleanlyNotDone(t *testing.T) {
+	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	limit := "200000"
+	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
+	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit})
+	prod := kafkatest.NewProducer(t, s.na.addrs())
+	prod.Produce(t, "LH.ORDERS", 1, 100)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 100)
+	// A record europe refuses: the planned failover's drain can never end.
+	big := kafkatest.GenRecord("LH.ORDERS", 0, 100)
+	big.Value = make([]byte, 300_000)
+	_, _ = crand.Read(big.Value)
+	if err := kafkatest.Client(t, s.na.addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(context.Background(), big).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := postFailover(s.agent.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "interrupted"})
+		answered <- code
+	}()
+	kafkatest.Eventually(t, 30*time.Second, "the failover is under way", func() (bool, string) {
+		var p agentapi.Policy
+		s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
+		return p.InProgress != nil, fmt.Sprintf("%+v", p.InProgress)
+	})
+	s.agent.kill9()
+	if code := <-answered; code == http.StatusOK {
+		t.Fatal("the interrupted failover answered 200")
+	}
+	s.agent.start()
+	var p agentapi.Policy
+	kafkatest.Eventually(t, 30*time.Second, "the interrupted failover is aborted", func() (bool, string) {
+		s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
+		return p.InProgress == nil && p.LastFailover != nil, fmt.Sprintf("in progress %+v, last %+v", p.InProgress, p.LastFailover)
+	})
+	if p.Active != "north-america" || p.Epoch != 0 || p.LastFailover.Outcome != agentapi.OutcomeAborted || p.LastFailover.RequestID != "interrupted" {
+		t.Fatalf("after the restart: active %s epoch %d last %+v; want north-america, 0, aborted", p.Active, p.Epoch, p.LastFailover)
+	}
+	var active agentapi.Active
+	s.agent.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+	if active.Cluster != "north-america" || active.Epoch != 0 {
+		t.Fatalf("discovery after the aborted failover: %+v", active)
+	}
+	t.Logf("aborted cleanly: %s", p.LastFailover.Reason)
+}
+
+func TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason(t *testing.T) {
+	s := newFailoverSetup(t, agentapi.FencingACL, 1)
+	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 1, 10)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
+	epoch0 := int64(0)
+	for _, c := range []struct {
+		name  string
+		req   agentapi.FailoverRequest
+		code  int
+		field string
+		says  string
+	}{
+		{"not in the policy", agentapi.FailoverRequest{To: "asia", Mode: "forced", RequestID: "r1"}, 400, "to", "not in policy"},
+		{"bad mode", agentapi.FailoverRequest{To: "europe", Mode: "soon", RequestID: "r2"}, 400, "mode", "planned"},
+		{"no request id", agentapi.FailoverRequest{To: "europe", Mode: "forced"}, 400, "request_id", "unique id"},
+		{"already active", agentapi.FailoverRequest{To: "north-america", Mode: "forced", RequestID: "r3"}, 409, "to", "already the active"},
+		{"no authorizer to fence with", agentapi.FailoverRequest{To: "europe", Mode: "planned", RequestID: "r4", ExpectedEpoch: &epoch0}, 409, "", "no authorizer"},
+	} {
+		var e agentapi.Error
+		code := s.agent.call("POST", "/v1/policies/loosehanger/failover", c.req, &e)
+		if code != c.code || e.Error.Field != c.field || !strings.Contains(e.Error.Message, c.says) {
+			t.Errorf("%s: HTTP %d %+v; want %d, field %q, a message saying %q", c.name, code, e.Error, c.code, c.field, c.says)
+		}
+	}
+	var p agentapi.Policy
+	s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
+	if p.Epoch != 0 || p.Active != "north-america" || p.InProgress != nil {
+		t.Fatalf("refused requests changed the policy: %+v", p)
+	}
+	if st := s.agent.status("na-to-eu"); st.State == agentapi.MirrorStopped {
+		t.Fatalf("the mirror is stopped after an aborted planned failover: %s", st.Reason)
+	}
+	// A flip, then a request that still expects the old epoch.
+	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: "forced", RequestID: "r5"}); code != 200 {
+		t.Fatalf("forced failover: %d %+v", code, e.Error)
+	}
+	var e agentapi.Error
+	if code := s.agent.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "north-america", Mode: "forced", RequestID: "r6", ExpectedEpoch: &epoch0}, &e); code != 409 || e.Error.Field != "expected_epoch" {
+		t.Fatalf("a stale expected_epoch: HTTP %d %+v, want 409 on expected_epoch", code, e.Error)
+	}
+}
