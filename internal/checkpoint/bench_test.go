@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,18 +100,25 @@ func BenchmarkCheckpointRound1000Groups100Partitions(b *testing.B) {
 		Source:  srcCl, Target: dstCl, Translator: tr,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	cpuOf := map[string]time.Duration{}
 	round := func(what string) time.Duration {
-		start := time.Now()
+		start, startCPU := time.Now(), cpu()
 		st, err := cp.Round(ctx)
 		d := time.Since(start)
+		cpuOf[what] = cpu() - startCPU
 		if err != nil {
 			b.Fatalf("%s round: %v", what, err)
 		}
 		if st.Groups != groups || st.Partitions != groups*partitions || st.GroupErrors != 0 {
 			b.Fatalf("%s round checkpointed %d groups / %d partitions with %d group errors, want %d / %d / 0", what, st.Groups, st.Partitions, st.GroupErrors, groups, groups*partitions)
 		}
-		fmt.Printf("checkpoint round (%s): %d groups x %d partitions in %s; %d checkpoints written, %d offsets committed on the target\n",
-			what, groups, partitions, d.Round(time.Millisecond), st.Written, st.Committed)
+		fmt.Printf("checkpoint round (%s): %d groups x %d partitions in %s (agent CPU %s); %d checkpoints written, %d offsets committed on the target\n",
+			what, groups, partitions, d.Round(time.Millisecond), cpuOf[what].Round(time.Millisecond), st.Written, st.Committed)
 		return d
 	}
 	b.ResetTimer()
@@ -130,4 +138,6 @@ func BenchmarkCheckpointRound1000Groups100Partitions(b *testing.B) {
 	b.ReportMetric(float64(steady.Milliseconds()), "steady-round-ms")
 	b.ReportMetric(float64(busy.Milliseconds()), "busy-round-ms")
 	b.ReportMetric(heap, "heap-MiB")
+	b.ReportMetric(float64(cpuOf["steady"].Milliseconds()), "steady-round-agent-cpu-ms")
+	b.ReportMetric(float64(cpuOf["all moved"].Milliseconds()), "busy-round-agent-cpu-ms")
 }
