@@ -76,8 +76,8 @@ func TestTwoConcurrentFailoverRequestsOnTwoAgentsFlipOnce(t *testing.T) {
 func TestAnAgentKilledDuringAFailoverLeavesItCleanlyNotDone(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	limit := "200000"
+	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit}) // before the mirror creates it
 	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
-	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit})
 	prod := kafkatest.NewProducer(t, s.na.addrs())
 	prod.Produce(t, "LH.ORDERS", 1, 100)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 100)

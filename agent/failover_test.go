@@ -74,12 +74,12 @@ func TestForcedFailoverAfterTheActiveClusterIsKilledReportsExactlyWhatWasLost(t 
 	// One task: when its transactions start failing, every partition stops.
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	ctx := context.Background()
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
 	// europe takes batches up to 200 KB: the mirror copies normal orders,
 	// and stalls on a 300 KB record while its fetches still see the high
-	// watermarks.
+	// watermarks. (europe's topic first, or the mirror creates it.)
 	limit := "200000"
 	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 3, map[string]*string{"max.message.bytes": &limit})
+	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
 
 	prod := kafkatest.NewProducer(t, s.na.addrs())
 	prod.Produce(t, "LH.ORDERS", 3, 1000)
@@ -170,6 +170,16 @@ func TestForcedFailoverAfterTheActiveClusterIsKilledReportsExactlyWhatWasLost(t 
 	}
 	if st := s.agent.status("na-to-eu"); st.State != agentapi.MirrorStopped {
 		t.Fatalf("mirror from the lost cluster is %q, want stopped", st.State)
+	}
+	// north-america may hold records never mirrored: nothing goes back to
+	// it until they are reconciled.
+	var p agentapi.Policy
+	s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
+	if fmt.Sprint(p.Diverged) != "[north-america]" || len(p.Standbys) != 1 || p.Standbys[0].Ready {
+		t.Fatalf("after a forced failover: diverged %v, standbys %+v; want north-america diverged and not ready", p.Diverged, p.Standbys)
+	}
+	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "north-america", Mode: agentapi.ModeForced, RequestID: "back"}); code != 409 || !strings.Contains(e.Error.Message, "left behind") {
+		t.Fatalf("failover back to the diverged cluster: HTTP %d %+v, want 409 saying it was left behind", code, e.Error)
 	}
 
 	// Producers carry on in europe; the group resumes at the first record

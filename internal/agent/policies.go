@@ -36,7 +36,7 @@ func (s *server) putPolicy(w http.ResponseWriter, r *http.Request) {
 
 // validatePolicy checks p and fills in its defaults.
 func (s *server) validatePolicy(p *agentapi.Policy) error {
-	if p.Active != "" || p.Epoch != 0 || p.InProgress != nil || p.LastFailover != nil || len(p.Standbys) > 0 || len(p.ActiveBootstrapServers) > 0 || !p.CreatedAt.IsZero() {
+	if p.Active != "" || p.Epoch != 0 || p.InProgress != nil || p.LastFailover != nil || len(p.Standbys) > 0 || len(p.ActiveBootstrapServers) > 0 || !p.CreatedAt.IsZero() || len(p.Diverged) > 0 {
 		return invalid("active", "active, epoch and the other read-only fields are set by the agent; leave them out (the active cluster changes only through POST /v1/policies/%s/failover)", p.Name)
 	}
 	if len(p.Clusters) < 2 {
@@ -141,6 +141,9 @@ func (s *server) standbys(p agentapi.Policy) []agentapi.StandbyStatus {
 			case sb.LagRecords > p.MaxLagRecords || sb.LagSeconds > p.MaxLagSeconds:
 				sb.Reason = fmt.Sprintf("lag %d records / %ds is over the limits", sb.LagRecords, sb.LagSeconds)
 			}
+		}
+		if slices.Contains(p.Diverged, c) {
+			sb.Reason = c + " was left behind by a forced failover and may hold records never mirrored; it cannot take over until they are reconciled"
 		}
 		sb.Ready = sb.Reason == ""
 		out = append(out, sb)

@@ -244,6 +244,10 @@ type Policy struct {
 	Standbys               []StandbyStatus `json:"standbys,omitempty"`
 	InProgress             *FailoverRun    `json:"in_progress,omitempty"`
 	LastFailover           *Failover       `json:"last_failover,omitempty"`
+	// Diverged lists clusters left behind by a forced failover: they may
+	// hold records never mirrored, so nothing is mirrored into them and no
+	// failover goes back to them until those records are reconciled.
+	Diverged []string `json:"diverged,omitempty"`
 }
 
 // StandbyStatus says whether a standby could take over now.

@@ -62,8 +62,9 @@ type plan struct {
 	mirrors []agentapi.Mirror // the policy's mirrors from the old active to the new
 	// Taken before anything stops: per mirror, source topic -> target
 	// topic, and the high watermarks the tasks last saw on the source.
-	topics map[string]map[string]string
-	seen   map[string]map[tpKey]int64
+	topics      map[string]map[string]string
+	seen        map[string]map[tpKey]int64
+	checkpoints map[string][]agentapi.GroupCheckpoints // per mirror, the last stored
 }
 
 // Failover runs a failover request to its end: completed (the flip) or
@@ -151,6 +152,9 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 	if req.ExpectedEpoch != nil && *req.ExpectedEpoch != st.Epoch {
 		return nil, nil, refuse(http.StatusConflict, "expected_epoch", "the epoch is %d, not %d: the active cluster changed since you looked (it is %s); review and retry", st.Epoch, *req.ExpectedEpoch, st.Active)
 	}
+	if st.Diverged[req.To] {
+		return nil, nil, refuse(http.StatusConflict, "to", "%s was left behind by a forced failover and may hold records that were never mirrored: they must be reconciled (quarantined on %s) before %s can be active again; this agent version cannot do that yet", req.To, st.Active, req.To)
+	}
 	if req.To == st.Active {
 		return nil, nil, refuse(http.StatusConflict, "to", "%s is already the active cluster of policy %s (epoch %d)", req.To, name, st.Epoch)
 	}
@@ -167,8 +171,9 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 	if err := e.reachable(ctx, req.To); err != nil {
 		return nil, nil, refuse(http.StatusConflict, "to", "the new active cluster %s does not answer: %v", req.To, err)
 	}
-	pl.topics, pl.seen = map[string]map[string]string{}, map[string]map[tpKey]int64{}
+	pl.topics, pl.seen, pl.checkpoints = map[string]map[string]string{}, map[string]map[tpKey]int64{}, map[string][]agentapi.GroupCheckpoints{}
 	for _, m := range pl.mirrors {
+		pl.checkpoints[m.Name] = e.Mirrors.Checkpoints(m.Name)
 		pl.topics[m.Name], pl.seen[m.Name] = map[string]string{}, map[tpKey]int64{}
 		for _, p := range e.Mirrors.StatusOf(m.Name).Partitions {
 			pl.topics[m.Name][p.Topic] = p.TargetTopic
@@ -267,11 +272,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		hwm = pl.seen
 	}
 
-	// Checkpoints before the mirrors stop (a forced failover uses them).
-	checkpoints := map[string][]agentapi.GroupCheckpoints{}
-	for _, m := range pl.mirrors {
-		checkpoints[m.Name] = e.Mirrors.Checkpoints(m.Name)
-	}
+	checkpoints := pl.checkpoints
 	if err := e.waitStopped(ctx, pl); err != nil {
 		return nil, err
 	}

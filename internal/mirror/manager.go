@@ -70,7 +70,7 @@ func (mg *Manager) reconcile(ctx context.Context) {
 		// A failover stops the mirrors of its policy: copying from a
 		// cluster that is no longer active would mix its divergent tail
 		// into the new active's topics.
-		if frozen, why := mg.Store.MirrorFrozen(m.Name, m.Source); frozen {
+		if frozen, why := mg.Store.MirrorFrozen(m.Name, m.Source, m.Target); frozen {
 			stopped[m.Name] = why
 			continue
 		}

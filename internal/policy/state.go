@@ -43,6 +43,10 @@ type State struct {
 	// Results of finished requests by request id: a repeated request
 	// answers the first result.
 	Results map[string]agentapi.Failover
+	// Diverged holds clusters left behind by a forced failover: they may
+	// hold records that were never mirrored, so nothing is mirrored into
+	// them and no failover goes back to them until that tail is reconciled.
+	Diverged map[string]bool
 }
 
 // Machine holds the state of every policy; the store feeds it in order.
@@ -62,7 +66,7 @@ func (m *Machine) PolicyStored(name, primary string, generation time.Time) {
 	if st, ok := m.policies[name]; ok && st.Generation.Equal(generation) {
 		return
 	}
-	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}}
+	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]bool{}}
 }
 
 // PolicyDeleted forgets a policy's state.
@@ -86,7 +90,7 @@ func (m *Machine) apply(op Op) bool {
 	switch op.Kind {
 	case OpBegin:
 		r := op.Run
-		if r == nil || st.InProgress != nil || st.Epoch != r.FromEpoch || st.Active != r.From || r.To == r.From {
+		if r == nil || st.InProgress != nil || st.Epoch != r.FromEpoch || st.Active != r.From || r.To == r.From || st.Diverged[r.To] {
 			return false
 		}
 		if prev, done := st.Results[r.RequestID]; done && prev.Outcome == agentapi.OutcomeCompleted {
@@ -108,6 +112,9 @@ func (m *Machine) apply(op Op) bool {
 		res := *op.Result
 		res.Epoch = st.InProgress.FromEpoch + 1
 		res.Outcome = agentapi.OutcomeCompleted
+		if st.InProgress.Mode == agentapi.ModeForced {
+			st.Diverged[st.InProgress.From] = true
+		}
 		st.Active, st.Epoch = st.InProgress.To, res.Epoch
 		st.InProgress, st.Last = nil, &res
 		st.Results[res.RequestID] = res
@@ -147,16 +154,24 @@ func (m *Machine) State(name string) (State, bool) {
 	for k, v := range st.Results {
 		cp.Results[k] = v
 	}
+	cp.Diverged = make(map[string]bool, len(st.Diverged))
+	for k, v := range st.Diverged {
+		cp.Diverged[k] = v
+	}
 	return cp, true
 }
 
 // Frozen reports whether a mirror must stop: a policy lists it and either
-// its source is no longer the active cluster, or a failover froze it.
-func (m *Machine) Frozen(mirror, source string, policiesOf func(mirror string) []string) (bool, string) {
+// its source is no longer the active cluster, a failover froze it, or its
+// target was left behind by a forced failover.
+func (m *Machine) Frozen(mirror, source, target string, policiesOf func(mirror string) []string) (bool, string) {
 	for _, p := range policiesOf(mirror) {
 		st, ok := m.policies[p]
 		if !ok {
 			continue
+		}
+		if st.Diverged[target] {
+			return true, target + " was left behind by a forced failover of policy " + p + " and may hold records that were never mirrored; they are reconciled before anything is mirrored into it"
 		}
 		if st.Active != source {
 			return true, "policy " + p + " made " + st.Active + " active; this mirror copies from " + source

@@ -78,19 +78,19 @@ func TestMirrorsFreezeDuringAFailoverAndStayStoppedAfterTheFlip(t *testing.T) {
 	m := NewMachine()
 	m.PolicyStored("p", "na", gen)
 	of := func(string) []string { return []string{"p"} }
-	if frozen, _ := m.Frozen("na-to-eu", "na", of); frozen {
+	if frozen, _ := m.Frozen("na-to-eu", "na", "eu", of); frozen {
 		t.Fatal("mirror from the active cluster is frozen before any failover")
 	}
 	m.Apply(begin("r1", "na", "eu", 0, ""))
-	if frozen, _ := m.Frozen("na-to-eu", "na", of); frozen {
+	if frozen, _ := m.Frozen("na-to-eu", "na", "eu", of); frozen {
 		t.Fatal("begin alone froze the mirror: a planned failover drains through it")
 	}
 	m.Apply(Op{Kind: OpFreeze, Policy: "p", Generation: gen, RequestID: "r1"})
-	if frozen, _ := m.Frozen("na-to-eu", "na", of); !frozen {
+	if frozen, _ := m.Frozen("na-to-eu", "na", "eu", of); !frozen {
 		t.Fatal("freeze did not stop the mirror")
 	}
 	m.Apply(finish(OpComplete, "r1", ""))
-	if frozen, why := m.Frozen("na-to-eu", "na", of); !frozen {
+	if frozen, why := m.Frozen("na-to-eu", "na", "eu", of); !frozen {
 		t.Fatal("the mirror from the old active runs after the flip")
 	} else if why == "" {
 		t.Fatal("no reason given")
@@ -102,5 +102,23 @@ func TestOpsOfAnEarlierPolicyWithTheSameNameAreIgnored(t *testing.T) {
 	m.PolicyStored("p", "na", gen.Add(time.Hour)) // recreated
 	if m.Apply(begin("r1", "na", "eu", 0, "")) {
 		t.Fatal("an op of the earlier generation applied")
+	}
+}
+
+func TestAClusterLeftBehindByAForcedFailoverReceivesNoMirrorAndNoFailoverBack(t *testing.T) {
+	m := NewMachine()
+	m.PolicyStored("p", "na", gen)
+	of := func(string) []string { return []string{"p"} }
+	m.Apply(begin("r1", "na", "eu", 0, "")) // forced
+	m.Apply(finish(OpComplete, "r1", ""))
+	if frozen, why := m.Frozen("eu-to-na", "eu", "na", of); !frozen || why == "" {
+		t.Fatal("a mirror into the cluster left behind by a forced failover may run")
+	}
+	if m.Apply(begin("r2", "eu", "na", 1, "")) {
+		t.Fatal("a failover back to a diverged cluster applied")
+	}
+	st, _ := m.State("p")
+	if !st.Diverged["na"] {
+		t.Fatalf("na is not marked diverged: %+v", st.Diverged)
 	}
 }

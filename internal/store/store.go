@@ -437,7 +437,7 @@ func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Poli
 	if had {
 		p.CreatedAt, p.Primary = prev.CreatedAt, prev.Primary
 	}
-	p.Active, p.ActiveBootstrapServers, p.Epoch, p.Standbys, p.InProgress, p.LastFailover = "", nil, 0, nil, nil, nil
+	p.Active, p.ActiveBootstrapServers, p.Epoch, p.Standbys, p.InProgress, p.LastFailover, p.Diverged = "", nil, 0, nil, nil, nil, nil
 	value, err := json.Marshal(p)
 	if err != nil {
 		return agentapi.Policy{}, err
@@ -458,6 +458,10 @@ func (s *Store) GetPolicy(name string) (agentapi.Policy, error) {
 	}
 	if st, ok := s.machine.State(name); ok {
 		p.Active, p.Epoch, p.InProgress, p.LastFailover = st.Active, st.Epoch, st.InProgress, st.Last
+		for c := range st.Diverged {
+			p.Diverged = append(p.Diverged, c)
+		}
+		sort.Strings(p.Diverged)
 		if c, ok := s.clusters[st.Active]; ok {
 			p.ActiveBootstrapServers = c.BootstrapServers
 		}
@@ -511,10 +515,10 @@ func (s *Store) AppendOp(ctx context.Context, op policy.Op) (bool, error) {
 }
 
 // MirrorFrozen reports whether a mirror must stop because of a policy, and why.
-func (s *Store) MirrorFrozen(mirror, source string) (bool, string) {
+func (s *Store) MirrorFrozen(mirror, source, target string) (bool, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.machine.Frozen(mirror, source, func(m string) []string {
+	return s.machine.Frozen(mirror, source, target, func(m string) []string {
 		var out []string
 		for name, p := range s.policies {
 			for _, pm := range p.Mirrors {
