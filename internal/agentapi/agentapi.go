@@ -122,12 +122,14 @@ type PartitionStatus struct {
 	// SourceHighWatermark is the source's high watermark as last fetched.
 	SourceHighWatermark int64 `json:"source_high_watermark"`
 	// LastMirroredOffset is the source offset of the last record copied, -1 if none.
-	LastMirroredOffset int64     `json:"last_mirrored_offset"`
-	LagRecords         int64     `json:"lag_records"`
-	LagMillis          int64     `json:"lag_ms"`
-	RecordsPerSecond   float64   `json:"records_per_second"`
-	Error              string    `json:"error,omitempty"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	LastMirroredOffset int64 `json:"last_mirrored_offset"`
+	LagRecords         int64 `json:"lag_records"`
+	// LagMillis is how long the oldest record not yet mirrored has been
+	// seen on the source (wall clock, not record timestamps).
+	LagMillis        int64     `json:"lag_ms"`
+	RecordsPerSecond float64   `json:"records_per_second"`
+	Error            string    `json:"error,omitempty"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
 
 // GroupCheckpoints is the answer of GET /v1/mirrors/{name}/groups/{group}.

@@ -18,13 +18,25 @@ type taskStats struct {
 }
 
 // rateWindow counts records over the last few seconds for records/s, and
-// keeps the source timestamp of the last record copied, for lag in time.
+// remembers when high watermarks were seen, for lag in time.
 type rateWindow struct {
-	since         time.Time
-	count         int64
-	last          float64
-	lastTimestamp time.Time
+	since time.Time
+	count int64
+	last  float64
+	// seen holds (high watermark, when first seen), oldest first: the
+	// first entry above the mirrored position says since when the oldest
+	// waiting record has existed. Wall-clock, so a producer's skewed or
+	// replayed record timestamps do not distort it.
+	seen []hwmSeen
 }
+
+type hwmSeen struct {
+	hwm int64
+	at  time.Time
+}
+
+// maxSeen bounds the observations kept per partition.
+const maxSeen = 64
 
 func newTaskStats(task int, agent string) *taskStats {
 	return &taskStats{task: task, agent: agent, byTP: map[tp]*agentapi.PartitionStatus{}, rate: map[tp]*rateWindow{}}
@@ -63,12 +75,21 @@ func (s *taskStats) setError(err error) {
 func (s *taskStats) sawHighWatermark(k tp, hwm int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.byTP[k]; ok && hwm > p.SourceHighWatermark {
-		p.SourceHighWatermark = hwm
+	p, ok := s.byTP[k]
+	if !ok || hwm <= p.SourceHighWatermark {
+		return
+	}
+	p.SourceHighWatermark = hwm
+	if hwm > p.LastMirroredOffset+1 {
+		w := s.rate[k]
+		if len(w.seen) == maxSeen {
+			w.seen = append(w.seen[:maxSeen/2], w.seen[maxSeen/2+1:]...) // thin the middle, keep the oldest
+		}
+		w.seen = append(w.seen, hwmSeen{hwm: hwm, at: time.Now()})
 	}
 }
 
-func (s *taskStats) mirrored(k tp, lastOffset int64, lastTimestamp time.Time, n int64, now time.Time) {
+func (s *taskStats) mirrored(k tp, lastOffset int64, n int64, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.byTP[k]
@@ -80,7 +101,9 @@ func (s *taskStats) mirrored(k tp, lastOffset int64, lastTimestamp time.Time, n 
 		p.SourceHighWatermark = lastOffset + 1
 	}
 	w := s.rate[k]
-	w.lastTimestamp = lastTimestamp
+	for len(w.seen) > 0 && w.seen[0].hwm <= lastOffset+1 {
+		w.seen = w.seen[1:] // everything that existed then is copied
+	}
 	w.count += n
 	if d := now.Sub(w.since); d >= 2*time.Second {
 		w.last = float64(w.count) / d.Seconds()
@@ -102,8 +125,8 @@ func (s *taskStats) snapshot(now time.Time) []agentapi.PartitionStatus {
 		// With records waiting, lag in time is how old the last copied
 		// record is: the next one cannot be older than that.
 		w := s.rate[k]
-		if st.LagRecords > 0 && !w.lastTimestamp.IsZero() {
-			st.LagMillis = max(0, now.Sub(w.lastTimestamp).Milliseconds())
+		if st.LagRecords > 0 && len(w.seen) > 0 {
+			st.LagMillis = max(0, now.Sub(w.seen[0].at).Milliseconds())
 		}
 		st.RecordsPerSecond = w.last
 		if d := now.Sub(w.since); d > 0 && w.count > 0 && w.last == 0 {

@@ -283,7 +283,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 	for _, s := range syncs {
 		k := tp{s.Topic, s.Partition}
 		r := last[k]
-		t.stats.mirrored(k, r.Offset, r.Timestamp, int64(len(pairs[k])), now)
+		t.stats.mirrored(k, r.Offset, int64(len(pairs[k])), now)
 		t.metrics.records.WithLabelValues(t.m.Name, s.Topic).Add(float64(len(pairs[k])))
 	}
 	return nil
