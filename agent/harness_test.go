@@ -88,6 +88,31 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
+// freePorts finds n consecutive free loopback ports and answers the first
+// as host:port; dev clusters with n brokers take the ports after it.
+func freePorts(t testing.TB, n int) string {
+	t.Helper()
+	for range 50 {
+		first := freeAddr(t)
+		_, portText, _ := net.SplitHostPort(first)
+		port, _ := strconv.Atoi(portText)
+		ok := true
+		for i := 1; i < n && ok; i++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+i)))
+			if err != nil {
+				ok = false
+				continue
+			}
+			ln.Close()
+		}
+		if ok {
+			return first
+		}
+	}
+	t.Fatalf("no %d consecutive free ports on 127.0.0.1", n)
+	return ""
+}
+
 func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -248,7 +273,15 @@ func (d *devClusterProc) start(t testing.TB) {
 		t.Fatal(err)
 	}
 	d.cmd = cmd
+	exited := make(chan struct{})
+	go func() { _ = cmd.Process.Signal(syscall.Signal(0)); _, _ = cmd.Process.Wait(); close(exited) }()
 	kafkatest.Eventually(t, 30*time.Second, "dev cluster listens on "+d.bootstrap, func() (bool, string) {
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(d.logPath)
+			t.Fatalf("dev-cluster %v exited: %s", d.args, out)
+		default:
+		}
 		c, err := net.DialTimeout("tcp", d.bootstrap, time.Second)
 		if err != nil {
 			return false, err.Error()
