@@ -143,13 +143,7 @@ func TestMirrorLosesAndDuplicatesNothingWhenTheAgentIsKilledNineFiveTimes(t *tes
 		t.Logf("kill -9 number %d, about %d records mirrored", kill, seen)
 		s.agent.start()
 	}
-	stop()
-	want := map[string]map[int32]int64{"LH.ORDERS": {}}
-	for p := int32(0); p < partitions; p++ {
-		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
-	}
-	waitMirrored(t, s.agent, want, 2*time.Minute)
-	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
+	n := s.stopAndCompare(t, stop, prod, partitions, s.agent)
 	t.Logf("after 5 kills: all %d records on the target exactly once, in order", n)
 }
 
@@ -178,24 +172,9 @@ func TestTwoAgentsSplitTheTasksAndTheSurvivorTakesOverWithoutLossOrDuplicates(t 
 	t.Logf("partitions per agent while both run: %v", owners)
 
 	s.agent.kill9()
-	kafkatest.Eventually(t, time.Minute, "the survivor runs every task", func() (bool, string) {
-		st := second.status("na-to-eu")
-		mine := 0
-		for _, p := range st.Partitions {
-			if p.Agent == agentIDOf(second) && time.Since(p.UpdatedAt) < 3*time.Second {
-				mine++
-			}
-		}
-		return mine == partitions, fmt.Sprintf("%d of %d partitions on the survivor", mine, partitions)
-	})
+	waitRunsEveryTask(t, second, partitions)
 	time.Sleep(time.Second) // the survivor copies while records still arrive
-	stop()
-	want := map[string]map[int32]int64{"LH.ORDERS": {}}
-	for p := int32(0); p < partitions; p++ {
-		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
-	}
-	waitMirrored(t, second, want, 2*time.Minute)
-	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
+	n := s.stopAndCompare(t, stop, prod, partitions, second)
 	t.Logf("after the takeover: all %d records on the target exactly once", n)
 }
 
@@ -218,25 +197,38 @@ func TestAZombieAgentResumedAfterItsTasksMovedIsFencedAndWritesNothing(t *testin
 	// Freeze the first agent mid-flight: it keeps its open transactions and
 	// its buffered records, misses its heartbeats, and loses its tasks.
 	s.agent.signal(t, syscall.SIGSTOP)
-	kafkatest.Eventually(t, time.Minute, "the other agent takes every task", func() (bool, string) {
-		mine := 0
-		for _, p := range second.status("na-to-eu").Partitions {
-			if p.Agent == agentIDOf(second) && time.Since(p.UpdatedAt) < 3*time.Second {
-				mine++
-			}
-		}
-		return mine == partitions, fmt.Sprintf("%d of %d", mine, partitions)
-	})
+	waitRunsEveryTask(t, second, partitions)
 	// Wake the zombie while records still flow: whatever it tries to
 	// commit for the tasks it lost must be refused.
 	s.agent.signal(t, syscall.SIGCONT)
 	time.Sleep(3 * time.Second)
+	n := s.stopAndCompare(t, stop, prod, partitions, second)
+	t.Logf("after the zombie woke: all %d records exactly once", n)
+}
+
+// waitRunsEveryTask waits until agent a reports every partition as its own.
+func waitRunsEveryTask(t *testing.T, a *agentProc, partitions int) {
+	t.Helper()
+	kafkatest.Eventually(t, time.Minute, agentIDOf(a)+" runs every task", func() (bool, string) {
+		mine := 0
+		for _, p := range a.status("na-to-eu").Partitions {
+			if p.Agent == agentIDOf(a) && time.Since(p.UpdatedAt) < 3*time.Second {
+				mine++
+			}
+		}
+		return mine == partitions, fmt.Sprintf("%d of %d partitions", mine, partitions)
+	})
+}
+
+// stopAndCompare stops the producer, waits until a reports everything
+// produced as mirrored, and compares both sides record by record.
+func (s *mirrorSetup) stopAndCompare(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) int {
+	t.Helper()
 	stop()
 	want := map[string]map[int32]int64{"LH.ORDERS": {}}
 	for p := int32(0); p < partitions; p++ {
 		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
 	}
-	waitMirrored(t, second, want, 2*time.Minute)
-	n := assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
-	t.Logf("after the zombie woke: all %d records exactly once", n)
+	waitMirrored(t, a, want, 2*time.Minute)
+	return assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
 }
