@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -77,7 +78,9 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(2*maxBatchRecords),
-		kgo.ProducerBatchMaxBytes(16<<20),
+		// franz-go's default batch size (about 1 MB) stays under Kafka's
+		// default max.message.bytes; bigger batches were refused by the
+		// target and the task restarted into the same batch again.
 	)...)
 	if err != nil {
 		return err
@@ -235,6 +238,11 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 			if err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
+					if errors.Is(err, kerr.MessageTooLarge) {
+						// Skipping the record would lose it silently: the
+						// task waits, and says what to change.
+						firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, r.Topic, r.Partition, out.Topic, t.m.Target)
+					}
 				}
 				return
 			}
