@@ -1,0 +1,899 @@
+package mirror_test
+
+// Benchmarks of the mirror engine, run by `make bench`; BENCHMARKS.md has the
+// figures and how to read them. They are benchmarks, not timed tests: they
+// print figures and fail only when something breaks, never because the
+// machine is slow.
+//
+// Each benchmark starts two development clusters on loopback in this process
+// and runs the mirror engine in-process (store, status board and manager, as
+// the agent runs them, without HTTP), with the target as the state cluster.
+// Each ignores b.N apart from running once; run them with -benchtime 1x.
+//
+// Knobs (environment):
+//
+//	KFO_BENCH_RECORDS_PER_PARTITION  data set of the throughput benchmark, x6 partitions (200000)
+//	KFO_BENCH_RUNS                   runs of the baseline and of the mirror, alternately (5)
+//	KFO_BENCH_LAG_SECONDS            how long the lag benchmark produces (10)
+//	KFO_BENCH_LAG_RATE               records/s of the lag benchmark; default half the mirror's measured rate
+//	KFO_BENCH_SOURCE_COMPRESSION     codec of the throughput data set on the source: none, gzip, snappy (default), lz4, zstd
+//	KFO_BENCH_PROFILE_DIR            write a CPU profile of each timed copy there (not with -cpuprofile)
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/devcluster"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+	"github.com/kafka-failover/kafka-failover/internal/mirror"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+const (
+	benchTopic      = "bench.orders"
+	benchPartitions = 6
+	benchTarget     = "bench-target"
+	// benchWait bounds every wait, so that a broken mirror ends the run
+	// with an error instead of hanging it (go test -timeout does not
+	// cover benchmarks).
+	benchWait = 5 * time.Minute
+	// producedHeader carries a record's produce time in Unix nanoseconds.
+	producedHeader = "produced-ns"
+)
+
+// benchEnvInt reads a positive integer knob from the environment.
+func benchEnvInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// boundedClose runs fn, and if it has not returned within a minute
+// reports the goroutines and moves on, so that cleanup cannot hang the run.
+func boundedClose(b *testing.B, what string, fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		buf := make([]byte, 4<<20)
+		b.Errorf("%s did not close within a minute; goroutines:\n%s", what, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func startCluster(b *testing.B, name string) *devcluster.Cluster {
+	b.Helper()
+	c, err := devcluster.Start(devcluster.Config{Name: name, Listen: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { boundedClose(b, "cluster "+name, c.Close) })
+	return c
+}
+
+// benchEnv is a source and a target cluster with the mirror engine running
+// beside the target, as an agent runs it: the target is the state cluster.
+type benchEnv struct {
+	b        *testing.B
+	ctx      context.Context
+	src, dst *devcluster.Cluster
+	st       *store.Store
+	dstAdm   *kadm.Client
+	reg      *prometheus.Registry // the manager's metrics
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	e := &benchEnv{b: b, src: startCluster(b, "bench-source"), dst: startCluster(b, benchTarget)}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.ctx = ctx
+	state := kafkaconn.Conn{Name: "state", BootstrapServers: e.dst.Bootstrap()}
+	openCtx, cancelOpen := context.WithTimeout(ctx, time.Minute)
+	st, err := store.Open(openCtx, state, nil)
+	cancelOpen()
+	if err != nil {
+		cancel()
+		b.Fatalf("open the store: %v", err)
+	}
+	board, err := mirror.OpenBoard(ctx, state)
+	if err != nil {
+		cancel()
+		st.Close()
+		b.Fatalf("open the status board: %v", err)
+	}
+	e.st, e.reg = st, prometheus.NewRegistry()
+	mg := &mirror.Manager{
+		Store: st, State: state,
+		Log:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Metrics:  mirror.NewMetrics(e.reg),
+		Board:    board,
+		Sessions: 3 * time.Second,
+		AgentID:  "bench",
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		mg.Run(ctx)
+	}()
+	// Registered after the clusters' cleanups, so it runs before them.
+	b.Cleanup(func() {
+		boundedClose(b, "mirror manager, board and store", func() {
+			cancel()
+			<-done
+			board.Close()
+			st.Close()
+		})
+	})
+	e.dstAdm = kadm.NewClient(kafkatest.Client(b, e.dst.Bootstrap()))
+	if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: benchTarget, BootstrapServers: e.dst.Bootstrap()}); err != nil {
+		b.Fatalf("put the target cluster: %v", err)
+	}
+	return e
+}
+
+// taskFailures answers kfo_mirror_errors_total of all mirrors: each is a
+// task (or runner) that failed and restarts from its last committed sync.
+func (e *benchEnv) taskFailures() int {
+	e.b.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.b.Fatal(err)
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "kfo_mirror_errors_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int(n)
+}
+
+// putSource declares the source cluster under name. Each mirror declares
+// the source under its own name, so the prefix replication policy gives
+// each its own target topic.
+func (e *benchEnv) putSource(name string) {
+	e.b.Helper()
+	if _, err := e.st.PutCluster(e.ctx, agentapi.Cluster{Name: name, BootstrapServers: e.src.Bootstrap()}); err != nil {
+		e.b.Fatalf("put cluster %s: %v", name, err)
+	}
+}
+
+func (e *benchEnv) putMirror(name, source, topic string) {
+	e.b.Helper()
+	_, err := e.st.PutMirror(e.ctx, agentapi.Mirror{
+		Name: name, Source: source, Target: benchTarget,
+		Topics:            agentapi.Selector{Include: []string{topic}},
+		ReplicationPolicy: agentapi.ReplicationPrefix,
+		StartFrom:         agentapi.StartEarliest,
+		RefreshInterval:   agentapi.DefaultRefreshInterval.String(),
+		TasksMax:          agentapi.DefaultTasksMax,
+	})
+	if err != nil {
+		e.b.Fatalf("put mirror %s: %v", name, err)
+	}
+}
+
+// deleteMirror removes the mirror and waits until its tasks have stopped:
+// the runner leaves the task group only after every task returned.
+func (e *benchEnv) deleteMirror(name string) {
+	e.b.Helper()
+	if err := e.st.DeleteMirror(e.ctx, name); err != nil {
+		e.b.Fatalf("delete mirror %s: %v", name, err)
+	}
+	kafkatest.Eventually(e.b, time.Minute, "mirror "+name+" stopped", func() (bool, string) {
+		groups, err := e.dstAdm.DescribeGroups(e.ctx, mirror.TasksGroup(name))
+		if err != nil {
+			return false, err.Error()
+		}
+		g := groups[mirror.TasksGroup(name)]
+		return len(g.Members) == 0, fmt.Sprintf("state %s, %d members", g.State, len(g.Members))
+	})
+}
+
+// deleteTargetTopics frees a copy, so every run starts with the same data
+// on the target.
+func (e *benchEnv) deleteTargetTopics(topics ...string) {
+	e.b.Helper()
+	resp, err := e.dstAdm.DeleteTopics(e.ctx, topics...)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		e.b.Fatalf("delete %v on the target: %v", topics, err)
+	}
+}
+
+// benchValue is about 200 bytes of JSON with enough entropy that snappy,
+// franz-go's default compression, does not shrink it to nothing.
+func benchValue(rng *rand.Rand, partition int32, i int) []byte {
+	const hex = "0123456789abcdef"
+	pad := make([]byte, 96)
+	for j := range pad {
+		pad[j] = hex[rng.IntN(16)]
+	}
+	return fmt.Appendf(nil, `{"order":%d,"partition":%d,"customer":"c-%06d","amount_cents":%d,"currency":"EUR","status":"created","note":"%s"}`,
+		i, partition, rng.IntN(1000000), rng.IntN(100000), pad)
+}
+
+// produceDataSet writes perPartition records to each partition of topic on
+// the source: a key, a ~200-byte value and a header each.
+func (e *benchEnv) produceDataSet(topic string, perPartition int) {
+	e.b.Helper()
+	kafkatest.CreateTopic(e.b, e.src.Bootstrap(), topic, benchPartitions, nil)
+	cl := kafkatest.Client(e.b, e.src.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner()), sourceCompression(e.b))
+	rng := rand.New(rand.NewPCG(1, 2))
+	var firstErr atomic.Value
+	for i := range perPartition {
+		for p := int32(0); p < benchPartitions; p++ {
+			cl.Produce(e.ctx, &kgo.Record{
+				Topic: topic, Partition: p,
+				Key:     fmt.Appendf(nil, "order-%d-%d", p, i),
+				Value:   benchValue(rng, p, i),
+				Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("bench")}},
+			}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			})
+		}
+	}
+	if err := cl.Flush(e.ctx); err != nil {
+		e.b.Fatalf("produce the data set: %v", err)
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		e.b.Fatalf("produce the data set: %v", err)
+	}
+	cl.Close()
+}
+
+// sourceCompression is the data set's codec on the source. The mirror and
+// the baseline write to the target with franz-go's default, snappy.
+func sourceCompression(b *testing.B) kgo.ProducerOpt {
+	codecs := map[string]kgo.CompressionCodec{
+		"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
+		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
+	}
+	name := os.Getenv("KFO_BENCH_SOURCE_COMPRESSION")
+	if name == "" {
+		name = "snappy"
+	}
+	codec, ok := codecs[name]
+	if !ok {
+		b.Fatalf("KFO_BENCH_SOURCE_COMPRESSION=%q: use none, gzip, snappy, lz4 or zstd", name)
+	}
+	return kgo.ProducerBatchCompression(codec)
+}
+
+// targetReader reads a topic on the target read_committed from the start,
+// as an application would, and notes when records become readable.
+type targetReader struct {
+	cl     *kgo.Client
+	want   int64 // close done when this many records were read; 0: never
+	count  atomic.Int64
+	first  atomic.Int64 // Unix nanoseconds of the first fetch with records
+	firstN atomic.Int64 // records in that first fetch
+	doneAt atomic.Int64 // Unix nanoseconds of the fetch that reached want
+	done   chan struct{}
+	stop   context.CancelFunc
+	exited chan struct{}
+	once   sync.Once
+
+	mu   sync.Mutex
+	lags []time.Duration // from producedHeader, for records that carry it
+	err  error
+}
+
+func (e *benchEnv) startReader(topic string, want int64) *targetReader {
+	e.b.Helper()
+	starts := map[int32]kgo.Offset{}
+	for p := int32(0); p < benchPartitions; p++ {
+		starts[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.dst.Bootstrap()...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if err != nil {
+		e.b.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	r := &targetReader{cl: cl, want: want, done: make(chan struct{}), stop: stop, exited: make(chan struct{})}
+	go r.run(ctx)
+	e.b.Cleanup(r.close)
+	return r
+}
+
+func (r *targetReader) run(ctx context.Context) {
+	defer close(r.exited)
+	for {
+		fetches := r.cl.PollFetches(ctx)
+		now := time.Now()
+		if ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			r.mu.Lock()
+			if r.err == nil {
+				r.err = fmt.Errorf("read %s[%d] on the target: %w", topic, p, err)
+			}
+			r.mu.Unlock()
+		})
+		n := int64(fetches.NumRecords())
+		if n == 0 {
+			continue
+		}
+		if r.first.CompareAndSwap(0, now.UnixNano()) {
+			r.firstN.Store(n)
+		}
+		var lags []time.Duration
+		fetches.EachRecord(func(rec *kgo.Record) {
+			for _, h := range rec.Headers {
+				if h.Key == producedHeader {
+					if ns, err := strconv.ParseInt(string(h.Value), 10, 64); err == nil {
+						lags = append(lags, now.Sub(time.Unix(0, ns)))
+					}
+				}
+			}
+		})
+		if len(lags) > 0 {
+			r.mu.Lock()
+			r.lags = append(r.lags, lags...)
+			r.mu.Unlock()
+		}
+		if c := r.count.Add(n); r.want > 0 && c >= r.want && r.doneAt.CompareAndSwap(0, now.UnixNano()) {
+			close(r.done)
+		}
+	}
+}
+
+func (r *targetReader) readErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// wait returns when the want-th record was read, or fails the benchmark.
+func (r *targetReader) wait(b *testing.B, what string) time.Time {
+	b.Helper()
+	timeout := time.NewTimer(benchWait)
+	defer timeout.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.done:
+			return time.Unix(0, r.doneAt.Load())
+		case <-timeout.C:
+			b.Fatalf("%s: %d of %d records readable on the target after %s", what, r.count.Load(), r.want, benchWait)
+		case <-tick.C:
+			if err := r.readErr(); err != nil {
+				b.Fatalf("%s: %v", what, err)
+			}
+		}
+	}
+}
+
+// waitCount waits until at least n records were read, or fails the benchmark.
+func (r *targetReader) waitCount(b *testing.B, n int64, what string) {
+	b.Helper()
+	deadline := time.Now().Add(benchWait)
+	for r.count.Load() < n {
+		if err := r.readErr(); err != nil {
+			b.Fatalf("%s: %v", what, err)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: %d of %d records readable on the target after %s", what, r.count.Load(), n, benchWait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (r *targetReader) close() {
+	r.once.Do(func() {
+		r.stop()
+		<-r.exited
+		r.cl.Close()
+	})
+}
+
+// copyRun is one timed copy of the data set to the target.
+type copyRun struct {
+	what     string
+	records  int64
+	start    time.Time // the copy is asked for: clients created, or mirror stored
+	first    time.Time // the first records are readable on the target
+	end      time.Time // every record is readable on the target
+	acked    time.Time // baseline only: the producer has every ack
+	failures int       // mirror only: task failures (restarts) during the run
+	startup  time.Duration
+	total    time.Duration
+	perSec   float64 // records / (end - start)
+	steadyPS float64 // records after the first fetch / (end - first)
+}
+
+func (c *copyRun) finish(r *targetReader) {
+	c.first, c.total = time.Unix(0, r.first.Load()), c.end.Sub(c.start)
+	c.startup = c.first.Sub(c.start)
+	c.perSec = float64(c.records) / c.total.Seconds()
+	// The first fetch's records are left out along with the time before
+	// them: the steady rate is what came after, over the time it took.
+	if d := c.end.Sub(c.first); d > 0 {
+		c.steadyPS = float64(c.records-r.firstN.Load()) / d.Seconds()
+	}
+}
+
+func (c copyRun) String() string {
+	s := fmt.Sprintf("%s %.2fs = %.0f records/s (first readable after %.0f ms, then %.0f records/s",
+		c.what, c.total.Seconds(), c.perSec, ms(c.startup), c.steadyPS)
+	if !c.acked.IsZero() {
+		s += fmt.Sprintf(", all acked after %.2fs", c.acked.Sub(c.start).Seconds())
+	}
+	if c.what == "mirror" {
+		s += fmt.Sprintf(", %d task failures", c.failures)
+	}
+	return s + ")"
+}
+
+// profileRun writes a CPU profile of one timed copy to
+// $KFO_BENCH_PROFILE_DIR/<what>-<run>.pprof when that is set, so that the
+// baseline and the mirror can be profiled apart. It cannot be combined with
+// go test -cpuprofile. The returned func stops the profile.
+func profileRun(b *testing.B, what string, run int) func() {
+	dir := os.Getenv("KFO_BENCH_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", what, run)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("KFO_BENCH_PROFILE_DIR: %v (it cannot be combined with -cpuprofile)", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+// runBaseline copies the data set with a plain franz-go loop: a read_committed
+// consumer on the source and an idempotent producer (franz-go's default; no
+// transactions) to the same partition of another topic on the target. It
+// ends when every record is readable read_committed on the target, as the
+// mirror's run does; both are read by the same kind of reader.
+func (e *benchEnv) runBaseline(run int, records int64) copyRun {
+	b := e.b
+	b.Helper()
+	target := fmt.Sprintf("baseline-%d.%s", run, benchTopic)
+	kafkatest.CreateTopic(b, e.dst.Bootstrap(), target, benchPartitions, nil)
+	rd := e.startReader(target, records)
+	stopProfile := profileRun(b, "baseline", run)
+	c := copyRun{what: "baseline", records: records, start: time.Now()}
+
+	starts := map[int32]kgo.Offset{}
+	for p := int32(0); p < benchPartitions; p++ {
+		starts[p] = kgo.NewOffset().AtStart()
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(e.src.Bootstrap()...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{benchTopic: starts}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer consumer.Close()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(e.dst.Bootstrap()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer producer.Close()
+
+	ctx, cancel := context.WithTimeout(e.ctx, benchWait)
+	defer cancel()
+	var firstErr atomic.Value
+	var consumed int64
+	for consumed < records {
+		fetches := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			b.Fatalf("baseline: consumed %d of %d records: %v", consumed, records, ctx.Err())
+		}
+		if err := fetches.Err0(); err != nil {
+			b.Fatalf("baseline: fetch from the source: %v", err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			consumed++
+			producer.Produce(ctx, &kgo.Record{
+				Topic: target, Partition: r.Partition,
+				Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp,
+			}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			})
+		})
+	}
+	if err := producer.Flush(ctx); err != nil {
+		b.Fatalf("baseline: flush: %v", err)
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		b.Fatalf("baseline: produce to the target: %v", err)
+	}
+	c.acked = time.Now()
+	c.end = rd.wait(b, "baseline")
+	stopProfile()
+	c.finish(rd)
+	rd.close()
+	e.deleteTargetTopics(target)
+	return c
+}
+
+// runMirror copies the data set with a fresh exactly-once mirror, from
+// storing the mirror until every record is readable read_committed on the
+// target. The target topic is created beforehand, as for the baseline, so
+// that the reader is already reading it.
+func (e *benchEnv) runMirror(run int, records int64) copyRun {
+	b := e.b
+	b.Helper()
+	source, name := fmt.Sprintf("bench-source-%d", run), fmt.Sprintf("bench-%d", run)
+	e.putSource(source)
+	target := mirror.TargetTopic(agentapi.ReplicationPrefix, source, benchTopic)
+	kafkatest.CreateTopic(b, e.dst.Bootstrap(), target, benchPartitions, nil)
+	rd := e.startReader(target, records)
+	stopProfile := profileRun(b, "mirror", run)
+	failures := e.taskFailures()
+	c := copyRun{what: "mirror", records: records, start: time.Now()}
+	e.putMirror(name, source, benchTopic)
+	c.end = rd.wait(b, "mirror")
+	stopProfile()
+	c.failures = e.taskFailures() - failures
+	c.finish(rd)
+	rd.close()
+	e.deleteMirror(name)
+	e.deleteTargetTopics(target)
+	return c
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	switch {
+	case len(s) == 0:
+		return 0
+	case len(s)%2 == 1:
+		return s[len(s)/2]
+	default:
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+}
+
+// percentile answers the p-th percentile (0 < p <= 100) of sorted durations,
+// nearest rank.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// measuredMirrorRate is the median mirror rate of BenchmarkMirrorThroughput
+// when it ran earlier in this process; BenchmarkMirrorLag loads half of it.
+var measuredMirrorRate atomic.Uint64
+
+// measuredMirrorFailures is the task failures behind measuredMirrorRate.
+var measuredMirrorFailures atomic.Int64
+
+// BenchmarkMirrorThroughput copies the same data set with a plain franz-go
+// consume->produce loop and with a fresh exactly-once mirror, alternately,
+// and reports the mirror's throughput as a ratio to the loop's (medians).
+func BenchmarkMirrorThroughput(b *testing.B) {
+	perPartition := benchEnvInt(b, "KFO_BENCH_RECORDS_PER_PARTITION", 200000)
+	runs := benchEnvInt(b, "KFO_BENCH_RUNS", 5)
+	records := int64(perPartition) * benchPartitions
+	for range b.N { // 1 with -benchtime 1x; more iterations measure nothing new
+		e := newBenchEnv(b)
+		e.produceDataSet(benchTopic, perPartition)
+		var base, mir, baseSteady, mirSteady, startup []float64
+		failures := 0
+		for i := range runs {
+			// Alternate which goes first, so that neither always runs
+			// on a warmer (or more loaded) machine.
+			var bl, mr copyRun
+			if i%2 == 0 {
+				bl = e.runBaseline(i, records)
+				mr = e.runMirror(i, records)
+			} else {
+				mr = e.runMirror(i, records)
+				bl = e.runBaseline(i, records)
+			}
+			// One line per run: go test shows at most ten of a benchmark's.
+			b.Logf("run %d, %d records: %s | %s", i+1, records, bl, mr)
+			base, mir = append(base, bl.perSec), append(mir, mr.perSec)
+			baseSteady, mirSteady = append(baseSteady, bl.steadyPS), append(mirSteady, mr.steadyPS)
+			startup = append(startup, ms(mr.startup))
+			failures += mr.failures
+		}
+		bm, mm := median(base), median(mir)
+		ratio := mm / bm
+		steadyRatio := median(mirSteady) / median(baseSteady)
+		measuredMirrorRate.Store(uint64(mm))
+		measuredMirrorFailures.Store(int64(failures))
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(bm, "baseline_rec/s")
+		b.ReportMetric(mm, "mirror_rec/s")
+		b.ReportMetric(ratio, "ratio")
+		b.ReportMetric(steadyRatio, "steady_ratio")
+		b.ReportMetric(median(startup), "mirror_first_ms")
+		b.ReportMetric(float64(failures), "task_failures")
+		verdict := "met"
+		if ratio < 0.85 {
+			verdict = "NOT met"
+		}
+		fmt.Printf("mirror throughput: %d records, %d runs each, medians: baseline %.0f records/s, exactly-once mirror %.0f records/s, ratio %.2f (goal >= 0.85: %s); from the first readable record on: ratio %.2f; mirror's first records readable after %.0f ms; %d mirror task failures\n",
+			records, runs, bm, mm, ratio, verdict, steadyRatio, median(startup), failures)
+	}
+}
+
+// lagRun is one paced load and the lag of each of its records.
+type lagRun struct {
+	what     string
+	records  int64
+	produced time.Duration
+	lags     []time.Duration // sorted
+	failures int             // mirror only: task failures during the run
+}
+
+func (l lagRun) rate() float64 { return float64(l.records) / l.produced.Seconds() }
+func (l lagRun) p(q float64) float64 {
+	return ms(percentile(l.lags, q))
+}
+
+func (l lagRun) String() string {
+	return fmt.Sprintf("%-8s %d records in %s at %.0f records/s: lag p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms",
+		l.what, l.records, l.produced.Round(time.Millisecond), l.rate(), l.p(50), l.p(90), l.p(99), l.p(99.9), l.p(100))
+}
+
+// startLoop runs the baseline's consume->produce loop from topic on the
+// source to target on the target until the returned func is called.
+func (e *benchEnv) startLoop(topic, target string) (stop func()) {
+	b := e.b
+	b.Helper()
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(e.src.Bootstrap()...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// No linger, as the mirror flushes each batch at once: the reference
+	// is not penalised by franz-go's default 10 ms linger.
+	producer, err := kgo.NewClient(kgo.SeedBrokers(e.dst.Bootstrap()...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		consumer.Close()
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			consumer.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				producer.Produce(ctx, &kgo.Record{
+					Topic: target, Partition: r.Partition,
+					Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp,
+				}, nil)
+			})
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		producer.Close()
+		consumer.Close()
+	}
+}
+
+// runLag copies a fresh source topic to the target, with a mirror or with
+// the baseline loop, while producing rate records/s to it for duration,
+// and measures each record's lag: the time it is readable read_committed on
+// the target minus the time it was produced (in-process, one clock).
+func (e *benchEnv) runLag(what string, rate float64, duration time.Duration) lagRun {
+	b := e.b
+	b.Helper()
+	topic := "bench.lag." + what
+	kafkatest.CreateTopic(b, e.src.Bootstrap(), topic, benchPartitions, nil)
+	var target string
+	var stop func()
+	failures := e.taskFailures()
+	if what == "mirror" {
+		source := "bench-source-lag"
+		e.putSource(source)
+		target = mirror.TargetTopic(agentapi.ReplicationPrefix, source, topic)
+		kafkatest.CreateTopic(b, e.dst.Bootstrap(), target, benchPartitions, nil)
+		e.putMirror("bench-lag", source, topic)
+		stop = func() { e.deleteMirror("bench-lag") }
+	} else {
+		target = "baseline." + topic
+		kafkatest.CreateTopic(b, e.dst.Bootstrap(), target, benchPartitions, nil)
+		stop = e.startLoop(topic, target)
+	}
+	rd := e.startReader(target, 0)
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(e.src.Bootstrap()...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// Records leave as soon as the previous request is answered,
+		// so that the lag is the copy's, not the producer's linger.
+		kgo.ProducerLinger(0),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer producer.Close()
+	// Values are made beforehand, so that the load generator spends as
+	// little of the machine as it can.
+	rng := rand.New(rand.NewPCG(3, 4))
+	values := make([][]byte, 4096)
+	for i := range values {
+		values[i] = benchValue(rng, int32(i%benchPartitions), i)
+	}
+	var firstErr atomic.Value
+	var sent int64
+	produce := func(now time.Time) {
+		p := int32(sent % benchPartitions)
+		producer.Produce(e.ctx, &kgo.Record{
+			Topic: topic, Partition: p,
+			Key:       fmt.Appendf(nil, "order-%d-%d", p, sent),
+			Value:     values[sent%int64(len(values))],
+			Headers:   []kgo.RecordHeader{{Key: producedHeader, Value: strconv.AppendInt(nil, now.UnixNano(), 10)}},
+			Timestamp: now,
+		}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+			}
+		})
+		sent++
+	}
+	// The copy is running once a record of each partition is readable
+	// on the target; those records are warm-up and do not count.
+	for range benchPartitions {
+		produce(time.Now())
+	}
+	rd.waitCount(b, benchPartitions, what+" lag warm-up")
+	rd.mu.Lock()
+	rd.lags = rd.lags[:0]
+	rd.mu.Unlock()
+	warm := sent
+
+	// Paced load: every millisecond, catch up with rate x elapsed. The loop
+	// ends on time even when the producer cannot keep up.
+	start := time.Now()
+	tick := time.NewTicker(time.Millisecond)
+	for time.Since(start) < duration {
+		due := warm + int64(rate*time.Since(start).Seconds())
+		for sent < due && time.Since(start) < duration {
+			produce(time.Now())
+		}
+		<-tick.C
+	}
+	tick.Stop()
+	l := lagRun{what: what, records: sent - warm, produced: time.Since(start)}
+	if err := producer.Flush(e.ctx); err != nil {
+		b.Fatalf("%s lag: flush: %v", what, err)
+	}
+	if err, _ := firstErr.Load().(error); err != nil {
+		b.Fatalf("%s lag: produce to the source: %v", what, err)
+	}
+	rd.waitCount(b, sent, what+" lag")
+	rd.mu.Lock()
+	l.lags = slices.Clone(rd.lags)
+	rd.mu.Unlock()
+	rd.close()
+	stop()
+	if what == "mirror" {
+		l.failures = e.taskFailures() - failures
+	}
+	if l.records == 0 || int64(len(l.lags)) != l.records {
+		b.Fatalf("%s lag: %d records of the load read on the target, want %d", what, len(l.lags), l.records)
+	}
+	slices.Sort(l.lags)
+	e.deleteTargetTopics(target)
+	return l
+}
+
+// BenchmarkMirrorLag produces at half the mirror's maximum rate for a fixed
+// time, with the produce time in each record, while a running mirror copies
+// it; a read_committed reader on the target computes each record's lag
+// (time readable on the target - produce time), and p50 and p99 are
+// reported. The same load through the baseline loop follows, as a reference
+// for what the machine itself adds.
+//
+// The maximum rate is BenchmarkMirrorThroughput's median mirror rate when it
+// ran before in the same process, otherwise one short mirror run measures it.
+func BenchmarkMirrorLag(b *testing.B) {
+	seconds := benchEnvInt(b, "KFO_BENCH_LAG_SECONDS", 10)
+	for range b.N {
+		e := newBenchEnv(b)
+		maxRate := float64(measuredMirrorRate.Load())
+		how := "BenchmarkMirrorThroughput's median"
+		if n := measuredMirrorFailures.Load(); n > 0 {
+			// Then it is not the mirror's healthy maximum, and half of it
+			// is a light load: say so next to the figures.
+			how += fmt.Sprintf(", measured with %d task failures", n)
+		}
+		if maxRate == 0 {
+			const perPartition = 50000
+			e.produceDataSet(benchTopic, perPartition)
+			r := e.runMirror(0, perPartition*benchPartitions)
+			b.Logf("max rate run: %s", r)
+			maxRate, how = r.perSec, "one short mirror run"
+			if r.failures > 0 {
+				how += fmt.Sprintf(", with %d task failures", r.failures)
+			}
+		}
+		rate := maxRate / 2
+		asked := fmt.Sprintf("half the max rate %.0f, from %s", maxRate, how)
+		if v := os.Getenv("KFO_BENCH_LAG_RATE"); v != "" {
+			rate = float64(benchEnvInt(b, "KFO_BENCH_LAG_RATE", 0))
+			asked = "KFO_BENCH_LAG_RATE"
+		}
+		if rate < 1 {
+			b.Fatalf("lag: no rate to produce at (%s)", asked)
+		}
+		duration := time.Duration(seconds) * time.Second
+		mr := e.runLag("mirror", rate, duration)
+		b.Logf("%s; %d task failures", mr, mr.failures)
+		bl := e.runLag("baseline", rate, duration)
+		b.Logf("%s", bl)
+
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(mr.rate(), "rec/s")
+		b.ReportMetric(mr.p(50), "p50_ms")
+		b.ReportMetric(mr.p(99), "p99_ms")
+		b.ReportMetric(mr.p(100), "max_ms")
+		b.ReportMetric(bl.p(50), "baseline_p50_ms")
+		b.ReportMetric(bl.p(99), "baseline_p99_ms")
+		b.ReportMetric(float64(mr.failures), "task_failures")
+		verdict := "met"
+		if mr.p(99) > 250 {
+			verdict = "NOT met"
+		}
+		fmt.Printf("mirror lag: %d records over %s at %.0f records/s (asked %.0f: %s): p50 %.1f ms, p99 %.1f ms (goal <= 250 ms: %s), max %.1f ms; %d mirror task failures; same load through the baseline loop: p50 %.1f ms, p99 %.1f ms\n",
+			mr.records, mr.produced.Round(time.Millisecond), mr.rate(), rate, asked, mr.p(50), mr.p(99), verdict, mr.p(100), mr.failures, bl.p(50), bl.p(99))
+	}
+}
