@@ -1,13 +1,10 @@
 package checkpoint
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -23,31 +20,6 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
-// devClusterProcess runs a dev cluster in its own process, so that the
-// benchmark's heap is the agent side's alone.
-func devClusterProcess(b *testing.B, bin, name string) []string {
-	b.Helper()
-	cmd := exec.Command(bin, "dev-cluster", "--name", name, "--listen", "127.0.0.1:0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		b.Fatalf("dev-cluster %s: %v", name, err)
-	}
-	_, addr, ok := strings.Cut(strings.TrimSpace(line), "bootstrap ")
-	if !ok {
-		b.Fatalf("dev-cluster %s printed %q", name, line)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	return strings.Split(addr, ",")
-}
-
 // BenchmarkCheckpointRound1000Groups100Partitions measures checkpoint rounds
 // for 1000 groups that each committed offsets on 100 partitions: the first
 // round (every checkpoint stored and committed on the target), a steady
@@ -55,11 +27,9 @@ func devClusterProcess(b *testing.B, bin, name string) []string {
 // partition). The goal is a round well under the 1s default interval.
 func BenchmarkCheckpointRound1000Groups100Partitions(b *testing.B) {
 	const groups, partitions, mirrored = 1000, 100, 1000
-	bin := filepath.Join(b.TempDir(), "kafka-failover-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../agent").CombinedOutput(); err != nil {
-		b.Fatalf("build the agent: %v\n%s", err, out)
-	}
-	src, dst := devClusterProcess(b, bin, "north-america"), devClusterProcess(b, bin, "europe")
+	bin := kafkatest.BuildAgent(b, "../../agent")
+	src := kafkatest.StartDevClusterProcess(b, bin, "north-america").Bootstrap
+	dst := kafkatest.StartDevClusterProcess(b, bin, "europe").Bootstrap
 	ctx := context.Background()
 	kafkatest.CreateTopic(b, src, "LH.BENCH", partitions, nil)
 	kafkatest.CreateTopic(b, dst, "LH.BENCH", partitions, nil)
