@@ -208,6 +208,42 @@ func TestForcedFailoverAfterTheActiveClusterIsKilledReportsExactlyWhatWasLost(t 
 			t.Fatalf("partition %d: the group on europe read %d records first (%q), want only the new one: no re-reads", p, len(got[p]), got[p])
 		}
 	}
+
+	// north-america comes back with its data: its divergent tail (the
+	// records never mirrored) is quarantined on europe, record for record.
+	s.na.start(t)
+	var q agentapi.Quarantine
+	if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &q); code != 200 {
+		var e agentapi.Error
+		s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &e)
+		t.Fatalf("reverse: HTTP %d %+v", code, e.Error)
+	}
+	if q.Records != truthTotal {
+		t.Fatalf("quarantined %d records, the divergent tail holds %d", q.Records, truthTotal)
+	}
+	naRecs := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
+	quarantined := kafkatest.ReadAll(t, s.eu, "LH.ORDERS.diverged")
+	for p := int32(0); p < 3; p++ {
+		tail := naRecs[p][onEU[p]:]
+		if len(quarantined[p]) != len(tail) {
+			t.Fatalf("LH.ORDERS.diverged[%d] holds %d records, north-america's tail %d", p, len(quarantined[p]), len(tail))
+		}
+		for i := range tail {
+			got := quarantined[p][i]
+			got.Headers = got.Headers[:len(got.Headers)-2] // the two kfo.diverged.* headers say where it came from
+			if !tail[i].Equal(got) {
+				t.Fatalf("LH.ORDERS.diverged[%d] record %d differs from north-america's", p, i)
+			}
+		}
+	}
+	var again agentapi.Quarantine
+	if s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &again); again.CompletedAt != q.CompletedAt {
+		t.Fatal("repeating the reverse request copied the tail again")
+	}
+	if n := partitionCounts(t, s.eu, "LH.ORDERS.diverged"); n[0]+n[1]+n[2] != truthTotal {
+		t.Fatalf("after a repeated request the quarantine holds %v records", n)
+	}
+	t.Logf("north-america's divergent tail of %d records quarantined in LH.ORDERS.diverged on europe, record for record", q.Records)
 }
 
 // waitMirroredTopic waits until n records of each partition are mirrored.

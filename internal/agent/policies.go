@@ -36,7 +36,7 @@ func (s *server) putPolicy(w http.ResponseWriter, r *http.Request) {
 
 // validatePolicy checks p and fills in its defaults.
 func (s *server) validatePolicy(p *agentapi.Policy) error {
-	if p.Active != "" || p.Epoch != 0 || p.InProgress != nil || p.LastFailover != nil || len(p.Standbys) > 0 || len(p.ActiveBootstrapServers) > 0 || !p.CreatedAt.IsZero() || len(p.Diverged) > 0 {
+	if p.Active != "" || p.Epoch != 0 || p.InProgress != nil || p.LastFailover != nil || len(p.Standbys) > 0 || len(p.ActiveBootstrapServers) > 0 || !p.CreatedAt.IsZero() || len(p.Diverged) > 0 || len(p.Quarantines) > 0 {
 		return invalid("active", "active, epoch and the other read-only fields are set by the agent; leave them out (the active cluster changes only through POST /v1/policies/%s/failover)", p.Name)
 	}
 	if len(p.Clusters) < 2 {
@@ -201,22 +201,39 @@ func (s *server) failover(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.Failover.Failover(r.Context(), r.PathValue("name"), req)
 	if err != nil {
-		s.failoverError(w, r, err)
+		s.failoverError(w, r, err, "the failover was aborted and nothing flipped")
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
 }
 
+// reverse quarantines the divergent tail of a returned cluster.
+func (s *server) reverse(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.ReverseRequest
+	if err := decode(r, &req); err != nil {
+		s.badBody(w, r, err)
+		return
+	}
+	q, err := s.Failover.Reverse(r.Context(), r.PathValue("name"), req)
+	if err != nil {
+		s.failoverError(w, r, err, "nothing was quarantined; it is safe to retry")
+		return
+	}
+	writeJSON(w, http.StatusOK, q)
+}
+
 func (s *server) forecast(w http.ResponseWriter, r *http.Request) {
 	fc, err := s.Failover.Forecast(r.Context(), r.PathValue("name"), r.URL.Query().Get("to"))
 	if err != nil {
-		s.failoverError(w, r, err)
+		s.failoverError(w, r, err, "no forecast")
 		return
 	}
 	writeJSON(w, http.StatusOK, fc)
 }
 
-func (s *server) failoverError(w http.ResponseWriter, r *http.Request, err error) {
+// failoverError answers a refusal with its status and field; any other
+// error with what it means for the user.
+func (s *server) failoverError(w http.ResponseWriter, r *http.Request, err error, meaning string) {
 	var ref *failover.Refused
 	if errors.As(err, &ref) {
 		code := codeConflict
@@ -229,6 +246,6 @@ func (s *server) failoverError(w http.ResponseWriter, r *http.Request, err error
 		writeError(w, ref.Status, agentapiErr(code, ref.Field, ref.Message))
 		return
 	}
-	s.Log.Error("failover failed", "policy", r.PathValue("name"), "error", err)
-	writeError(w, http.StatusConflict, agentapiErr("failover_aborted", "", "the failover was aborted and nothing flipped: "+err.Error()))
+	s.Log.Error("policy request failed", "policy", r.PathValue("name"), "path", r.URL.Path, "error", err)
+	writeError(w, http.StatusConflict, agentapiErr("aborted", "", meaning+": "+err.Error()))
 }

@@ -27,6 +27,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/policies/{name}/active", s.auth(http.HandlerFunc(s.active)))
 	mux.Handle("POST /v1/policies/{name}/failover", s.auth(http.HandlerFunc(s.failover)))
 	mux.Handle("GET /v1/policies/{name}/forecast", s.auth(http.HandlerFunc(s.forecast)))
+	mux.Handle("POST /v1/policies/{name}/reverse", s.auth(http.HandlerFunc(s.reverse)))
 
 	mux.Handle("/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", "no such endpoint: "+r.Method+" "+r.URL.Path))

@@ -250,6 +250,8 @@ type Policy struct {
 	// hold records never mirrored, so nothing is mirrored into them and no
 	// failover goes back to them until those records are reconciled.
 	Diverged []string `json:"diverged,omitempty"`
+	// Quarantines are the divergent tails copied to the active cluster.
+	Quarantines []Quarantine `json:"quarantines,omitempty"`
 }
 
 // StandbyStatus says whether a standby could take over now.
@@ -365,4 +367,37 @@ type Forecast struct {
 	PlannedPossible bool           `json:"planned_possible"`
 	Reason          string         `json:"reason,omitempty"`
 	Report          FailoverReport `json:"report"`
+}
+
+// ReverseRequest is the body of POST /v1/policies/{name}/reverse: a cluster
+// left behind by a forced failover is back, and its divergent tail is to be
+// quarantined on the active cluster.
+type ReverseRequest struct {
+	// Cluster is the diverged cluster; empty means the only one.
+	Cluster   string `json:"cluster,omitempty"`
+	RequestID string `json:"request_id"`
+}
+
+// Quarantine reports the records a returned cluster held that were never
+// mirrored, copied to quarantine topics on the active cluster.
+type Quarantine struct {
+	Policy      string                 `json:"policy"`
+	Cluster     string                 `json:"cluster"`
+	Active      string                 `json:"active"`
+	RequestID   string                 `json:"request_id"`
+	Records     int64                  `json:"records"`
+	Partitions  []QuarantinedPartition `json:"partitions"`
+	CompletedAt time.Time              `json:"completed_at"`
+}
+
+// QuarantinedPartition is one partition's divergent tail.
+type QuarantinedPartition struct {
+	Topic string `json:"topic"`
+	// QuarantineTopic holds the tail on the active cluster, same partition.
+	QuarantineTopic string `json:"quarantine_topic"`
+	Partition       int32  `json:"partition"`
+	// FromOffset and ToOffset bound the tail on the returned cluster.
+	FromOffset int64 `json:"from_offset"`
+	ToOffset   int64 `json:"to_offset"`
+	Records    int64 `json:"records"`
 }

@@ -16,6 +16,8 @@ const (
 	OpFreeze   = "freeze"   // the policy's mirrors stop
 	OpComplete = "complete" // the flip: new active, epoch + 1, report
 	OpAbort    = "abort"    // the failover is cleanly not done
+	// OpQuarantine: a diverged cluster's tail is copied to the active one.
+	OpQuarantine = "quarantine"
 )
 
 // Op is one failover step. Ops are written under unique keys so that
@@ -31,6 +33,7 @@ type Op struct {
 	Run        *agentapi.FailoverRun `json:"run,omitempty"`
 	RequestID  string                `json:"request_id"`
 	Result     *agentapi.Failover    `json:"result,omitempty"`
+	Quarantine *agentapi.Quarantine  `json:"quarantine,omitempty"`
 }
 
 // State is a policy's live state.
@@ -47,6 +50,8 @@ type State struct {
 	// hold records that were never mirrored, so nothing is mirrored into
 	// them and no failover goes back to them until that tail is reconciled.
 	Diverged map[string]bool
+	// Quarantined holds, per diverged cluster, its quarantined tail.
+	Quarantined map[string]agentapi.Quarantine
 }
 
 // Machine holds the state of every policy; the store feeds it in order.
@@ -66,7 +71,7 @@ func (m *Machine) PolicyStored(name, primary string, generation time.Time) {
 	if st, ok := m.policies[name]; ok && st.Generation.Equal(generation) {
 		return
 	}
-	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]bool{}}
+	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]bool{}, Quarantined: map[string]agentapi.Quarantine{}}
 }
 
 // PolicyDeleted forgets a policy's state.
@@ -119,6 +124,16 @@ func (m *Machine) apply(op Op) bool {
 		st.InProgress, st.Last = nil, &res
 		st.Results[res.RequestID] = res
 		return true
+	case OpQuarantine:
+		q := op.Quarantine
+		if q == nil || !st.Diverged[q.Cluster] || st.InProgress != nil || q.Active != st.Active {
+			return false
+		}
+		if _, done := st.Quarantined[q.Cluster]; done {
+			return false
+		}
+		st.Quarantined[q.Cluster] = *q
+		return true
 	case OpAbort:
 		if !inProgress() || op.Result == nil {
 			return false
@@ -158,6 +173,10 @@ func (m *Machine) State(name string) (State, bool) {
 	for k, v := range st.Diverged {
 		cp.Diverged[k] = v
 	}
+	cp.Quarantined = make(map[string]agentapi.Quarantine, len(st.Quarantined))
+	for k, v := range st.Quarantined {
+		cp.Quarantined[k] = v
+	}
 	return cp, true
 }
 
@@ -171,7 +190,10 @@ func (m *Machine) Frozen(mirror, source, target string, policiesOf func(mirror s
 			continue
 		}
 		if st.Diverged[target] {
-			return true, target + " was left behind by a forced failover of policy " + p + " and may hold records that were never mirrored; they are reconciled before anything is mirrored into it"
+			if _, ok := st.Quarantined[target]; ok {
+				return true, target + " was left behind by a forced failover of policy " + p + "; its divergent tail is quarantined on " + st.Active + ", and its topics must be rebuilt before anything is mirrored into it"
+			}
+			return true, target + " was left behind by a forced failover of policy " + p + " and may hold records that were never mirrored: POST /v1/policies/" + p + "/reverse quarantines them"
 		}
 		if st.Active != source {
 			return true, "policy " + p + " made " + st.Active + " active; this mirror copies from " + source

@@ -437,7 +437,7 @@ func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Poli
 	if had {
 		p.CreatedAt, p.Primary = prev.CreatedAt, prev.Primary
 	}
-	p.Active, p.ActiveBootstrapServers, p.Epoch, p.Standbys, p.InProgress, p.LastFailover, p.Diverged = "", nil, 0, nil, nil, nil, nil
+	p.Active, p.ActiveBootstrapServers, p.Epoch, p.Standbys, p.InProgress, p.LastFailover, p.Diverged, p.Quarantines = "", nil, 0, nil, nil, nil, nil, nil
 	value, err := json.Marshal(p)
 	if err != nil {
 		return agentapi.Policy{}, err
@@ -462,6 +462,11 @@ func (s *Store) GetPolicy(name string) (agentapi.Policy, error) {
 			p.Diverged = append(p.Diverged, c)
 		}
 		sort.Strings(p.Diverged)
+		for _, c := range p.Diverged {
+			if q, ok := st.Quarantined[c]; ok {
+				p.Quarantines = append(p.Quarantines, q)
+			}
+		}
 		if c, ok := s.clusters[st.Active]; ok {
 			p.ActiveBootstrapServers = c.BootstrapServers
 		}
