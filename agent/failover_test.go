@@ -70,7 +70,7 @@ func (s *failoverSetup) failover(t *testing.T, req agentapi.FailoverRequest) (in
 	return code, res, e
 }
 
-func TestForcedFailoverAfterTheActiveClusterIsKilledReportsExactlyWhatWasLost(t *testing.T) {
+func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAndLosesNothing(t *testing.T) {
 	// One task: when its transactions start failing, every partition stops.
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	ctx := context.Background()
@@ -209,41 +209,147 @@ func TestForcedFailoverAfterTheActiveClusterIsKilledReportsExactlyWhatWasLost(t 
 		}
 	}
 
-	// north-america comes back with its data: its divergent tail (the
-	// records never mirrored) is quarantined on europe, record for record.
-	s.na.start(t)
-	var q agentapi.Quarantine
-	if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &q); code != 200 {
-		var e agentapi.Error
-		s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &e)
-		t.Fatalf("reverse: HTTP %d %+v", code, e.Error)
+	if err := group.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if q.Records != truthTotal {
-		t.Fatalf("quarantined %d records, the divergent tail holds %d", q.Records, truthTotal)
-	}
-	naRecs := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
-	quarantined := kafkatest.ReadAll(t, s.eu, "LH.ORDERS.diverged")
-	for p := int32(0); p < 3; p++ {
-		tail := naRecs[p][onEU[p]:]
-		if len(quarantined[p]) != len(tail) {
-			t.Fatalf("LH.ORDERS.diverged[%d] holds %d records, north-america's tail %d", p, len(quarantined[p]), len(tail))
+	group.LeaveGroup()
+
+	// The way back needs a mirror from europe to north-america.
+	s.agent.mustPut("/v1/mirrors/eu-to-na", agentapi.Mirror{Source: "europe", Target: "north-america",
+		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, Groups: agentapi.Selector{Include: []string{`consumer-.*`}},
+		RefreshInterval: "1s", CheckpointInterval: "500ms", TasksMax: 1})
+	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"},
+		Mirrors: []string{"na-to-eu", "eu-to-na"}, Fencing: agentapi.FencingNone, DrainTimeout: "30s"})
+
+	t.Run("north-america returns: its divergent tail is quarantined on europe, record for record", func(t *testing.T) {
+		s.na.start(t)
+		naRecs := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS") // before the rebuild deletes them
+		var q agentapi.Quarantine
+		if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &q); code != 200 {
+			var e agentapi.Error
+			s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &e)
+			t.Fatalf("reverse: HTTP %d %+v", code, e.Error)
 		}
-		for i := range tail {
-			got := quarantined[p][i]
-			got.Headers = got.Headers[:len(got.Headers)-2] // the two kfo.diverged.* headers say where it came from
-			if !tail[i].Equal(got) {
-				t.Fatalf("LH.ORDERS.diverged[%d] record %d differs from north-america's", p, i)
+		if q.Records != truthTotal {
+			t.Fatalf("quarantined %d records, the divergent tail holds %d", q.Records, truthTotal)
+		}
+		quarantined := kafkatest.ReadAll(t, s.eu, "LH.ORDERS.diverged")
+		for p := int32(0); p < 3; p++ {
+			tail := naRecs[p][onEU[p]:]
+			if len(quarantined[p]) != len(tail) {
+				t.Fatalf("LH.ORDERS.diverged[%d] holds %d records, north-america's tail %d", p, len(quarantined[p]), len(tail))
+			}
+			for i := range tail {
+				got := quarantined[p][i]
+				got.Headers = got.Headers[:len(got.Headers)-2] // the two kfo.diverged.* headers say where it came from
+				if !tail[i].Equal(got) {
+					t.Fatalf("LH.ORDERS.diverged[%d] record %d differs from north-america's", p, i)
+				}
 			}
 		}
-	}
-	var again agentapi.Quarantine
-	if s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &again); again.CompletedAt != q.CompletedAt {
-		t.Fatal("repeating the reverse request copied the tail again")
-	}
-	if n := partitionCounts(t, s.eu, "LH.ORDERS.diverged"); n[0]+n[1]+n[2] != truthTotal {
-		t.Fatalf("after a repeated request the quarantine holds %v records", n)
-	}
-	t.Logf("north-america's divergent tail of %d records quarantined in LH.ORDERS.diverged on europe, record for record", q.Records)
+		var again agentapi.Quarantine
+		if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &again); code != 200 || !again.CompletedAt.Equal(q.CompletedAt) {
+			t.Fatalf("repeating the reverse request: HTTP %d %+v, want the first answer %+v", code, again, q)
+		}
+		if n := partitionCounts(t, s.eu, "LH.ORDERS.diverged"); n[0]+n[1]+n[2] != truthTotal {
+			t.Fatalf("after a repeated request the quarantine holds %v records", n)
+		}
+		var p agentapi.Policy
+		s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
+		if len(p.Diverged) != 0 {
+			t.Fatalf("north-america is still diverged after the rebuild: %+v", p.Diverged)
+		}
+		t.Logf("north-america's divergent tail of %d records quarantined in LH.ORDERS.diverged on europe, record for record; north-america rebuilt as a standby", q.Records)
+	})
+
+	t.Run("planned failback to north-america loses nothing and the group resumes there", func(t *testing.T) {
+		euProd := kafkatest.NewProducer(t, s.eu)
+		euProd.Produce(t, "LH.ORDERS", 3, 50) // europe is active: the applications write there
+		euRecs := kafkatest.ReadAll(t, s.eu, "LH.ORDERS")
+		want := map[string]map[int32]int64{"LH.ORDERS": {}}
+		for p, recs := range euRecs {
+			want["LH.ORDERS"][p] = recs[len(recs)-1].Offset + 1
+		}
+		kafkatest.Eventually(t, time.Minute, "eu-to-na copied europe into the rebuilt north-america", func() (bool, string) {
+			got := map[int32]int64{}
+			for _, p := range s.agent.statusOf("eu-to-na").Partitions {
+				got[p.Partition] = p.LastMirroredOffset + 1
+			}
+			for p, n := range want["LH.ORDERS"] {
+				if got[p] < n {
+					return false, fmt.Sprint(got)
+				}
+			}
+			return true, ""
+		})
+		code, res, e := s.failover(t, agentapi.FailoverRequest{To: "north-america", Mode: agentapi.ModePlanned, RequestID: "failback-1"})
+		if code != 200 {
+			t.Fatalf("planned failback: HTTP %d %+v", code, e.Error)
+		}
+		if res.Report.RecordsLost != 0 || res.Epoch != 2 {
+			t.Fatalf("planned failback: %d records lost, epoch %d; want 0 and 2", res.Report.RecordsLost, res.Epoch)
+		}
+		naRecs := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
+		for p, recs := range euRecs {
+			if len(naRecs[p]) != len(recs) {
+				t.Fatalf("LH.ORDERS[%d]: europe holds %d records, north-america after the failback %d", p, len(recs), len(naRecs[p]))
+			}
+			for i := range recs {
+				if !recs[i].Equal(naRecs[p][i]) {
+					t.Fatalf("LH.ORDERS[%d] record %d differs between europe and north-america", p, i)
+				}
+			}
+		}
+		var active agentapi.Active
+		s.agent.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+		if active.Cluster != "north-america" || active.Epoch != 2 {
+			t.Fatalf("discovery after the failback: %+v", active)
+		}
+
+		// Applications write to north-america again; na-to-eu resumes at
+		// north-america's end: only the new records reach europe, once.
+		naProd := kafkatest.NewProducer(t, s.na.addrs())
+		naProd.Produce(t, "LH.ORDERS", 3, 10)
+		kafkatest.Eventually(t, time.Minute, "na-to-eu copies the new records", func() (bool, string) {
+			n := partitionCounts(t, s.eu, "LH.ORDERS")
+			return n[0]+n[1]+n[2] == int64(len(euRecs[0])+len(euRecs[1])+len(euRecs[2]))+30, fmt.Sprint(n)
+		})
+		time.Sleep(2 * time.Second) // anything copied twice would arrive by now
+		euAfter := kafkatest.ReadAll(t, s.eu, "LH.ORDERS")
+		naAfter := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
+		for p := int32(0); p < 3; p++ {
+			if len(euAfter[p]) != len(euRecs[p])+10 || len(naAfter[p]) != len(euRecs[p])+10 {
+				t.Fatalf("LH.ORDERS[%d]: europe %d, north-america %d records; want both %d", p, len(euAfter[p]), len(naAfter[p]), len(euRecs[p])+10)
+			}
+			for i := range naAfter[p] {
+				if !naAfter[p][i].Equal(euAfter[p][i]) {
+					t.Fatalf("LH.ORDERS[%d] record %d differs between the clusters after the failback", p, i)
+				}
+			}
+		}
+		// The group resumes in north-america at the first record it has not read.
+		g := kafkatest.Client(t, s.na.addrs(), kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics("LH.ORDERS"))
+		first := map[int32]string{}
+		for len(first) < 3 {
+			fetches := g.PollFetches(shortCtx(t, 20*time.Second))
+			if fetches.IsClientClosed() || fetches.Err0() != nil {
+				t.Fatalf("group on north-america: %v", fetches.Err0())
+			}
+			fetches.EachRecord(func(r *kgo.Record) {
+				if _, ok := first[r.Partition]; !ok {
+					first[r.Partition] = string(r.Key)
+				}
+			})
+		}
+		for p := int32(0); p < 3; p++ {
+			// It had read everything up to the record written in europe
+			// after the failover; next come europe's 50.
+			if want := string(euRecs[p][len(euRecs[p])-50].Key); first[p] != want {
+				t.Fatalf("partition %d: the group resumes on north-america at %q, want %q", p, first[p], want)
+			}
+		}
+		t.Logf("planned failback: 0 lost, both clusters hold the same %d+%d+%d records, the group resumed at its next unread record", len(naAfter[0]), len(naAfter[1]), len(naAfter[2]))
+	})
 }
 
 // waitMirroredTopic waits until n records of each partition are mirrored.

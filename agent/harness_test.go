@@ -228,6 +228,9 @@ func (a *agentProc) mustPut(path string, body any) {
 	}
 }
 
+// statusOf answers a mirror's status.
+func (a *agentProc) statusOf(mirror string) agentapi.MirrorStatus { return a.status(mirror) }
+
 // status answers a mirror's status.
 func (a *agentProc) status(mirror string) agentapi.MirrorStatus {
 	var st agentapi.MirrorStatus

@@ -346,6 +346,19 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 	})
 	sort.Slice(report.Groups, func(i, j int) bool { return report.Groups[i].Group < report.Groups[j].Group })
 
+	// Mirrors whose source is the new active restart at its end. A forced
+	// failover leaves the old active diverged: mirrors into it stay frozen
+	// until it is rebuilt, and are seeded then.
+	for _, mn := range pl.p.Mirrors {
+		m, err := e.Store.GetMirror(mn)
+		if err != nil || m.Source != to || (pl.req.Mode == agentapi.ModeForced && m.Target == from) {
+			continue
+		}
+		if err := e.seedFromEnd(ctx, m); err != nil {
+			return nil, err
+		}
+	}
+
 	// The new active takes writes: lift any fence an earlier failover left.
 	if pl.p.Fencing == agentapi.FencingACL {
 		if err := unfence(ctx, dst, targetTopics(topics)); err != nil {

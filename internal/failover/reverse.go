@@ -16,18 +16,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 	"github.com/kafka-failover/kafka-failover/internal/policy"
 )
 
-// QuarantineSuffix names the topic on the active cluster that holds a
-// returned cluster's divergent tail: "<target topic>.diverged".
-const QuarantineSuffix = ".diverged"
-
-// Reverse quarantines the divergent tail of a cluster left behind by a
-// forced failover: every record it holds past what was mirrored is copied,
-// in one transaction, to "<topic>.diverged" on the active cluster, so that
-// nothing is dropped silently. The same request id answers the first result.
+// Reverse prepares a cluster left behind by a forced failover to be a
+// standby again. First its divergent tail, every record it holds past what
+// was mirrored, is copied in one transaction to "<topic>.diverged" on the
+// active cluster, so that nothing is dropped silently. Then its mirrored
+// topics are rebuilt: deleted, so that the policy's mirror from the active
+// cluster copies them again from the start. The same request id answers the
+// first result; a repeated request finishes a rebuild that was cut short.
 func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.ReverseRequest) (agentapi.Quarantine, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -39,12 +40,17 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 	if req.RequestID == "" {
 		return agentapi.Quarantine{}, refuse(http.StatusBadRequest, "request_id", "required: a unique id for this request, so that a retry copies only once")
 	}
+	for c, q := range st.Quarantined {
+		if q.RequestID == req.RequestID && (req.Cluster == "" || req.Cluster == c) && !st.Diverged[c] {
+			return q, nil // done before: the first answer
+		}
+	}
 	if req.Cluster == "" && len(st.Diverged) == 1 {
 		for c := range st.Diverged {
 			req.Cluster = c
 		}
 	}
-	if q, ok := st.Quarantined[req.Cluster]; ok {
+	if q, ok := st.Quarantined[req.Cluster]; ok && !st.Diverged[req.Cluster] {
 		return q, nil // done before: the first answer
 	}
 	if !st.Diverged[req.Cluster] {
@@ -56,11 +62,28 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 	if err := e.reachable(ctx, req.Cluster); err != nil {
 		return agentapi.Quarantine{}, refuse(http.StatusConflict, "cluster", "%s does not answer (%v): its tail can be quarantined once it is back", req.Cluster, err)
 	}
-	var mirrors []agentapi.Mirror
+	var mirrors, reverse []agentapi.Mirror
 	for _, mn := range p.Mirrors {
-		if m, err := e.Store.GetMirror(mn); err == nil && m.Source == req.Cluster && m.Target == st.Active {
+		m, err := e.Store.GetMirror(mn)
+		switch {
+		case err != nil:
+		case m.Source == req.Cluster && m.Target == st.Active:
 			mirrors = append(mirrors, m)
+		case m.Source == st.Active && m.Target == req.Cluster:
+			reverse = append(reverse, m)
 		}
+	}
+	if len(reverse) == 0 {
+		return agentapi.Quarantine{}, refuse(http.StatusConflict, "cluster", "policy %s has no mirror from %s to %s: declare one (and add it to the policy's mirrors) so that %s can be rebuilt as a standby", name, st.Active, req.Cluster, req.Cluster)
+	}
+	for _, r := range reverse {
+		if r.StartFrom == agentapi.StartLatest {
+			return agentapi.Quarantine{}, refuse(http.StatusConflict, "cluster", "mirror %s starts from latest: a rebuilt standby needs every record, set its start_from to earliest", r.Name)
+		}
+	}
+	if q, ok := st.Quarantined[req.Cluster]; ok {
+		// Quarantined before, the rebuild was cut short: finish it.
+		return q, e.rebuild(ctx, p.Name, p.CreatedAt, req, st.Active, mirrors, reverse)
 	}
 	q := agentapi.Quarantine{Policy: name, Cluster: req.Cluster, Active: st.Active, RequestID: req.RequestID, Partitions: []agentapi.QuarantinedPartition{}}
 	for _, m := range mirrors {
@@ -87,7 +110,75 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 		return agentapi.Quarantine{}, refuse(http.StatusConflict, "", "the policy changed while the tail was copied: read it and retry")
 	}
 	e.Log.Info("divergent tail quarantined", "policy", name, "cluster", req.Cluster, "records", q.Records)
-	return q, nil
+	return q, e.rebuild(ctx, name, p.CreatedAt, req, st.Active, mirrors, reverse)
+}
+
+// rebuild deletes the returned cluster's mirrored topics and the offset
+// syncs and checkpoints that described them. Its offsets will differ from
+// now on, so both directions' old mappings are void. Then the cluster is a
+// standby again, and the reverse mirrors copy the active cluster into it
+// from the start.
+func (e *Executor) rebuild(ctx context.Context, name string, generation time.Time, req agentapi.ReverseRequest, active string, forward, reverse []agentapi.Mirror) error {
+	old, _, err := e.client(req.Cluster)
+	if err != nil {
+		return err
+	}
+	defer old.Close()
+	act, _, err := e.client(active)
+	if err != nil {
+		return err
+	}
+	defer act.Close()
+	oldAdm, actAdm := kadm.NewClient(old), kadm.NewClient(act)
+	listed, err := actAdm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("list topics on %s: %w", active, err)
+	}
+	var onOld, onActive []string
+	for _, r := range reverse {
+		sel, err := mirror.CompileSelector("topics", r.Topics)
+		if err != nil {
+			return err
+		}
+		for _, t := range listed.Sorted() {
+			if !strings.HasPrefix(t.Topic, mirror.InternalPrefix) && !mirror.IsQuarantine(t.Topic) && sel.Matches(t.Topic) {
+				onOld = append(onOld, mirror.TargetTopic(r.ReplicationPolicy, r.Source, t.Topic))
+			}
+		}
+		onOld = append(onOld, offsetsync.Topic(r.Name), checkpoint.Topic(r.Name))
+	}
+	for _, m := range forward {
+		onActive = append(onActive, offsetsync.Topic(m.Name), checkpoint.Topic(m.Name))
+	}
+	if err := deleteTopics(ctx, oldAdm, req.Cluster, onOld); err != nil {
+		return err
+	}
+	if err := deleteTopics(ctx, actAdm, active, onActive); err != nil {
+		return err
+	}
+	done := agentapi.Quarantine{Policy: name, Cluster: req.Cluster, Active: active, RequestID: req.RequestID}
+	if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpRebuilt, Policy: name, Generation: generation, RequestID: req.RequestID, Quarantine: &done}); err != nil {
+		return err
+	}
+	e.Log.Info("returned cluster rebuilt as a standby", "policy", name, "cluster", req.Cluster, "topics_deleted", len(onOld))
+	return nil
+}
+
+// deleteTopics deletes topics; one already gone is fine.
+func deleteTopics(ctx context.Context, adm *kadm.Client, cluster string, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	resps, err := adm.DeleteTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("delete topics on %s: %w", cluster, err)
+	}
+	for _, r := range resps {
+		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s on %s: %w", r.Topic, cluster, r.Err)
+		}
+	}
+	return nil
 }
 
 // quarantine copies one mirror's divergent tail, all partitions in one
@@ -118,7 +209,7 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 	var topics []string
 	partitions := map[string]int32{}
 	for _, t := range listed.Sorted() {
-		if strings.HasPrefix(t.Topic, mirror.InternalPrefix) || t.Err != nil || !sel.Matches(t.Topic) {
+		if strings.HasPrefix(t.Topic, mirror.InternalPrefix) || t.Err != nil || mirror.IsQuarantine(t.Topic) || !sel.Matches(t.Topic) {
 			continue
 		}
 		topics = append(topics, t.Topic)
@@ -147,7 +238,7 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 			return
 		}
 		target := mirror.TargetTopic(m.ReplicationPolicy, m.Source, o.Topic)
-		tail = append(tail, agentapi.QuarantinedPartition{Topic: o.Topic, QuarantineTopic: target + QuarantineSuffix, Partition: o.Partition, FromOffset: from, ToOffset: o.Offset})
+		tail = append(tail, agentapi.QuarantinedPartition{Topic: o.Topic, QuarantineTopic: target + mirror.QuarantineSuffix, Partition: o.Partition, FromOffset: from, ToOffset: o.Offset})
 		if consume[o.Topic] == nil {
 			consume[o.Topic] = map[int32]kgo.Offset{}
 		}

@@ -70,20 +70,20 @@ func (r *runner) run(ctx context.Context) error {
 	srcAdm, dstAdm := kadm.NewClient(src), kadm.NewClient(dst)
 
 	tasksMax := r.m.TasksMax
-	if err := ensureTopicPartitions(ctx, dstAdm, offsetsync.Topic(r.m.Name), int32(tasksMax), true); err != nil {
+	if err := EnsureTopicPartitions(ctx, dstAdm, offsetsync.Topic(r.m.Name), int32(tasksMax), true); err != nil {
 		return fmt.Errorf("offset sync topic on target %s: %w", r.m.Target, err)
 	}
 	stateCl, err := kgo.NewClient(r.state...)
 	if err != nil {
 		return err
 	}
-	err = ensureTopicPartitions(ctx, kadm.NewClient(stateCl), TasksTopic(r.m.Name), int32(tasksMax), false)
+	err = EnsureTopicPartitions(ctx, kadm.NewClient(stateCl), TasksTopic(r.m.Name), int32(tasksMax), false)
 	stateCl.Close()
 	if err != nil {
 		return fmt.Errorf("task topic on the state cluster: %w", err)
 	}
 
-	if err := ensureTopicPartitions(ctx, dstAdm, checkpoint.Topic(r.m.Name), 1, true); err != nil {
+	if err := EnsureTopicPartitions(ctx, dstAdm, checkpoint.Topic(r.m.Name), 1, true); err != nil {
 		return fmt.Errorf("checkpoint topic on target %s: %w", r.m.Target, err)
 	}
 	translator, err := checkpoint.StartTranslator(ctx, r.dstOpts, r.m.Name)
@@ -301,8 +301,8 @@ func (r *runner) status(now time.Time) ([]agentapi.PartitionStatus, string) {
 	return out, r.err
 }
 
-// ensureTopicPartitions creates an internal topic with at least n partitions.
-func ensureTopicPartitions(ctx context.Context, adm *kadm.Client, topic string, n int32, compacted bool) error {
+// EnsureTopicPartitions creates an internal topic with at least n partitions.
+func EnsureTopicPartitions(ctx context.Context, adm *kadm.Client, topic string, n int32, compacted bool) error {
 	if compacted {
 		if err := store.EnsureCompactedTopic(ctx, adm, topic, n); err != nil {
 			return err

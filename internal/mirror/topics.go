@@ -74,6 +74,13 @@ func (s Selector) Matches(name string) bool {
 	return true
 }
 
+// QuarantineSuffix ends the topics that hold a returned cluster's divergent
+// tail; they are an account of what was lost, never mirrored.
+const QuarantineSuffix = ".diverged"
+
+// IsQuarantine reports whether a topic is a quarantine topic.
+func IsQuarantine(topic string) bool { return strings.HasSuffix(topic, QuarantineSuffix) }
+
 // TargetTopic names a source topic on the target under a replication policy.
 func TargetTopic(policy, sourceCluster, topic string) string {
 	if policy == agentapi.ReplicationPrefix {
@@ -117,7 +124,7 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *
 	}
 	var plans []*topicPlan
 	for _, t := range srcTopics.Sorted() {
-		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || t.Err != nil || !sel.Matches(t.Topic) {
+		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || t.Err != nil || IsQuarantine(t.Topic) || !sel.Matches(t.Topic) {
 			continue
 		}
 		plans = append(plans, &topicPlan{

@@ -18,6 +18,9 @@ const (
 	OpAbort    = "abort"    // the failover is cleanly not done
 	// OpQuarantine: a diverged cluster's tail is copied to the active one.
 	OpQuarantine = "quarantine"
+	// OpRebuilt: a quarantined cluster's mirrored topics were deleted; it
+	// is a standby again and the mirrors into it copy the active cluster.
+	OpRebuilt = "rebuilt"
 )
 
 // Op is one failover step. Ops are written under unique keys so that
@@ -133,6 +136,16 @@ func (m *Machine) apply(op Op) bool {
 			return false
 		}
 		st.Quarantined[q.Cluster] = *q
+		return true
+	case OpRebuilt:
+		q := op.Quarantine
+		if q == nil || !st.Diverged[q.Cluster] || st.InProgress != nil {
+			return false
+		}
+		if _, ok := st.Quarantined[q.Cluster]; !ok {
+			return false
+		}
+		delete(st.Diverged, q.Cluster)
 		return true
 	case OpAbort:
 		if !inProgress() || op.Result == nil {

@@ -122,3 +122,31 @@ func TestAClusterLeftBehindByAForcedFailoverReceivesNoMirrorAndNoFailoverBack(t 
 		t.Fatalf("na is not marked diverged: %+v", st.Diverged)
 	}
 }
+
+func TestADivergedClusterIsQuarantinedOnceThenRebuiltAsAStandby(t *testing.T) {
+	m := NewMachine()
+	m.PolicyStored("p", "na", gen)
+	m.Apply(begin("r1", "na", "eu", 0, "")) // forced
+	m.Apply(finish(OpComplete, "r1", ""))
+	q := &agentapi.Quarantine{Cluster: "na", Active: "eu", RequestID: "back", Records: 7}
+	rebuilt := Op{Kind: OpRebuilt, Policy: "p", Generation: gen, RequestID: "back", Quarantine: q}
+	if m.Apply(rebuilt) {
+		t.Fatal("a cluster was rebuilt before its tail was quarantined")
+	}
+	if !m.Apply(Op{Kind: OpQuarantine, Policy: "p", Generation: gen, RequestID: "back", Quarantine: q}) {
+		t.Fatal("the quarantine was refused")
+	}
+	if m.Apply(Op{Kind: OpQuarantine, Policy: "p", Generation: gen, RequestID: "again", Quarantine: q}) {
+		t.Fatal("a tail was quarantined twice")
+	}
+	if !m.Apply(rebuilt) {
+		t.Fatal("the rebuild was refused")
+	}
+	of := func(string) []string { return []string{"p"} }
+	if frozen, why := m.Frozen("eu-to-na", "eu", "na", of); frozen {
+		t.Fatalf("the mirror into the rebuilt cluster is still frozen: %s", why)
+	}
+	if !m.Apply(begin("r2", "eu", "na", 1, "")) {
+		t.Fatal("a failover back to the rebuilt cluster was refused")
+	}
+}

@@ -462,11 +462,10 @@ func (s *Store) GetPolicy(name string) (agentapi.Policy, error) {
 			p.Diverged = append(p.Diverged, c)
 		}
 		sort.Strings(p.Diverged)
-		for _, c := range p.Diverged {
-			if q, ok := st.Quarantined[c]; ok {
-				p.Quarantines = append(p.Quarantines, q)
-			}
+		for _, q := range st.Quarantined {
+			p.Quarantines = append(p.Quarantines, q)
 		}
+		sort.Slice(p.Quarantines, func(i, j int) bool { return p.Quarantines[i].CompletedAt.Before(p.Quarantines[j].CompletedAt) })
 		if c, ok := s.clusters[st.Active]; ok {
 			p.ActiveBootstrapServers = c.BootstrapServers
 		}
