@@ -162,3 +162,55 @@ func TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason(t *testing.T) {
 		t.Fatalf("a stale expected_epoch: HTTP %d %+v, want 409 on expected_epoch", code, e.Error)
 	}
 }
+
+func TestAPlannedFailoverThatCannotDrainIsUndoneAndItsFenceLifted(t *testing.T) {
+	naAddrs, admin, app := kafkatest.ACLCluster(t, "north-america")
+	eu := kafkatest.Cluster(t, "europe")
+	a := startAgent(t, eu.BootstrapString())
+	a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: naAddrs,
+		SASL: &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "admin", Password: "admin-secret-pw"}})
+	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})
+	limit := "200000"
+	kafkatest.CreateTopic(t, eu.Bootstrap(), "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit})
+	kafkatest.CreateTopic(t, naAddrs, "LH.ORDERS", 1, nil, admin...)
+	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe",
+		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1})
+	a.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingACL, DrainTimeout: "3s", MaxLagRecords: 5})
+	prod := kafkatest.NewProducer(t, naAddrs, app...)
+	prod.Produce(t, "LH.ORDERS", 1, 3)
+	waitMirroredTopic(t, a, "LH.ORDERS", 1, 3)
+
+	// A record europe refuses: the mirror can never drain.
+	big := kafkatest.GenRecord("LH.ORDERS", 0, 3)
+	big.Value = make([]byte, 300_000)
+	_, _ = crand.Read(big.Value)
+	if err := kafkatest.Client(t, naAddrs, append(app, kgo.RecordPartitioner(kgo.ManualPartitioner()))...).ProduceSync(context.Background(), big).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var e agentapi.Error
+	code := a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "cannot-drain"}, &e)
+	if code != 409 || !strings.Contains(e.Error.Message, "drain_timeout") {
+		t.Fatalf("planned failover that cannot drain: HTTP %d %+v, want 409 naming drain_timeout", code, e.Error)
+	}
+	var p agentapi.Policy
+	a.call("GET", "/v1/policies/loosehanger", nil, &p)
+	if p.Active != "north-america" || p.Epoch != 0 || p.LastFailover == nil || p.LastFailover.Outcome != agentapi.OutcomeAborted {
+		t.Fatalf("after the failed drain: %+v", p)
+	}
+	// The fence is lifted: the application writes to north-america again.
+	if err := prod.TryProduce(context.Background(), "LH.ORDERS", 1, 1); err != nil {
+		t.Fatalf("the application still cannot write after the failover was undone: %v", err)
+	}
+
+	// Too far behind: a planned failover is refused before it starts.
+	prod.Produce(t, "LH.ORDERS", 1, 20)
+	kafkatest.Eventually(t, 30*time.Second, "the agent sees the lag", func() (bool, string) {
+		st := a.status("na-to-eu")
+		return st.LagRecords > 5, fmt.Sprint(st.LagRecords)
+	})
+	code = a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "too-far"}, &e)
+	if code != 409 || e.Error.Field != "mode" || !strings.Contains(e.Error.Message, "over the policy's limits") {
+		t.Fatalf("planned failover over the lag limit: HTTP %d %+v", code, e.Error)
+	}
+}

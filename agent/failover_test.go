@@ -125,6 +125,13 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 		return cps.RecordsNotMirrored == 300, fmt.Sprintf("%+v", cps)
 	})
 
+	// Before the loss, the forecast already says what a failover would cost.
+	var fc agentapi.Forecast
+	s.agent.call("GET", "/v1/policies/loosehanger/forecast?to=europe", nil, &fc)
+	if fc.Report.RecordsLost != 3*201 || len(fc.Report.Groups) != 1 || fc.Report.Groups[0].RecordsNotMirrored != 300 {
+		t.Fatalf("forecast %+v: want 603 records at risk and the group's 300 lost reads", fc.Report)
+	}
+
 	s.na.kill9() // the region is lost
 	t.Log("north-america killed; forced failover to europe")
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na-1", RequestedBy: "test"})

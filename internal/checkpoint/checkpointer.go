@@ -189,7 +189,7 @@ func (c *Checkpointer) count(ctx context.Context, counted map[countKey]int64, k 
 		counted[k] = n
 		return n, true
 	}
-	n, ok := countRecords(ctx, c.Source, k.topic, k.partition, k.from, k.to)
+	n, ok := CountRecords(ctx, c.Source, k.topic, k.partition, k.from, k.to)
 	if !ok {
 		return upper, false
 	}

@@ -19,13 +19,13 @@ type countKey struct {
 	from, to  int64
 }
 
-// countRecords counts the records a group has read in source offsets
+// CountRecords counts the records a group has read in source offsets
 // [from, to) that the mirror has not copied yet. Offsets are not records:
 // transaction markers are not counted, and neither are records of
 // transactions aborted before to (no committed reader saw them). Records of
 // transactions still open are counted (a read-uncommitted group read them).
 // ok is false when the range could not be read in time.
-func countRecords(ctx context.Context, source *kgo.Client, topic string, partition int32, from, to int64) (n int64, ok bool) {
+func CountRecords(ctx context.Context, source *kgo.Client, topic string, partition int32, from, to int64) (n int64, ok bool) {
 	cl, err := kgo.NewClient(append(source.Opts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
 		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),

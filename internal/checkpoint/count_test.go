@@ -57,7 +57,7 @@ func TestCountRecordsCountsRecordsNotOffsetsAndSkipsAbortedTransactions(t *testi
 		{2, 7, 5},          // the open transaction alone
 		{20, 22, 2},
 	} {
-		got, ok := countRecords(ctx, src, "T", 0, tc.from, tc.to)
+		got, ok := CountRecords(ctx, src, "T", 0, tc.from, tc.to)
 		if !ok || got != tc.want {
 			t.Errorf("records in offsets [%d, %d): got %d (ok %v), want %d", tc.from, tc.to, got, ok, tc.want)
 		}

@@ -295,8 +295,15 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		}
 		for k, h := range hwm[m.Name] {
 			upTo := idx.Log(k.topic, k.partition).SourceNext()
+			lost := max(0, h-upTo)
+			if lost > 0 && pl.req.Mode == agentapi.ModePlanned {
+				// The fenced source is there to count records, not offsets.
+				if n, ok := e.countOn(ctx, from, k, upTo, h); ok {
+					lost = n
+				}
+			}
 			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: k.topic, TargetTopic: topics[m.Name][k.topic], Partition: k.partition,
-				SourceHighWatermark: h, MirroredUpTo: upTo, RecordsLost: max(0, h-upTo)}
+				SourceHighWatermark: h, MirroredUpTo: upTo, RecordsLost: lost}
 			report.Partitions = append(report.Partitions, loss)
 			report.RecordsLost += loss.RecordsLost
 		}
@@ -368,6 +375,16 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 	return report, nil
 }
 
+// countOn counts the records in source offsets [from, to) of a partition.
+func (e *Executor) countOn(ctx context.Context, cluster string, k tpKey, from, to int64) (int64, bool) {
+	cl, _, err := e.client(cluster)
+	if err != nil {
+		return 0, false
+	}
+	defer cl.Close()
+	return checkpoint.CountRecords(ctx, cl, k.topic, k.partition, from, to)
+}
+
 type tpKey struct {
 	topic     string
 	partition int32
@@ -426,11 +443,18 @@ func (e *Executor) drain(ctx context.Context, pl *plan, src *kgo.Client, topics 
 				mirrored[tpKey{p.Topic, p.Partition}] = p.LastMirroredOffset + 1
 			}
 			ends.Each(func(o kadm.ListedOffset) {
-				// Offsets past the last record may be markers: a
-				// partition is drained when its lag is only those.
-				if d := o.Offset - mirrored[tpKey{o.Topic, o.Partition}]; d > 1 {
-					behind += d
+				from := mirrored[tpKey{o.Topic, o.Partition}]
+				if o.Offset <= from {
+					return
 				}
+				// Offsets past the last mirrored record may be only
+				// transaction markers or aborted records: count the
+				// records there (the source is fenced, so it holds still).
+				n, ok := checkpoint.CountRecords(ctx, src, o.Topic, o.Partition, from, o.Offset)
+				if !ok {
+					n = o.Offset - from
+				}
+				behind += n
 			})
 		}
 		if behind == 0 {
