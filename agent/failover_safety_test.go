@@ -145,6 +145,15 @@ func TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason(t *testing.T) {
 			t.Errorf("%s: HTTP %d %+v; want %d, field %q, a message saying %q", c.name, code, e.Error, c.code, c.field, c.says)
 		}
 	}
+	// A third region whose cluster does not answer.
+	s.agent.mustPut("/v1/clusters/asia", agentapi.Cluster{BootstrapServers: []string{freeAddr(t)}})
+	s.agent.mustPut("/v1/mirrors/na-to-asia", agentapi.Mirror{Source: "north-america", Target: "asia", Topics: agentapi.Selector{Include: []string{`LH\..*`}}})
+	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe", "asia"},
+		Mirrors: []string{"na-to-eu", "na-to-asia"}, Fencing: agentapi.FencingACL, DrainTimeout: "30s"})
+	var e agentapi.Error
+	if code := s.agent.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "asia", Mode: "forced", RequestID: "r-asia"}, &e); code != 409 || e.Error.Field != "to" || !strings.Contains(e.Error.Message, "does not answer") {
+		t.Errorf("failover to a cluster that does not answer: HTTP %d %+v, want 409 on to saying it does not answer", code, e.Error)
+	}
 	var p agentapi.Policy
 	s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
 	if p.Epoch != 0 || p.Active != "north-america" || p.InProgress != nil {
@@ -157,7 +166,6 @@ func TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason(t *testing.T) {
 	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: "forced", RequestID: "r5"}); code != 200 {
 		t.Fatalf("forced failover: %d %+v", code, e.Error)
 	}
-	var e agentapi.Error
 	if code := s.agent.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "north-america", Mode: "forced", RequestID: "r6", ExpectedEpoch: &epoch0}, &e); code != 409 || e.Error.Field != "expected_epoch" {
 		t.Fatalf("a stale expected_epoch: HTTP %d %+v, want 409 on expected_epoch", code, e.Error)
 	}
