@@ -177,9 +177,114 @@ func (c *Client) MirrorStatus(ctx context.Context, name string) (agentapi.Mirror
 	return out, err
 }
 
+// GroupCheckpoints answers a consumer group's last checkpoint through a
+// mirror: per partition, the committed source offset, the translated target
+// offset and the records read but not mirrored yet.
+func (c *Client) GroupCheckpoints(ctx context.Context, mirror, group string) (agentapi.GroupCheckpoints, error) {
+	var out agentapi.GroupCheckpoints
+	err := c.do(ctx, http.MethodGet, "/v1/mirrors/"+url.PathEscape(mirror)+"/groups/"+url.PathEscape(group), nil, &out)
+	return out, err
+}
+
+// PutPolicy creates or updates a failover policy and answers what the agent
+// stored, defaults and live state (active cluster, epoch) filled in.
+func (c *Client) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Policy, error) {
+	var out agentapi.Policy
+	err := c.do(ctx, http.MethodPut, "/v1/policies/"+url.PathEscape(p.Name), p, &out)
+	return out, err
+}
+
+// GetPolicy answers a stored policy with its active cluster, epoch, standby
+// readiness and last failover.
+func (c *Client) GetPolicy(ctx context.Context, name string) (agentapi.Policy, error) {
+	var out agentapi.Policy
+	err := c.do(ctx, http.MethodGet, "/v1/policies/"+url.PathEscape(name), nil, &out)
+	return out, err
+}
+
+// DeletePolicy deletes a policy; the active cluster stays where it is.
+func (c *Client) DeletePolicy(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/policies/"+url.PathEscape(name), nil, nil)
+}
+
+// Active answers the discovery record of a policy: the active cluster, its
+// bootstrap servers and the epoch.
+func (c *Client) Active(ctx context.Context, policy string) (agentapi.Active, error) {
+	var out agentapi.Active
+	err := c.do(ctx, http.MethodGet, "/v1/policies/"+url.PathEscape(policy)+"/active", nil, &out)
+	return out, err
+}
+
+// Forecast answers what a failover of policy to the cluster `to` would lose
+// and re-read now, without doing it.
+func (c *Client) Forecast(ctx context.Context, policy, to string) (agentapi.Forecast, error) {
+	var out agentapi.Forecast
+	err := c.send(ctx, call{
+		method: http.MethodGet,
+		path:   "/v1/policies/" + url.PathEscape(policy) + "/forecast",
+		query:  url.Values{"to": {to}},
+		out:    &out,
+	})
+	return out, err
+}
+
+// ErrNoRequestID refuses a failover without a request id: without one a
+// retried request could flip twice.
+var ErrNoRequestID = errors.New("a failover request needs a request_id, so that a retried request flips only once")
+
+// Failover asks the agent to make req.To the active cluster of policy and
+// answers the agent's record of the failover, report included.
+//
+// A failover can take as long as the policy's drain_timeout, so the client's
+// per-request timeout does not apply: the request runs until timeout (the
+// resource's create/update timeout) or ctx ends, whichever is first.
+//
+// Retries: a connection error or a 5xx is retried, and this is safe only
+// because every attempt resends the very same body, hence the same
+// request_id. The agent makes a request_id idempotent: a completed failover
+// with that id is answered again instead of flipping a second time, and one
+// still under way answers 409 (never retried). A request without a
+// request_id is refused here, before anything is sent. A timeout is not
+// retried: the agent may still be failing over, and the caller should read
+// the policy (or apply again, with the same request_id) to learn the outcome.
+func (c *Client) Failover(ctx context.Context, policy string, req agentapi.FailoverRequest, timeout time.Duration) (agentapi.Failover, error) {
+	var out agentapi.Failover
+	if req.RequestID == "" {
+		return out, ErrNoRequestID
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err := c.send(ctx, call{
+		method:    http.MethodPost,
+		path:      "/v1/policies/" + url.PathEscape(policy) + "/failover",
+		in:        req,
+		out:       &out,
+		noTimeout: true,
+	})
+	return out, err
+}
+
 // do sends one request, retried as retryPolicy allows, and decodes a 2xx
 // body into out or any other answer into an *Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.send(ctx, call{method: method, path: path, in: in, out: out})
+}
+
+// call is one request to the agent.
+type call struct {
+	method, path string
+	query        url.Values
+	in, out      any
+	// noTimeout lifts the client's per-request timeout: the context alone
+	// bounds the request (a failover lasts up to the policy's drain_timeout).
+	noTimeout bool
+}
+
+func (c *Client) send(ctx context.Context, cl call) error {
+	method, path, in, out := cl.method, cl.path, cl.in, cl.out
 	ctx = c.logContext(ctx)
 	var body []byte
 	if in != nil {
@@ -188,7 +293,11 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.base.JoinPath(path).String(), bodyReader(body))
+	u := c.base.JoinPath(path)
+	if len(cl.query) > 0 {
+		u.RawQuery = cl.query.Encode()
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), bodyReader(body))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -197,8 +306,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	hc := c.http
+	if cl.noTimeout {
+		hc = &http.Client{Transport: c.http.Transport}
+	}
 	rc := &retryablehttp.Client{
-		HTTPClient:   c.http,
+		HTTPClient:   hc,
 		Logger:       LeveledLogger{ctx: ctx},
 		RetryWaitMin: c.waitMin,
 		RetryWaitMax: c.waitMax,

@@ -180,3 +180,93 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyCallsUseTheirPaths(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.RequestURI())
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/active"):
+			_ = json.NewEncoder(w).Encode(agentapi.Active{Policy: "lh", Cluster: "europe", Epoch: 2})
+		case strings.HasSuffix(r.URL.Path, "/forecast"):
+			_ = json.NewEncoder(w).Encode(agentapi.Forecast{Policy: "lh", To: r.URL.Query().Get("to"), Report: agentapi.FailoverReport{RecordsLost: 7}})
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			_ = json.NewEncoder(w).Encode(agentapi.Policy{Name: "lh", Active: "north-america", Epoch: 0})
+		}
+	}))
+	defer srv.Close()
+	c, ctx := newClient(t, srv.URL, 0), context.Background()
+	if p, err := c.PutPolicy(ctx, agentapi.Policy{Name: "lh", Clusters: []string{"a", "b"}}); err != nil || p.Active != "north-america" {
+		t.Fatalf("PutPolicy = %+v, %v", p, err)
+	}
+	if _, err := c.GetPolicy(ctx, "lh"); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.Active(ctx, "lh"); err != nil || a.Cluster != "europe" || a.Epoch != 2 {
+		t.Fatalf("Active = %+v, %v", a, err)
+	}
+	if fc, err := c.Forecast(ctx, "lh", "eu rope&x"); err != nil || fc.To != "eu rope&x" || fc.Report.RecordsLost != 7 {
+		t.Fatalf("Forecast = %+v, %v", fc, err)
+	}
+	if err := c.DeletePolicy(ctx, "lh"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"PUT /v1/policies/lh", "GET /v1/policies/lh", "GET /v1/policies/lh/active", "GET /v1/policies/lh/forecast?to=eu+rope%26x", "DELETE /v1/policies/lh"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A failover retried after a 5xx resends the same request_id, which the
+// agent makes idempotent; a failover without one is never sent.
+func TestFailoverRetriesOnlyWithTheSameRequestID(t *testing.T) {
+	var ids []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req agentapi.FailoverRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		ids = append(ids, req.RequestID)
+		if len(ids) == 1 {
+			writeErr(w, http.StatusServiceUnavailable, agentapi.CodeUnavailable, "", "state cluster busy")
+			return
+		}
+		_ = json.NewEncoder(w).Encode(agentapi.Failover{RequestID: req.RequestID, To: req.To, Epoch: 1, Outcome: agentapi.OutcomeCompleted})
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, 3)
+	epoch := int64(0)
+	f, err := c.Failover(context.Background(), "lh", agentapi.FailoverRequest{To: "europe", Mode: "forced", RequestID: "id-1", ExpectedEpoch: &epoch}, time.Minute)
+	if err != nil || f.Epoch != 1 {
+		t.Fatalf("Failover = %+v, %v", f, err)
+	}
+	if strings.Join(ids, ",") != "id-1,id-1" {
+		t.Fatalf("request ids sent: %v", ids)
+	}
+	if _, err := c.Failover(context.Background(), "lh", agentapi.FailoverRequest{To: "europe", Mode: "forced"}, time.Minute); !errors.Is(err, ErrNoRequestID) || len(ids) != 2 {
+		t.Fatalf("without a request id: %v after %d requests", err, len(ids))
+	}
+}
+
+// A failover outlives the client's request timeout (2s here) and is bounded
+// by its own; running out of it is not retried.
+func TestFailoverHasItsOwnTimeoutAndIsNotRetriedAfterIt(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		time.Sleep(2500 * time.Millisecond)
+		_ = json.NewEncoder(w).Encode(agentapi.Failover{Epoch: 1})
+	}))
+	defer srv.Close()
+	c := newClient(t, srv.URL, 3)
+	req := agentapi.FailoverRequest{To: "europe", Mode: "planned", RequestID: "id-2"}
+	if f, err := c.Failover(context.Background(), "lh", req, 10*time.Second); err != nil || f.Epoch != 1 {
+		t.Fatalf("Failover = %+v, %v", f, err)
+	}
+	if _, err := c.Failover(context.Background(), "lh", req, 500*time.Millisecond); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline", err)
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("%d calls, want 2 (no retry after the timeout)", calls.Load())
+	}
+}

@@ -53,7 +53,7 @@ func (p *KafkaProvider) Metadata(_ context.Context, _ provider.MetadataRequest, 
 
 func (p *KafkaProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Drives a kafka-failover agent: the Kafka clusters it can reach and the mirrors it runs between them.",
+		MarkdownDescription: "Drives a kafka-failover agent: the Kafka clusters it can reach, the mirrors it runs between them, the failover policies over them and the active cluster of each.",
 		Attributes: map[string]schema.Attribute{
 			"agent_url": schema.StringAttribute{
 				MarkdownDescription: "Base URL of the agent's HTTP API, for example `https://agent.europe:8443`. Defaults to the `" + EnvAgentURL + "` environment variable.",
@@ -129,11 +129,11 @@ func (p *KafkaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 func (p *KafkaProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewClusterResource, NewMirrorResource}
+	return []func() resource.Resource{NewClusterResource, NewMirrorResource, NewPolicyResource, NewFailoverResource}
 }
 
 func (p *KafkaProvider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{NewFailoverStatusDataSource, NewGroupOffsetsDataSource}
 }
 
 // stringOr answers v's value, or def when v is null or empty.

@@ -1,0 +1,456 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/agentclient"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = &FailoverResource{}
+	_ resource.ResourceWithImportState = &FailoverResource{}
+	_ resource.ResourceWithModifyPlan  = &FailoverResource{}
+)
+
+// FailoverResource is the active cluster of a failover policy: changing
+// active_cluster is a failover.
+type FailoverResource struct {
+	client *agentclient.Client
+}
+
+// NewFailoverResource is the kafka_failover resource factory.
+func NewFailoverResource() resource.Resource { return &FailoverResource{} }
+
+type failoverModel struct {
+	Policy                 types.String   `tfsdk:"policy"`
+	ActiveCluster          types.String   `tfsdk:"active_cluster"`
+	Mode                   types.String   `tfsdk:"mode"`
+	Epoch                  types.Int64    `tfsdk:"epoch"`
+	ActiveBootstrapServers types.List     `tfsdk:"active_bootstrap_servers"`
+	CompletedAt            types.String   `tfsdk:"completed_at"`
+	Report                 types.Object   `tfsdk:"report"`
+	Timeouts               timeouts.Value `tfsdk:"timeouts"`
+}
+
+type reportModel struct {
+	RecordsLost      int64                `tfsdk:"records_lost"`
+	OffsetsCommitted int64                `tfsdk:"offsets_committed"`
+	Partitions       []partitionLossModel `tfsdk:"partitions"`
+	Groups           []groupModel         `tfsdk:"groups"`
+}
+
+type partitionLossModel struct {
+	Mirror              string `tfsdk:"mirror"`
+	Topic               string `tfsdk:"topic"`
+	TargetTopic         string `tfsdk:"target_topic"`
+	Partition           int64  `tfsdk:"partition"`
+	SourceHighWatermark int64  `tfsdk:"source_high_watermark"`
+	MirroredUpTo        int64  `tfsdk:"mirrored_up_to"`
+	RecordsLost         int64  `tfsdk:"records_lost"`
+}
+
+type groupModel struct {
+	Group              string `tfsdk:"group"`
+	RecordsNotMirrored int64  `tfsdk:"records_not_mirrored"`
+	CheckpointedAt     string `tfsdk:"checkpointed_at"`
+	Partitions         int64  `tfsdk:"partitions"`
+}
+
+var (
+	partitionLossTypes = map[string]attr.Type{
+		"mirror": types.StringType, "topic": types.StringType, "target_topic": types.StringType, "partition": types.Int64Type,
+		"source_high_watermark": types.Int64Type, "mirrored_up_to": types.Int64Type, "records_lost": types.Int64Type,
+	}
+	groupTypes = map[string]attr.Type{
+		"group": types.StringType, "records_not_mirrored": types.Int64Type, "checkpointed_at": types.StringType, "partitions": types.Int64Type,
+	}
+	reportTypes = map[string]attr.Type{
+		"records_lost": types.Int64Type, "offsets_committed": types.Int64Type,
+		"partitions": types.ListType{ElemType: types.ObjectType{AttrTypes: partitionLossTypes}},
+		"groups":     types.ListType{ElemType: types.ObjectType{AttrTypes: groupTypes}},
+	}
+)
+
+// The agent's failover fields map to these attributes in its 4xx answers.
+var failoverAttrs = map[string]bool{"policy": true, "active_cluster": true, "mode": true}
+var failoverRename = map[string]string{"to": "active_cluster", "expected_epoch": "active_cluster"}
+
+// failoverMargin is added to the policy's drain_timeout for the default
+// create and update timeouts: fencing, the flip and the report take time too.
+const failoverMargin = 2 * time.Minute
+
+func (r *FailoverResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_failover"
+}
+
+func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "The active cluster of a `kafka_failover_policy`. Changing `active_cluster` and applying is the failover: `planned` when the active region is healthy (fence writes, drain the mirrors, lose nothing), " +
+			"`forced` when it is lost (flip now and report exactly what was never mirrored). `terraform plan` shows the agent's forecast of a change as a warning, so reviewers see the cost before apply.\n\n" +
+			"Creating the resource with the policy's current active cluster adopts it without flipping. Deleting the resource changes nothing on the clusters. " +
+			"If the active cluster was changed outside Terraform (through the agent's API), the next plan shows `active_cluster` moving back to the configuration's value; " +
+			"after a forced failover the old active cluster is *diverged* and no failover can go back to it until its unmirrored records are reconciled.",
+		Attributes: map[string]schema.Attribute{
+			"policy": schema.StringAttribute{
+				MarkdownDescription: "Name of the `kafka_failover_policy` whose active cluster this resource sets. Changing it replaces the resource, which only adopts the other policy's active cluster (or fails it over to `active_cluster`).",
+				Required:            true,
+				Validators:          []validator.String{validName()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"active_cluster": schema.StringAttribute{
+				MarkdownDescription: "The cluster applications should use: one of the policy's `clusters`. Set it to the policy's current active cluster to adopt it; change it and apply to fail over. " +
+					"The failover is sent with the `epoch` in state as the expected epoch (refused if someone else failed over meanwhile) and with a request id made of the policy, the target and that epoch, so a retried apply never flips twice.",
+				Required:   true,
+				Validators: []validator.String{validName()},
+			},
+			"mode": schema.StringAttribute{
+				MarkdownDescription: "How the next change of `active_cluster` fails over. `" + agentapi.ModePlanned + "`: the active cluster is reachable; writes are fenced (the policy's `fencing`), the mirrors drain and nothing is lost, " +
+					"and the agent refuses when the standby lags beyond the policy's limits. `" + agentapi.ModeForced + "`: the active cluster is lost; the standby becomes active now and `report` lists what was never mirrored, and the old active cluster cannot become active again (it is diverged). " +
+					"One of " + quoted(agentapi.FailoverModes) + ". Default `" + agentapi.ModePlanned + "`. Changing only `mode` does nothing on the clusters.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(agentapi.ModePlanned),
+				Validators: []validator.String{stringvalidator.OneOf(agentapi.FailoverModes...)},
+			},
+			"epoch": schema.Int64Attribute{
+				MarkdownDescription: "The policy's epoch after the last failover: `0` before any, one more with each. Known only after apply when `active_cluster` changes.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"active_bootstrap_servers": schema.ListAttribute{
+				MarkdownDescription: "Bootstrap servers of the active cluster: where producers and consumers connect now (the agent's discovery answer, `GET /v1/policies/{name}/active`).",
+				Computed:            true,
+				ElementType:         types.StringType,
+				PlanModifiers:       []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+			},
+			"completed_at": schema.StringAttribute{
+				MarkdownDescription: "When the last failover completed (RFC 3339); null while the policy has never failed over.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"report": schema.SingleNestedAttribute{
+				MarkdownDescription: "What the last failover lost and what consumers re-read; null while the policy has never failed over. After a `planned` failover `records_lost` is 0.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				Attributes: map[string]schema.Attribute{
+					"records_lost": schema.Int64Attribute{
+						MarkdownDescription: "Records on the old active cluster that were never mirrored, summed over partitions: exact for what the agent last saw of the old active cluster's high watermarks.",
+						Computed:            true,
+					},
+					"offsets_committed": schema.Int64Attribute{
+						MarkdownDescription: "Partitions whose translated consumer group offset was committed on the new active cluster.",
+						Computed:            true,
+					},
+					"partitions": schema.ListNestedAttribute{
+						MarkdownDescription: "Per mirrored partition: what the old active cluster held and what reached the new one.",
+						Computed:            true,
+						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+							"mirror":                schema.StringAttribute{MarkdownDescription: "The mirror that copied the partition.", Computed: true},
+							"topic":                 schema.StringAttribute{MarkdownDescription: "The topic on the old active cluster.", Computed: true},
+							"target_topic":          schema.StringAttribute{MarkdownDescription: "The topic on the new active cluster.", Computed: true},
+							"partition":             schema.Int64Attribute{MarkdownDescription: "The partition number.", Computed: true},
+							"source_high_watermark": schema.Int64Attribute{MarkdownDescription: "The last high watermark the agent saw on the old active cluster.", Computed: true},
+							"mirrored_up_to":        schema.Int64Attribute{MarkdownDescription: "One past the last source offset that reached the new active cluster.", Computed: true},
+							"records_lost":          schema.Int64Attribute{MarkdownDescription: "Records of the partition that were never mirrored.", Computed: true},
+						}},
+					},
+					"groups": schema.ListNestedAttribute{
+						MarkdownDescription: "Per checkpointed consumer group: where it resumes on the new active cluster.",
+						Computed:            true,
+						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+							"group":                schema.StringAttribute{MarkdownDescription: "The consumer group.", Computed: true},
+							"records_not_mirrored": schema.Int64Attribute{MarkdownDescription: "Records the group had read on the old active cluster that never reached the new one: the group will not see them again.", Computed: true},
+							"checkpointed_at":      schema.StringAttribute{MarkdownDescription: "The group's offsets are known up to this time (RFC 3339); what it consumed on the old active cluster after it, it reads again.", Computed: true},
+							"partitions":           schema.Int64Attribute{MarkdownDescription: "Partitions of the group that were translated.", Computed: true},
+						}},
+					},
+				},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, CreateDescription: "How long a failover may take when the resource is created with another cluster than the active one. Default: the policy's `drain_timeout` plus 2 minutes.", UpdateDescription: "How long a failover may take. Default: the policy's `drain_timeout` plus 2 minutes."}),
+		},
+	}
+}
+
+func (r *FailoverResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan makes the computed results unknown when active_cluster changes
+// (they are the failover's), and shows the agent's forecast of that failover
+// as a warning, so that it is in the plan reviewers read.
+func (r *FailoverResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan failoverModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || plan.Policy.IsUnknown() || plan.ActiveCluster.IsUnknown() {
+		return
+	}
+	to := plan.ActiveCluster.ValueString()
+	if !req.State.Raw.IsNull() {
+		var state failoverModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() || state.ActiveCluster.ValueString() == to {
+			return
+		}
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("epoch"), types.Int64Unknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("active_bootstrap_servers"), types.ListUnknown(types.StringType))...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("completed_at"), types.StringUnknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("report"), types.ObjectUnknown(reportTypes))...)
+	}
+	if r.client == nil {
+		return
+	}
+	name := plan.Policy.ValueString()
+	p, err := r.client.GetPolicy(ctx, name)
+	if err != nil || p.Active == to {
+		// A policy created in the same apply, or an adoption: nothing to forecast.
+		return
+	}
+	fc, err := r.client.Forecast(ctx, name, to)
+	if err != nil {
+		resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), "Failover Forecast Unavailable",
+			fmt.Sprintf("This plan fails policy %s over from %s to %s, but the agent could not say what it would lose: review the standbys with GET /v1/policies/%s before applying. Error: %v", name, p.Active, to, name, err))
+		return
+	}
+	summary, detail := forecastWarning(fc, plan.Mode.ValueString())
+	resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), summary, detail)
+}
+
+// forecastWarning words the agent's forecast for a reviewer of the plan.
+func forecastWarning(fc agentapi.Forecast, mode string) (string, string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Applying this plan fails policy %s over from %s to %s (mode %s). If it happened now, according to the agent:\n", fc.Policy, fc.From, fc.To, mode)
+	fmt.Fprintf(&b, "- records at risk (on %s, not mirrored to %s): %d\n", fc.From, fc.To, fc.Report.RecordsLost)
+	for _, p := range fc.Report.Partitions {
+		if p.RecordsLost > 0 {
+			fmt.Fprintf(&b, "  - %s[%d]: %d\n", p.Topic, p.Partition, p.RecordsLost)
+		}
+	}
+	if len(fc.Report.Groups) == 0 {
+		b.WriteString("- consumer groups: none checkpointed\n")
+	}
+	for _, g := range fc.Report.Groups {
+		fmt.Fprintf(&b, "- group %s: %d records read but not mirrored; re-reads what it consumed after %s\n", g.Group, g.RecordsNotMirrored, g.CheckpointedAt.UTC().Format(time.RFC3339))
+	}
+	possible := "no"
+	if fc.PlannedPossible {
+		possible = "yes"
+	}
+	fmt.Fprintf(&b, "- planned failover possible now: %s (%s)\n", possible, fc.Reason)
+	switch {
+	case mode == agentapi.ModePlanned && !fc.PlannedPossible:
+		b.WriteString("With mode = \"planned\" the agent will refuse this failover now: wait until the standby is ready, or set mode = \"forced\" if the active cluster is lost.")
+	case mode == agentapi.ModeForced:
+		b.WriteString("With mode = \"forced\" the records at risk are lost to applications, and " + fc.From + " cannot become active again until its unmirrored records are reconciled.")
+	default:
+		b.WriteString("With mode = \"planned\" writes to " + fc.From + " are fenced and the mirrors drained first: nothing is lost.")
+	}
+	return fmt.Sprintf("Failover Forecast: %d Records At Risk", fc.Report.RecordsLost), b.String()
+}
+
+func (r *FailoverResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m failoverModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	name, to := m.Policy.ValueString(), m.ActiveCluster.ValueString()
+	p, err := r.client.GetPolicy(ctx, name)
+	if err != nil {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, failoverAttrs, nil)
+		return
+	}
+	if p.Active == to {
+		resp.Diagnostics.Append(resp.State.Set(ctx, failoverFromPolicy(ctx, p, m, &resp.Diagnostics))...)
+		return
+	}
+	timeout, diags := m.Timeouts.Create(ctx, defaultFailoverTimeout(p))
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.failover(ctx, m, p.Epoch, timeout, &resp.Diagnostics, func(v failoverModel) diag.Diagnostics { return resp.State.Set(ctx, v) })
+}
+
+func (r *FailoverResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m, state failoverModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	if m.ActiveCluster.ValueString() == state.ActiveCluster.ValueString() {
+		// Only mode or timeouts changed: nothing to do on the clusters.
+		m.Epoch, m.ActiveBootstrapServers, m.CompletedAt, m.Report = state.Epoch, state.ActiveBootstrapServers, state.CompletedAt, state.Report
+		resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+		return
+	}
+	name := m.Policy.ValueString()
+	p, err := r.client.GetPolicy(ctx, name)
+	if err != nil {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, failoverAttrs, nil)
+		return
+	}
+	timeout, diags := m.Timeouts.Update(ctx, defaultFailoverTimeout(p))
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.failover(ctx, m, state.Epoch.ValueInt64(), timeout, &resp.Diagnostics, func(v failoverModel) diag.Diagnostics { return resp.State.Set(ctx, v) })
+}
+
+// failoverRequestID is the same for every attempt at one failover (same
+// policy, same target, same epoch before it), so that the agent, which makes
+// request ids idempotent, flips once however often the apply is retried.
+func failoverRequestID(policy, to string, fromEpoch int64) string {
+	return fmt.Sprintf("terraform-%s-to-%s-from-epoch-%d", policy, to, fromEpoch)
+}
+
+// failover flips the policy to m.ActiveCluster, expecting fromEpoch.
+func (r *FailoverResource) failover(ctx context.Context, m failoverModel, fromEpoch int64, timeout time.Duration, diags *diag.Diagnostics, set func(failoverModel) diag.Diagnostics) {
+	name, to := m.Policy.ValueString(), m.ActiveCluster.ValueString()
+	req := agentapi.FailoverRequest{
+		To:            to,
+		Mode:          m.Mode.ValueString(),
+		RequestID:     failoverRequestID(name, to, fromEpoch),
+		ExpectedEpoch: &fromEpoch,
+		RequestedBy:   "terraform",
+	}
+	res, err := r.client.Failover(ctx, name, req, timeout)
+	if err != nil {
+		what := fmt.Sprintf("fail policy %q over to %q (mode %s, request %s)", name, to, req.Mode, req.RequestID)
+		if ctx.Err() == nil && strings.Contains(err.Error(), "deadline exceeded") {
+			diags.AddAttributeError(path.Root("active_cluster"), "Failover Timed Out",
+				fmt.Sprintf("Could not %s within %s. The agent may still be failing over: read GET /v1/policies/%s, then apply again (the same request id is sent, so it cannot flip twice), or raise timeouts.update. Error: %v", what, timeout, name, err))
+			return
+		}
+		agentDiag(diags, what, err, failoverAttrs, failoverRename)
+		return
+	}
+	if res.Outcome != "" && res.Outcome != agentapi.OutcomeCompleted {
+		diags.AddAttributeError(path.Root("active_cluster"), "Failover Aborted",
+			fmt.Sprintf("The failover of policy %q to %q was aborted and nothing flipped: fix what the agent says and apply again. The agent said: %s", name, to, res.Reason))
+		return
+	}
+	m.Epoch = types.Int64Value(res.Epoch)
+	m.CompletedAt = types.StringValue(res.CompletedAt.UTC().Format(time.RFC3339Nano))
+	m.Report = reportValue(ctx, res.Report, diags)
+	m.ActiveBootstrapServers = types.ListNull(types.StringType)
+	if a, err := r.client.Active(ctx, name); err == nil {
+		m.ActiveBootstrapServers = listOf(a.BootstrapServers, types.ListValueMust(types.StringType, nil))
+	} else {
+		diags.AddWarning("Active Cluster Not Read Back",
+			fmt.Sprintf("Policy %q failed over to %q, but reading its bootstrap servers failed; they show after the next refresh. Error: %v", name, to, err))
+	}
+	diags.Append(set(m)...)
+}
+
+func defaultFailoverTimeout(p agentapi.Policy) time.Duration {
+	d, err := time.ParseDuration(p.DrainTimeout)
+	if err != nil {
+		d = agentapi.DefaultDrainTimeout
+	}
+	return d + failoverMargin
+}
+
+func (r *FailoverResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m failoverModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
+		return
+	}
+	name := m.Policy.ValueString()
+	p, err := r.client.GetPolicy(ctx, name)
+	if agentclient.IsNotFound(err) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, failoverAttrs, nil)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, failoverFromPolicy(ctx, p, m, &resp.Diagnostics))...)
+}
+
+// failoverFromPolicy is the state as the policy answers it; prior keeps the
+// configuration-only values (mode, timeouts) and the last report when the
+// agent's last failover record is not this epoch's (an aborted attempt).
+func failoverFromPolicy(ctx context.Context, p agentapi.Policy, prior failoverModel, diags *diag.Diagnostics) failoverModel {
+	m := prior
+	m.Policy = types.StringValue(p.Name)
+	m.ActiveCluster = types.StringValue(p.Active)
+	m.Epoch = types.Int64Value(p.Epoch)
+	m.ActiveBootstrapServers = listOf(p.ActiveBootstrapServers, types.ListValueMust(types.StringType, nil))
+	if m.Mode.IsNull() || m.Mode.IsUnknown() {
+		m.Mode = types.StringValue(agentapi.ModePlanned)
+	}
+	switch last := p.LastFailover; {
+	case last != nil && last.Outcome == agentapi.OutcomeCompleted && last.Epoch == p.Epoch:
+		m.CompletedAt = types.StringValue(last.CompletedAt.UTC().Format(time.RFC3339Nano))
+		m.Report = reportValue(ctx, last.Report, diags)
+	case p.Epoch == 0 || m.CompletedAt.IsUnknown() || m.Report.IsUnknown():
+		m.CompletedAt = types.StringNull()
+		m.Report = types.ObjectNull(reportTypes)
+	}
+	return m
+}
+
+// reportValue is a failover report as the report attribute.
+func reportValue(ctx context.Context, rep *agentapi.FailoverReport, diags *diag.Diagnostics) types.Object {
+	if rep == nil {
+		return types.ObjectNull(reportTypes)
+	}
+	rm := reportModel{RecordsLost: rep.RecordsLost, OffsetsCommitted: int64(rep.OffsetsCommitted),
+		Partitions: []partitionLossModel{}, Groups: []groupModel{}}
+	for _, p := range rep.Partitions {
+		rm.Partitions = append(rm.Partitions, partitionLossModel{Mirror: p.Mirror, Topic: p.Topic, TargetTopic: p.TargetTopic, Partition: int64(p.Partition),
+			SourceHighWatermark: p.SourceHighWatermark, MirroredUpTo: p.MirroredUpTo, RecordsLost: p.RecordsLost})
+	}
+	for _, g := range rep.Groups {
+		rm.Groups = append(rm.Groups, groupModel{Group: g.Group, RecordsNotMirrored: g.RecordsNotMirrored,
+			CheckpointedAt: g.CheckpointedAt.UTC().Format(time.RFC3339Nano), Partitions: int64(g.Partitions)})
+	}
+	v, d := types.ObjectValueFrom(ctx, reportTypes, rm)
+	diags.Append(d...)
+	return v
+}
+
+func (r *FailoverResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m failoverModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.AddWarning("Failover Resource Removed, Clusters Unchanged",
+		fmt.Sprintf("kafka_failover for policy %q is gone from the state, and nothing changed on the clusters: %s stays the active cluster (epoch %d) and applications keep using it. "+
+			"To fail over later, declare a kafka_failover for the policy again (with the active cluster it adopts it) or use POST /v1/policies/%s/failover.",
+			m.Policy.ValueString(), m.ActiveCluster.ValueString(), m.Epoch.ValueInt64(), m.Policy.ValueString()))
+}
+
+func (r *FailoverResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resource.ImportStatePassthroughID(ctx, path.Root("policy"), req, resp)
+}

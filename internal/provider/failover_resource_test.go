@@ -1,0 +1,313 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+func failoverConfig(e *accEnv, active, mode string) string {
+	return policyConfig(e, `  fencing = "none"`, fmt.Sprintf(`
+resource "kafka_failover" "lh" {
+  policy         = kafka_failover_policy.lh.name
+  active_cluster = %q
+  mode           = %q
+  timeouts {
+    update = "5m"
+  }
+}
+`, active, mode))
+}
+
+// TestAccFailoverAdoptsThenFailsOverAndReports creates the whole story on
+// two real clusters and a real agent: clusters, a mirror, a policy and a
+// kafka_failover that adopts north-america without flipping. Records and a
+// consumer group's offsets reach europe. Changing active_cluster to europe
+// (forced) fails over: epoch 1, the report computed, discovery answers
+// europe; plans are empty after each apply, and imports match the state.
+//
+// terraform-plugin-testing cannot see plan warnings, so the flip step's
+// PreConfig checks the agent's forecast through its API and runs the
+// resource's ModifyPlan (what terraform plan calls) against the same agent,
+// checking the warning it adds.
+func TestAccFailoverAdoptsThenFailsOverAndReports(t *testing.T) {
+	e := startEnv(t)
+	const topic, partitions, perPartition, group = "LH.orders", 3, 20, "consumer-southamerica"
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
+	kafkatest.NewProducer(t, e.source.Bootstrap()).Produce(t, topic, partitions, perPartition)
+	commitGroup(t, e.source.Bootstrap(), group, topic, partitions, 10)
+
+	name := "kafka_failover.lh"
+	servers := func(c interface{ Bootstrap() []string }) knownvalue.Check {
+		var checks []knownvalue.Check
+		for _, s := range c.Bootstrap() {
+			checks = append(checks, knownvalue.StringExact(s))
+		}
+		return knownvalue.ListExact(checks)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: failoverConfig(e, "north-america", "planned"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("epoch"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("active_bootstrap_servers"), servers(e.source)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("completed_at"), knownvalue.Null()),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					discoveryAnswers(e, "north-america", 0),
+					recordsMirrored(t, e, topic, partitions*perPartition),
+					groupCheckpointed(e, group, partitions),
+				),
+			},
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "loosehanger",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "policy",
+				ImportStateVerifyIgnore:              []string{"timeouts"},
+			},
+			{
+				PreConfig: func() { checkForecast(t, e, group) },
+				Config:    failoverConfig(e, "europe", "forced"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue(name, tfjsonpath.New("epoch")),
+						plancheck.ExpectUnknownValue(name, tfjsonpath.New("report")),
+						plancheck.ExpectUnknownValue(name, tfjsonpath.New("completed_at")),
+					},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("epoch"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("active_bootstrap_servers"), servers(e.target)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("completed_at"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report").AtMapKey("records_lost"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report").AtMapKey("partitions"), knownvalue.ListSizeExact(partitions)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report").AtMapKey("partitions").AtSliceIndex(0).AtMapKey("records_lost"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report").AtMapKey("partitions").AtSliceIndex(0).AtMapKey("mirrored_up_to"), knownvalue.Int64Exact(perPartition)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report").AtMapKey("groups"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"group":                knownvalue.StringExact(group),
+							"records_not_mirrored": knownvalue.Int64Exact(0),
+							"partitions":           knownvalue.Int64Exact(partitions),
+						}),
+					})),
+					// The policy resource refreshes to the new active cluster without a diff.
+					statecheck.ExpectKnownValue("kafka_failover_policy.lh", tfjsonpath.New("primary"), knownvalue.StringExact("north-america")),
+				},
+				Check: discoveryAnswers(e, "europe", 1),
+			},
+			// A plan of the same configuration, from a fresh refresh, is empty:
+			// epoch, report and the policy's active cluster cause no diff.
+			{Config: failoverConfig(e, "europe", "forced"), PlanOnly: true},
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "loosehanger",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "policy",
+				ImportStateVerifyIgnore:              []string{"timeouts", "mode"},
+			},
+		},
+	})
+}
+
+// TestAccFailoverShowsAFailoverMadeOutsideTerraform adopts north-america,
+// then fails over to europe through the agent's API (planned): the refresh
+// moves active_cluster to europe, so the plan shows a change back to the
+// configuration's north-america; configuring europe adopts it with an
+// empty plan and the failover's report.
+func TestAccFailoverShowsAFailoverMadeOutsideTerraform(t *testing.T) {
+	e := startEnv(t)
+	name := "kafka_failover.lh"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: failoverConfig(e, "north-america", "planned"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				PreConfig: func() {
+					epoch := int64(0)
+					f, err := e.client.Failover(context.Background(), "loosehanger", agentapi.FailoverRequest{
+						To: "europe", Mode: agentapi.ModePlanned, RequestID: "by-hand-1", ExpectedEpoch: &epoch}, time.Minute)
+					if err != nil || f.Epoch != 1 {
+						t.Fatalf("failover through the API: %+v, %v", f, err)
+					}
+				},
+				Config:             failoverConfig(e, "north-america", "planned"),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(name, tfjsonpath.New("active_cluster"), knownvalue.StringExact("north-america")),
+						plancheck.ExpectUnknownValue(name, tfjsonpath.New("epoch")),
+					},
+				},
+			},
+			{
+				Config: failoverConfig(e, "europe", "planned"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("active_cluster"), knownvalue.StringExact("europe")),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("epoch"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("completed_at"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("report").AtMapKey("records_lost"), knownvalue.Int64Exact(0)),
+				},
+				Check: discoveryAnswers(e, "europe", 1),
+			},
+		},
+	})
+}
+
+// commitGroup commits offset n on every partition of topic for group.
+func commitGroup(t *testing.T, bootstrap []string, group, topic string, partitions int32, n int64) {
+	t.Helper()
+	adm := kadm.NewClient(kafkatest.Client(t, bootstrap))
+	offsets := kadm.Offsets{}
+	for p := int32(0); p < partitions; p++ {
+		offsets.AddOffset(topic, p, n, -1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := adm.CommitOffsets(ctx, group, offsets)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("commit offsets of %s: %v", group, err)
+	}
+}
+
+// groupCheckpointed waits until the agent has checkpointed every partition
+// of group, so that a failover report lists it.
+func groupCheckpointed(e *accEnv, group string, partitions int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		deadline := time.Now().Add(60 * time.Second)
+		var last string
+		for time.Now().Before(deadline) {
+			g, err := e.client.GroupCheckpoints(context.Background(), "na-to-eu", group)
+			if err == nil && len(g.Partitions) == partitions {
+				return nil
+			}
+			last = fmt.Sprintf("%+v, %v", g, err)
+			time.Sleep(200 * time.Millisecond)
+		}
+		return fmt.Errorf("group %s not checkpointed on %d partitions within 60s: %s", group, partitions, last)
+	}
+}
+
+// discoveryAnswers checks GET /v1/policies/loosehanger/active.
+func discoveryAnswers(e *accEnv, cluster string, epoch int64) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		a, err := e.client.Active(context.Background(), "loosehanger")
+		if err != nil {
+			return err
+		}
+		if a.Cluster != cluster || a.Epoch != epoch {
+			return fmt.Errorf("discovery answers %s at epoch %d, want %s at epoch %d", a.Cluster, a.Epoch, cluster, epoch)
+		}
+		return nil
+	}
+}
+
+// checkForecast asks the agent what the plan's failover would cost, as
+// ModifyPlan does, and checks the warning the plan shows for it.
+func checkForecast(t *testing.T, e *accEnv, group string) {
+	fc, err := e.client.Forecast(context.Background(), "loosehanger", "europe")
+	if err != nil {
+		t.Fatalf("forecast: %v", err)
+	}
+	if fc.From != "north-america" || fc.To != "europe" || fc.Report.RecordsLost != 0 || len(fc.Report.Groups) != 1 || fc.Report.Groups[0].Group != group {
+		t.Fatalf("forecast = %+v", fc)
+	}
+	summary, detail := planWarning(t, e, "north-america", "europe", agentapi.ModeForced)
+	for _, want := range []string{
+		"fails policy loosehanger over from north-america to europe (mode forced)",
+		"records at risk (on north-america, not mirrored to europe): 0",
+		"group " + group + ": 0 records read but not mirrored",
+		"planned failover possible now: ",
+		"north-america cannot become active again",
+	} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("forecast warning lacks %q:\n%s", want, detail)
+		}
+	}
+	if summary != "Failover Forecast: 0 Records At Risk" {
+		t.Errorf("summary = %q", summary)
+	}
+}
+
+// planWarning runs the resource's ModifyPlan against the test's agent for a
+// change of active_cluster from `from` to `to`, and answers the one warning
+// it adds: what terraform plan shows the reviewer.
+func planWarning(t *testing.T, e *accEnv, from, to, mode string) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	r := &FailoverResource{client: e.client}
+	var sr fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &sr)
+	model := func(active string) failoverModel {
+		return failoverModel{
+			Policy: types.StringValue("loosehanger"), ActiveCluster: types.StringValue(active), Mode: types.StringValue(mode),
+			Epoch: types.Int64Value(0), ActiveBootstrapServers: types.ListValueMust(types.StringType, nil),
+			CompletedAt: types.StringNull(), Report: types.ObjectNull(reportTypes),
+			Timeouts: timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})},
+		}
+	}
+	state := tfsdk.State{Schema: sr.Schema}
+	plan := tfsdk.Plan{Schema: sr.Schema}
+	if d := state.Set(ctx, model(from)); d.HasError() {
+		t.Fatal(d)
+	}
+	if d := plan.Set(ctx, model(to)); d.HasError() {
+		t.Fatal(d)
+	}
+	resp := fwresource.ModifyPlanResponse{Plan: plan}
+	r.ModifyPlan(ctx, fwresource.ModifyPlanRequest{State: state, Plan: plan, Config: tfsdk.Config{Schema: sr.Schema, Raw: plan.Raw}}, &resp)
+	if resp.Diagnostics.HasError() || len(resp.Diagnostics) != 1 || resp.Diagnostics[0].Severity() != diag.SeverityWarning {
+		t.Fatalf("ModifyPlan diagnostics: %v", resp.Diagnostics)
+	}
+	var epoch types.Int64
+	resp.Plan.GetAttribute(ctx, path.Root("epoch"), &epoch)
+	if !epoch.IsUnknown() {
+		t.Errorf("planned epoch = %v, want unknown", epoch)
+	}
+	return resp.Diagnostics[0].Summary(), resp.Diagnostics[0].Detail()
+}

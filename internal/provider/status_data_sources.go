@@ -1,0 +1,232 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentclient"
+)
+
+var (
+	_ datasource.DataSourceWithConfigure = &FailoverStatusDataSource{}
+	_ datasource.DataSourceWithConfigure = &GroupOffsetsDataSource{}
+)
+
+// FailoverStatusDataSource reads where a policy's applications connect now
+// and whether each standby could take over.
+type FailoverStatusDataSource struct {
+	client *agentclient.Client
+}
+
+// NewFailoverStatusDataSource is the kafka_failover_status factory.
+func NewFailoverStatusDataSource() datasource.DataSource { return &FailoverStatusDataSource{} }
+
+type failoverStatusModel struct {
+	Policy                 types.String   `tfsdk:"policy"`
+	ActiveCluster          types.String   `tfsdk:"active_cluster"`
+	ActiveBootstrapServers []types.String `tfsdk:"active_bootstrap_servers"`
+	Epoch                  types.Int64    `tfsdk:"epoch"`
+	Diverged               []types.String `tfsdk:"diverged"`
+	Standbys               []standbyModel `tfsdk:"standbys"`
+}
+
+type standbyModel struct {
+	Cluster    types.String `tfsdk:"cluster"`
+	Ready      types.Bool   `tfsdk:"ready"`
+	LagRecords types.Int64  `tfsdk:"lag_records"`
+	LagSeconds types.Int64  `tfsdk:"lag_seconds"`
+	Reason     types.String `tfsdk:"reason"`
+}
+
+func (d *FailoverStatusDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_failover_status"
+}
+
+func (d *FailoverStatusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Where a failover policy's applications connect now, and whether each standby could take over: the numbers to look at before changing `active_cluster` of a `kafka_failover`.",
+		Attributes: map[string]schema.Attribute{
+			"policy": schema.StringAttribute{
+				MarkdownDescription: "Name of the `kafka_failover_policy`.",
+				Required:            true,
+				Validators:          []validator.String{validName()},
+			},
+			"active_cluster": schema.StringAttribute{
+				MarkdownDescription: "The cluster applications use now.",
+				Computed:            true,
+			},
+			"active_bootstrap_servers": schema.ListAttribute{
+				MarkdownDescription: "Bootstrap servers of the active cluster: where producers and consumers connect now.",
+				Computed:            true,
+				ElementType:         types.StringType,
+			},
+			"epoch": schema.Int64Attribute{
+				MarkdownDescription: "How many failovers the policy has been through.",
+				Computed:            true,
+			},
+			"diverged": schema.ListAttribute{
+				MarkdownDescription: "Clusters left behind by a forced failover: they may hold records that were never mirrored, nothing is mirrored into them and no failover can go back to them until those records are reconciled.",
+				Computed:            true,
+				ElementType:         types.StringType,
+			},
+			"standbys": schema.ListNestedAttribute{
+				MarkdownDescription: "Per standby cluster: whether a planned failover to it would be accepted now.",
+				Computed:            true,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"cluster":     schema.StringAttribute{MarkdownDescription: "The standby cluster.", Computed: true},
+					"ready":       schema.BoolAttribute{MarkdownDescription: "The mirrors into it are running, their lag is within the policy's `max_lag_records` and `max_lag_seconds`, and their checkpoints are fresh.", Computed: true},
+					"lag_records": schema.Int64Attribute{MarkdownDescription: "Records on the active cluster not yet mirrored into it: what a forced failover now would lose.", Computed: true},
+					"lag_seconds": schema.Int64Attribute{MarkdownDescription: "Age in seconds of the oldest record not yet mirrored into it.", Computed: true},
+					"reason":      schema.StringAttribute{MarkdownDescription: "Why it is not ready; empty when it is.", Computed: true},
+				}},
+			},
+		},
+	}
+}
+
+func (d *FailoverStatusDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *FailoverStatusDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m failoverStatusModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(d.client, &resp.Diagnostics) {
+		return
+	}
+	name := m.Policy.ValueString()
+	p, err := d.client.GetPolicy(ctx, name)
+	if err != nil {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, map[string]bool{"policy": true}, nil)
+		return
+	}
+	m.ActiveCluster = types.StringValue(p.Active)
+	m.ActiveBootstrapServers = stringValues(p.ActiveBootstrapServers)
+	m.Epoch = types.Int64Value(p.Epoch)
+	m.Diverged = stringValues(p.Diverged)
+	m.Standbys = []standbyModel{}
+	for _, s := range p.Standbys {
+		m.Standbys = append(m.Standbys, standbyModel{
+			Cluster: types.StringValue(s.Cluster), Ready: types.BoolValue(s.Ready), LagRecords: types.Int64Value(s.LagRecords),
+			LagSeconds: types.Int64Value(s.LagSeconds), Reason: types.StringValue(s.Reason),
+		})
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+func stringValues(vs []string) []types.String {
+	out := make([]types.String, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, types.StringValue(v))
+	}
+	return out
+}
+
+// GroupOffsetsDataSource reads a consumer group's translated offsets.
+type GroupOffsetsDataSource struct {
+	client *agentclient.Client
+}
+
+// NewGroupOffsetsDataSource is the kafka_consumer_group_offsets factory.
+func NewGroupOffsetsDataSource() datasource.DataSource { return &GroupOffsetsDataSource{} }
+
+type groupOffsetsModel struct {
+	Mirror             types.String           `tfsdk:"mirror"`
+	Group              types.String           `tfsdk:"group"`
+	RecordsNotMirrored types.Int64            `tfsdk:"records_not_mirrored"`
+	LastError          types.String           `tfsdk:"last_error"`
+	Partitions         []groupPartitionOffset `tfsdk:"partitions"`
+}
+
+type groupPartitionOffset struct {
+	Topic              types.String `tfsdk:"topic"`
+	TargetTopic        types.String `tfsdk:"target_topic"`
+	Partition          types.Int64  `tfsdk:"partition"`
+	SourceOffset       types.Int64  `tfsdk:"source_offset"`
+	TargetOffset       types.Int64  `tfsdk:"target_offset"`
+	RecordsNotMirrored types.Int64  `tfsdk:"records_not_mirrored"`
+	Exact              types.Bool   `tfsdk:"exact"`
+	CheckpointedAt     types.String `tfsdk:"checkpointed_at"`
+	Synced             types.Bool   `tfsdk:"synced"`
+}
+
+func (d *GroupOffsetsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_consumer_group_offsets"
+}
+
+func (d *GroupOffsetsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A consumer group's last checkpoint through a mirror: per partition, the offset it committed on the source, the exact offset where it resumes on the target after a failover, " +
+			"and the records it has read that are not on the target yet (what it would miss after a failover now).",
+		Attributes: map[string]schema.Attribute{
+			"mirror": schema.StringAttribute{
+				MarkdownDescription: "Name of the `kafka_mirror` whose `groups` include the group.",
+				Required:            true,
+				Validators:          []validator.String{validName()},
+			},
+			"group": schema.StringAttribute{
+				MarkdownDescription: "The consumer group, as named on the source cluster.",
+				Required:            true,
+			},
+			"records_not_mirrored": schema.Int64Attribute{
+				MarkdownDescription: "Records the group has read on the source that are not on the target yet, summed over partitions.",
+				Computed:            true,
+			},
+			"last_error": schema.StringAttribute{
+				MarkdownDescription: "The last error checkpointing the group, retried every `checkpoint_interval`; empty when the last round worked.",
+				Computed:            true,
+			},
+			"partitions": schema.ListNestedAttribute{
+				MarkdownDescription: "Per partition of the group on the mirrored topics.",
+				Computed:            true,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"topic":                schema.StringAttribute{MarkdownDescription: "The topic on the source cluster.", Computed: true},
+					"target_topic":         schema.StringAttribute{MarkdownDescription: "The topic on the target cluster.", Computed: true},
+					"partition":            schema.Int64Attribute{MarkdownDescription: "The partition number.", Computed: true},
+					"source_offset":        schema.Int64Attribute{MarkdownDescription: "The group's committed offset on the source: the next record it would read there.", Computed: true},
+					"target_offset":        schema.Int64Attribute{MarkdownDescription: "Where the group resumes on the target to read exactly the records it has not read yet.", Computed: true},
+					"records_not_mirrored": schema.Int64Attribute{MarkdownDescription: "Records the group read on the source that are not on the target yet.", Computed: true},
+					"exact":                schema.BoolAttribute{MarkdownDescription: "`records_not_mirrored` is exact rather than an upper bound (offsets not yet mirrored may be transaction markers).", Computed: true},
+					"checkpointed_at":      schema.StringAttribute{MarkdownDescription: "When the agent last confirmed this checkpoint (RFC 3339).", Computed: true},
+					"synced":               schema.BoolAttribute{MarkdownDescription: "The translated offset is committed to the group on the target.", Computed: true},
+				}},
+			},
+		},
+	}
+}
+
+func (d *GroupOffsetsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *GroupOffsetsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m groupOffsetsModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !ready(d.client, &resp.Diagnostics) {
+		return
+	}
+	mirror, group := m.Mirror.ValueString(), m.Group.ValueString()
+	g, err := d.client.GroupCheckpoints(ctx, mirror, group)
+	if err != nil {
+		agentDiag(&resp.Diagnostics, fmt.Sprintf("read the checkpoints of group %q through mirror %q", group, mirror), err, map[string]bool{"mirror": true, "group": true}, nil)
+		return
+	}
+	m.RecordsNotMirrored = types.Int64Value(g.RecordsNotMirrored)
+	m.LastError = types.StringValue(g.LastError)
+	m.Partitions = []groupPartitionOffset{}
+	for _, p := range g.Partitions {
+		m.Partitions = append(m.Partitions, groupPartitionOffset{
+			Topic: types.StringValue(p.Topic), TargetTopic: types.StringValue(p.TargetTopic), Partition: types.Int64Value(int64(p.Partition)),
+			SourceOffset: types.Int64Value(p.SourceOffset), TargetOffset: types.Int64Value(p.TargetOffset),
+			RecordsNotMirrored: types.Int64Value(p.NotMirrored), Exact: types.BoolValue(p.Exact),
+			CheckpointedAt: types.StringValue(p.CheckpointedAt.UTC().Format(time.RFC3339Nano)), Synced: types.BoolValue(p.Synced),
+		})
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
