@@ -1,0 +1,99 @@
+# The reference scenario: applications in south-america use the active
+# cluster in north-america; the agent beside europe keeps a mirror of the
+# LH.* topics and the consumer-* groups. Losing north-america is one apply:
+#
+#   terraform apply -var active_cluster=europe -var mode=forced
+#
+# Run against the demo's clusters with a dev_overrides CLI configuration
+# (see docs/index.md); `make demo` does all of it.
+
+terraform {
+  required_providers {
+    kafka = {
+      source = "kafka-failover/kafka"
+    }
+  }
+}
+
+variable "agent_url" {
+  type        = string
+  description = "The agent beside europe."
+  default     = "http://127.0.0.1:18080"
+}
+
+variable "north_america_bootstrap" {
+  type    = list(string)
+  default = ["127.0.0.1:19092"]
+}
+
+variable "europe_bootstrap" {
+  type    = list(string)
+  default = ["127.0.0.1:29092"]
+}
+
+variable "active_cluster" {
+  type        = string
+  description = "The cluster applications use. Change it and apply: that is the failover."
+  default     = "north-america"
+}
+
+variable "mode" {
+  type        = string
+  description = "planned while the active cluster is reachable; forced when its region is lost."
+  default     = "planned"
+}
+
+# The token comes from KAFKA_FAILOVER_TOKEN.
+provider "kafka" {
+  agent_url = var.agent_url
+}
+
+resource "kafka_cluster" "north_america" {
+  name              = "north-america"
+  bootstrap_servers = var.north_america_bootstrap
+}
+
+resource "kafka_cluster" "europe" {
+  name              = "europe"
+  bootstrap_servers = var.europe_bootstrap
+}
+
+resource "kafka_mirror" "na_to_eu" {
+  name                = "na-to-eu"
+  source              = kafka_cluster.north_america.name
+  target              = kafka_cluster.europe.name
+  topics              = { include = ["LH\\..*"] }
+  groups              = { include = ["consumer-.*"] }
+  replication_policy  = "identity"
+  checkpoint_interval = "1s"
+  refresh_interval    = "2s"
+}
+
+resource "kafka_failover_policy" "loosehanger" {
+  name     = "loosehanger"
+  clusters = [kafka_cluster.north_america.name, kafka_cluster.europe.name]
+  primary  = kafka_cluster.north_america.name
+  mirrors  = [kafka_mirror.na_to_eu.name]
+  # The demo's clusters have no authorizer to fence with: producers are
+  # stopped by the applications themselves before a planned failover.
+  fencing         = "none"
+  max_lag_records = 100000
+}
+
+resource "kafka_failover" "loosehanger" {
+  policy         = kafka_failover_policy.loosehanger.name
+  active_cluster = var.active_cluster
+  mode           = var.mode
+}
+
+output "active_cluster" {
+  value = kafka_failover.loosehanger.active_cluster
+}
+
+output "epoch" {
+  value = kafka_failover.loosehanger.epoch
+}
+
+output "records_lost" {
+  value = try(kafka_failover.loosehanger.report.records_lost, 0)
+}
