@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -159,9 +160,9 @@ func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
 		r.err = err.Error()
 		r.log.Warn("refresh of mirrored topics failed; retrying at the next refresh", "error", err)
 		r.metrics.errors.WithLabelValues(r.m.Name).Inc()
-		if parts == nil {
-			return
-		}
+		// A refresh that failed in part keeps every partition it knew:
+		// dropping one stops its copy for nothing.
+		parts = mergeParts(r.parts, parts)
 	}
 	r.parts = parts
 	for id, rt := range r.tasks {
@@ -328,4 +329,25 @@ func EnsureTopicPartitions(ctx context.Context, adm *kadm.Client, topic string, 
 		return err
 	}
 	return nil
+}
+
+// mergeParts answers the partitions of both lists, each once, sorted.
+func mergeParts(known, fresh []SourcePartition) []SourcePartition {
+	seen := map[tp]bool{}
+	var out []SourcePartition
+	for _, list := range [][]SourcePartition{fresh, known} {
+		for _, p := range list {
+			if k := (tp{p.Topic, p.Partition}); !seen[k] {
+				seen[k] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
 }

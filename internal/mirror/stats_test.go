@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -28,5 +29,15 @@ func TestLagInTimeIsHowLongTheOldestWaitingRecordHasBeenSeenNotItsTimestamp(t *t
 	s.mirrored(k, 19, 10, time.Now())
 	if st = s.snapshot(time.Now())[0]; st.LagRecords != 0 || st.LagMillis != 0 {
 		t.Fatalf("caught up: lag %d records / %d ms, want 0 / 0", st.LagRecords, st.LagMillis)
+	}
+}
+
+func TestARefreshThatFailedInPartKeepsThePartitionsItKnew(t *testing.T) {
+	known := []SourcePartition{{Topic: "LH.A", Partition: 0}, {Topic: "LH.B", Partition: 0}, {Topic: "LH.B", Partition: 1}}
+	fresh := []SourcePartition{{Topic: "LH.A", Partition: 0}, {Topic: "LH.C", Partition: 0}} // LH.B missing this time
+	got := mergeParts(known, fresh)
+	want := "[{LH.A 0 } {LH.B 0 } {LH.B 1 } {LH.C 0 }]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("merged %v, want %s", got, want)
 	}
 }

@@ -183,7 +183,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		if len(records) == 0 {
 			continue
 		}
-		if err := t.copyBatch(ctx, producer, assigned, records); err != nil {
+		if err := t.copyBatch(ctx, producer, assigned, progress, records); err != nil {
 			return err
 		}
 	}
@@ -206,7 +206,10 @@ func (t *task) startOffset(progress map[tp]int64, k tp) kgo.Offset {
 // copyBatch writes records to the same partitions on the target and, in the
 // same transaction, the offset syncs that map their source offsets to the
 // target offsets they got.
-func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, records []*kgo.Record) error {
+// progress is the task's next source offset per partition; it advances with
+// every committed batch, so that a partition removed and added back (a topic
+// missing from one refresh) resumes where it stands, not where it stood.
+func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, progress map[tp]int64, records []*kgo.Record) error {
 	if err := producer.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -290,6 +293,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 	now := time.Now()
 	for _, s := range syncs {
 		k := tp{s.Topic, s.Partition}
+		progress[k] = s.SourceNext
 		r := last[k]
 		t.stats.mirrored(k, r.Offset, int64(len(pairs[k])), now)
 		t.metrics.records.WithLabelValues(t.m.Name, s.Topic).Add(float64(len(pairs[k])))

@@ -123,8 +123,14 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *
 		return nil, fmt.Errorf("list topics on source %s: %w", m.Source, err)
 	}
 	var plans []*topicPlan
+	var metaErrs []error
 	for _, t := range srcTopics.Sorted() {
-		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || t.Err != nil || IsQuarantine(t.Topic) || !sel.Matches(t.Topic) {
+		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || IsQuarantine(t.Topic) || !sel.Matches(t.Topic) {
+			continue
+		}
+		if t.Err != nil {
+			// Said, not skipped: the caller keeps the topic's partitions.
+			metaErrs = append(metaErrs, fmt.Errorf("metadata of topic %s on source %s: %w", t.Topic, m.Source, t.Err))
 			continue
 		}
 		plans = append(plans, &topicPlan{
@@ -134,7 +140,7 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *
 		})
 	}
 	if len(plans) == 0 {
-		return nil, nil
+		return nil, errors.Join(metaErrs...)
 	}
 	if m.SyncTopicConfigs {
 		if err := sourceConfigs(ctx, src, plans); err != nil {
@@ -149,7 +155,7 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *
 	if err != nil {
 		return nil, fmt.Errorf("list topics on target %s: %w", m.Target, err)
 	}
-	var errs []error
+	errs := metaErrs
 	var ready []SourcePartition
 	for _, p := range plans {
 		if d, ok := dstTopics[p.target]; ok && d.Err == nil {
