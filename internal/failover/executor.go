@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,7 @@ func refuse(status int, field, format string, args ...any) error {
 // Mirrors is what the executor needs from the mirror engine.
 type Mirrors interface {
 	StatusOf(mirror string) agentapi.MirrorStatus
+	LastSeen(mirror string) []agentapi.PartitionStatus
 	Checkpoints(mirror string) []agentapi.GroupCheckpoints
 	Running(mirror string) bool
 }
@@ -111,8 +113,15 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 		return agentapi.Failover{}, err
 	}
 	result.Report = report
-	if _, err := e.Store.AppendOp(wctx, policy.Op{Kind: policy.OpComplete, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Result: &result}); err != nil {
+	applied, err = e.Store.AppendOp(wctx, policy.Op{Kind: policy.OpComplete, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Result: &result})
+	if err != nil {
 		return agentapi.Failover{}, fmt.Errorf("record the flip: %w", err)
+	}
+	if !applied {
+		// Another replica judged this failover stale and aborted it first:
+		// the state topic says it did not happen.
+		log.Error("the failover was aborted by another replica before it could complete; nothing flipped")
+		return agentapi.Failover{}, errors.New("another agent replica aborted this failover as stale before it completed; nothing flipped: retry the request")
 	}
 	st, _ := e.Store.PolicyState(name)
 	final := st.Results[req.RequestID]
@@ -175,12 +184,25 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 	for _, m := range pl.mirrors {
 		pl.checkpoints[m.Name] = e.Mirrors.Checkpoints(m.Name)
 		pl.topics[m.Name], pl.seen[m.Name] = map[string]string{}, map[tpKey]int64{}
-		for _, p := range e.Mirrors.StatusOf(m.Name).Partitions {
+		for _, p := range e.Mirrors.LastSeen(m.Name) {
 			pl.topics[m.Name][p.Topic] = p.TargetTopic
-			pl.seen[m.Name][tpKey{p.Topic, p.Partition}] = p.SourceHighWatermark
+			if k := (tpKey{p.Topic, p.Partition}); p.SourceHighWatermark > pl.seen[m.Name][k] {
+				pl.seen[m.Name][k] = p.SourceHighWatermark
+			}
 		}
 	}
 	if req.Mode == agentapi.ModePlanned {
+		// Fence and drain every matching topic, also one created since the
+		// last refresh and one whose status went quiet.
+		for _, m := range pl.mirrors {
+			topics, err := e.matchingTopics(ctx, m)
+			if err != nil {
+				return nil, nil, refuse(http.StatusConflict, "mode", "a planned failover needs the active cluster %s, whose topics cannot be listed (%v): use mode forced if it is lost", st.Active, err)
+			}
+			for _, t := range topics {
+				pl.topics[m.Name][t] = mirror.TargetTopic(m.ReplicationPolicy, m.Source, t)
+			}
+		}
 		if err := e.reachable(ctx, st.Active); err != nil {
 			return nil, nil, refuse(http.StatusConflict, "mode", "a planned failover needs the active cluster %s, which does not answer (%v): use mode forced if it is lost", st.Active, err)
 		}

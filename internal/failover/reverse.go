@@ -255,7 +255,10 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 	})
 
 	// The quarantine topics, with the source's partition count.
-	dst, _, err := e.client(to, kgo.TransactionalID("__kfo_quarantine."+policyName+"."+from), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	// One transaction for the whole tail, with a timeout longer than the
+	// read's deadline below, so that the coordinator never aborts it first.
+	dst, _, err := e.client(to, kgo.TransactionalID("__kfo_quarantine."+policyName+"."+from), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionTimeout(6*time.Minute))
 	if err != nil {
 		return nil, err
 	}

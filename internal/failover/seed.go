@@ -21,29 +21,16 @@ import (
 // with the task's transactional id (the mirror is stopped, so this also
 // fences any zombie of the task).
 func (e *Executor) seedFromEnd(ctx context.Context, m agentapi.Mirror) error {
+	topics, err := e.matchingTopics(ctx, m)
+	if err != nil || len(topics) == 0 {
+		return err
+	}
 	src, _, err := e.client(m.Source)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	sel, err := mirror.CompileSelector("topics", m.Topics)
-	if err != nil {
-		return err
-	}
 	adm := kadm.NewClient(src)
-	listed, err := adm.ListTopics(ctx)
-	if err != nil {
-		return fmt.Errorf("list topics on %s: %w", m.Source, err)
-	}
-	var topics []string
-	for _, t := range listed.Sorted() {
-		if !strings.HasPrefix(t.Topic, mirror.InternalPrefix) && t.Err == nil && sel.Matches(t.Topic) && !mirror.IsQuarantine(t.Topic) {
-			topics = append(topics, t.Topic)
-		}
-	}
-	if len(topics) == 0 {
-		return nil
-	}
 	ends, err := adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return fmt.Errorf("end offsets on %s: %w", m.Source, err)
@@ -91,4 +78,28 @@ func (e *Executor) seedFromEnd(ctx context.Context, m agentapi.Mirror) error {
 		}
 	}
 	return nil
+}
+
+// matchingTopics lists the topics of a mirror's source that it copies.
+func (e *Executor) matchingTopics(ctx context.Context, m agentapi.Mirror) ([]string, error) {
+	src, _, err := e.client(m.Source)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	sel, err := mirror.CompileSelector("topics", m.Topics)
+	if err != nil {
+		return nil, err
+	}
+	listed, err := kadm.NewClient(src).ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list topics on %s: %w", m.Source, err)
+	}
+	var topics []string
+	for _, t := range listed.Sorted() {
+		if !strings.HasPrefix(t.Topic, mirror.InternalPrefix) && t.Err == nil && sel.Matches(t.Topic) && !mirror.IsQuarantine(t.Topic) {
+			topics = append(topics, t.Topic)
+		}
+	}
+	return topics, nil
 }

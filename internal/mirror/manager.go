@@ -246,6 +246,9 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 	return st
 }
 
+// LastSeen answers a mirror's partitions as last published, however old.
+func (mg *Manager) LastSeen(name string) []agentapi.PartitionStatus { return mg.Board.LastSeen(name) }
+
 // Running reports whether this replica runs the mirror now.
 func (mg *Manager) Running(name string) bool {
 	mg.mu.Lock()

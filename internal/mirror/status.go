@@ -148,3 +148,19 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 	}
 	return st
 }
+
+// LastSeen answers every partition of a mirror as last published, however
+// old: after a region is lost its tasks publish nothing new, and what they
+// last saw of it is what a forced failover reports against. The status
+// topic is compacted and read from its start, so this survives restarts.
+func (b *Board) LastSeen(mirror string) []agentapi.PartitionStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []agentapi.PartitionStatus
+	for k, p := range b.parts {
+		if strings.HasPrefix(k, mirror+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
