@@ -121,7 +121,9 @@ type PartitionStatus struct {
 	Agent string `json:"agent"`
 	// SourceHighWatermark is the source's high watermark as last fetched.
 	SourceHighWatermark int64 `json:"source_high_watermark"`
-	// LastMirroredOffset is the source offset of the last record copied, -1 if none.
+	// LastMirroredOffset is the last source offset the mirror has passed:
+	// records are copied, transaction markers and aborted records skipped.
+	// -1 if none.
 	LastMirroredOffset int64 `json:"last_mirrored_offset"`
 	LagRecords         int64 `json:"lag_records"`
 	// LagMillis is how long the oldest record not yet mirrored has been

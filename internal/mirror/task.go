@@ -99,6 +99,10 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 
 	consumer, err := kgo.NewClient(append(t.srcOpts,
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers come back too: they advance a partition's
+		// position without being copied, so a partition that ends in one
+		// is caught up rather than forever one offset behind.
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.FetchMaxBytes(32<<20),
 	)...)
@@ -226,6 +230,9 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 			continue // removed while the fetch was in flight
 		}
 		last[k] = r
+		if r.Attrs.IsControl() {
+			continue // position only
+		}
 		out := &kgo.Record{
 			Topic:     sp.TargetTopic,
 			Partition: r.Partition,
@@ -259,8 +266,9 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return t.abort(ctx, producer, firstErr)
 	}
 
-	syncs := make([]offsetsync.Sync, 0, len(pairs))
-	for k, ps := range pairs {
+	syncs := make([]offsetsync.Sync, 0, len(last))
+	for k := range last {
+		ps := pairs[k]
 		sort.Slice(ps, func(i, j int) bool { return ps[i].Source < ps[j].Source })
 		runs, err := offsetsync.RunsOf(ps)
 		if err != nil {
