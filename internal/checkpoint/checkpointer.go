@@ -252,9 +252,36 @@ func topicIDs(ctx context.Context, dst *kadm.Client, commits map[string]kadm.Off
 	}
 	ids := make(map[string]kadm.TopicID, len(details))
 	for name, d := range details {
-		ids[name] = d.ID
+		if d.Err == nil && d.ID != (kadm.TopicID{}) {
+			ids[name] = d.ID
+		}
 	}
 	return ids, nil
+}
+
+// withoutUnknownTopics takes out of each group's commit the topics the target
+// does not have (yet): one such topic would make the broker refuse the whole
+// request, and the group's other partitions with it. It answers, per group,
+// which topics wait for a later round.
+func withoutUnknownTopics(commits map[string]kadm.Offsets, ids map[string]kadm.TopicID) map[string]string {
+	waiting := map[string]string{}
+	for g, offsets := range commits {
+		var missing []string
+		for topic := range offsets {
+			if _, ok := ids[topic]; !ok {
+				missing = append(missing, topic)
+				delete(offsets, topic)
+			}
+		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			waiting[g] = "not on the target yet: " + strings.Join(missing, ", ")
+		}
+		if len(offsets) == 0 {
+			delete(commits, g)
+		}
+	}
+	return waiting
 }
 
 // commitOffsets commits a group's offsets as a simple (member-less) commit.
@@ -407,6 +434,9 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 			errs[g] = fmt.Sprintf("look up topics on target %s: %v", c.Mirror.Target, err)
 		}
 		return 0
+	}
+	for g, why := range withoutUnknownTopics(commits, ids) {
+		errs[g] = fmt.Sprintf("topics %s on %s; retried next round", why, c.Mirror.Target)
 	}
 	failed := commitConcurrently(ctx, c.Target, commits, ids)
 	committed := 0

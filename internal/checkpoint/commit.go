@@ -66,6 +66,9 @@ func CommitIdle(ctx context.Context, target *kgo.Client, offsets map[string]kadm
 		}
 		return 0, skipped
 	}
+	for g, why := range withoutUnknownTopics(commits, ids) {
+		skipped[g] = "topics " + why
+	}
 	failed := commitConcurrently(ctx, target, commits, ids)
 	committed := 0
 	for g, os := range commits {

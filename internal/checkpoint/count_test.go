@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
@@ -61,5 +62,23 @@ func TestCountRecordsCountsRecordsNotOffsetsAndSkipsAbortedTransactions(t *testi
 		if !ok || got != tc.want {
 			t.Errorf("records in offsets [%d, %d): got %d (ok %v), want %d", tc.from, tc.to, got, ok, tc.want)
 		}
+	}
+}
+
+func TestACommitLeavesOutTopicsTheTargetDoesNotHaveAndSendsTheRest(t *testing.T) {
+	known := kadm.TopicID{1}
+	commits := map[string]kadm.Offsets{
+		"consumer-a": {"LH.ORDERS": {0: {Topic: "LH.ORDERS", At: 5}}, "LH.NEW": {0: {Topic: "LH.NEW", At: 1}}},
+		"consumer-b": {"LH.NEW": {0: {Topic: "LH.NEW", At: 2}}},
+	}
+	waiting := withoutUnknownTopics(commits, map[string]kadm.TopicID{"LH.ORDERS": known})
+	if _, ok := commits["consumer-a"]["LH.ORDERS"]; !ok || len(commits["consumer-a"]) != 1 {
+		t.Fatalf("consumer-a commits %v, want LH.ORDERS only", commits["consumer-a"])
+	}
+	if _, ok := commits["consumer-b"]; ok {
+		t.Fatal("consumer-b, with nothing the target has, is still sent")
+	}
+	if waiting["consumer-a"] != "not on the target yet: LH.NEW" || waiting["consumer-b"] == "" {
+		t.Fatalf("waiting %v", waiting)
 	}
 }
