@@ -69,11 +69,27 @@ resource "kafka_mirror" "na_to_eu" {
   refresh_interval    = "2s"
 }
 
+# The way back: when north-america returns after a forced failover, the
+# agent quarantines its divergent tail on europe and rebuilds it from
+# europe through this mirror (POST /v1/policies/loosehanger/reverse). It
+# copies nothing while north-america is active.
+resource "kafka_mirror" "eu_to_na" {
+  name                = "eu-to-na"
+  source              = kafka_cluster.europe.name
+  target              = kafka_cluster.north_america.name
+  topics              = { include = ["LH\\..*"], exclude = ["LH\\..*\\.diverged"] }
+  groups              = { include = ["consumer-.*"] }
+  replication_policy  = "identity"
+  start_from          = "earliest"
+  checkpoint_interval = "1s"
+  refresh_interval    = "2s"
+}
+
 resource "kafka_failover_policy" "loosehanger" {
   name     = "loosehanger"
   clusters = [kafka_cluster.north_america.name, kafka_cluster.europe.name]
   primary  = kafka_cluster.north_america.name
-  mirrors  = [kafka_mirror.na_to_eu.name]
+  mirrors  = [kafka_mirror.na_to_eu.name, kafka_mirror.eu_to_na.name]
   # The demo's clusters have no authorizer to fence with: producers are
   # stopped by the applications themselves before a planned failover.
   fencing         = "none"

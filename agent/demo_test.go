@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// TestDemoForcedFailoverWithTerraform is `make demo` in small, with
+// assertions: the configuration of examples/three-region-failover applied
+// with the terraform CLI, a producer and a committing consumer in group
+// consumer-southamerica on north-america, north-america killed, a forced
+// failover applied, and the group resuming on europe.
+func TestDemoForcedFailoverWithTerraform(t *testing.T) {
+	tfBin := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tfBin == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is unset: this end-to-end test drives the terraform CLI; `make test` sets it (scripts/ensure-tools.sh)")
+	}
+	dir := t.TempDir()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	if out, err := exec.Command(goBin, "build", "-o", filepath.Join(dir, "plugins", "terraform-provider-kafka"), "../provider").CombinedOutput(); err != nil {
+		t.Fatalf("build the provider: %v\n%s", err, out)
+	}
+	tfDir := filepath.Join(dir, "tf")
+	mainTF, err := os.ReadFile("../examples/three-region-failover/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliConfig := filepath.Join(dir, "cli.tfrc")
+	if err := os.MkdirAll(tfDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tfDir, "main.tf"), mainTF, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/kafka-failover/kafka\" = %q\n  }\n  direct {}\n}\n", filepath.Join(dir, "plugins"))
+	if err := os.WriteFile(cliConfig, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	na := startDevCluster(t, "north-america")
+	eu := startDevCluster(t, "europe")
+	a := startAgent(t, eu.bootstrap)
+	apply := func(vars ...string) (recordsLost int64) {
+		t.Helper()
+		args := []string{"-chdir=" + tfDir, "apply", "-auto-approve", "-input=false", "-no-color",
+			"-var", "agent_url=" + a.url,
+			"-var", `north_america_bootstrap=["` + na.bootstrap + `"]`,
+			"-var", `europe_bootstrap=["` + eu.bootstrap + `"]`}
+		for _, v := range vars {
+			args = append(args, "-var", v)
+		}
+		env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "KAFKA_FAILOVER_TOKEN="+testToken, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+		cmd := exec.Command(tfBin, args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("terraform apply %v: %v\n%s", vars, err, out)
+		}
+		cmd = exec.Command(tfBin, "-chdir="+tfDir, "output", "-json")
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("terraform output: %v", err)
+		}
+		var outputs struct {
+			RecordsLost struct{ Value int64 } `json:"records_lost"`
+		}
+		if err := json.Unmarshal(out, &outputs); err != nil {
+			t.Fatalf("terraform output %s: %v", out, err)
+		}
+		return outputs.RecordsLost.Value
+	}
+
+	apply()
+	topics := []string{"LH.ORDERS", "LH.CANCELLATIONS", "LH.STOCK"}
+	for _, topic := range topics {
+		kafkatest.CreateTopic(t, na.addrs(), topic, 3, nil)
+	}
+
+	// The consumer commits after each batch and remembers when each record's
+	// commit was acknowledged (never, when north-america died first).
+	type read struct {
+		order       string
+		committedAt time.Time
+	}
+	var mu sync.Mutex
+	var naReads []read
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(na.addrs()...), kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics(topics...),
+			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.MetadataMinAge(time.Second), kgo.MetadataMaxAge(time.Second))
+		if err != nil {
+			return
+		}
+		defer func() { go cl.Close() }() // north-america is dead by then
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			fetches := cl.PollFetches(ctx)
+			cancel()
+			var batch []string
+			fetches.EachRecord(func(r *kgo.Record) { batch = append(batch, string(r.Key)) })
+			if len(batch) == 0 {
+				continue
+			}
+			ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+			at := time.Now().Add(time.Hour) // not committed
+			if cl.CommitUncommittedOffsets(ctx) == nil {
+				at = time.Now()
+			}
+			cancel()
+			mu.Lock()
+			for _, o := range batch {
+				naReads = append(naReads, read{o, at})
+			}
+			mu.Unlock()
+		}
+	}()
+
+	const orders = 300
+	prod := kafkatest.Client(t, na.addrs())
+	produce := func(from, to int) {
+		for i := from; i <= to; i++ {
+			order := fmt.Sprintf("LH-%06d", i)
+			r := &kgo.Record{Topic: topics[i%3], Key: []byte(order), Value: []byte(`{"order":"` + order + `"}`)}
+			if err := prod.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Steady state first, as in the demo: the mirror runs and the group's
+	// offsets are checkpointed on every partition; then more orders arrive
+	// while the consumer reads them.
+	produce(1, 200)
+	waitSynced(t, a, "consumer-southamerica", 9)
+	produce(201, orders)
+	// The report is exact for what the agent saw: lose north-america once
+	// the agent has seen its last high watermarks, while the consumer reads.
+	kafkatest.Eventually(t, time.Minute, "the agent has seen every order's high watermark and the consumer has read half", func() (bool, string) {
+		var seen int64
+		for _, p := range a.status("na-to-eu").Partitions {
+			seen += p.SourceHighWatermark
+		}
+		mu.Lock()
+		n := len(naReads)
+		mu.Unlock()
+		return seen == orders && n >= orders/2, fmt.Sprintf("high watermarks %d, consumer read %d", seen, n)
+	})
+	na.kill9()
+	close(stop)
+	<-stopped
+	t.Logf("north-america killed; the consumer had read %d records there", len(naReads))
+
+	reportedLost := apply("active_cluster=europe", "mode=forced")
+
+	// No duplicates on the target topics; the truth about what was lost.
+	onEU := map[string]bool{}
+	for _, topic := range topics {
+		for p, recs := range kafkatest.ReadAll(t, eu.addrs(), topic) {
+			for _, r := range recs {
+				if onEU[string(r.Key)] {
+					t.Fatalf("%s[%d]: order %s is on europe twice", topic, p, r.Key)
+				}
+				onEU[string(r.Key)] = true
+			}
+		}
+	}
+	lost := int64(orders - len(onEU))
+	if reportedLost != lost {
+		t.Fatalf("terraform output records_lost = %d; truly lost %d (%d of %d orders on europe)", reportedLost, lost, len(onEU), orders)
+	}
+
+	var p agentapi.Policy
+	a.call("GET", "/v1/policies/loosehanger", nil, &p)
+	if p.LastFailover == nil || p.LastFailover.Report == nil || len(p.LastFailover.Report.Groups) != 1 {
+		t.Fatalf("the last failover's report has no group: %+v", p.LastFailover)
+	}
+	checkpointed := p.LastFailover.Report.Groups[0].CheckpointedAt
+	var active agentapi.Active
+	a.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+	if active.Cluster != "europe" || active.Epoch != 1 {
+		t.Fatalf("discovery after the failover: %+v", active)
+	}
+
+	// Applications carry on in europe.
+	euProd := kafkatest.Client(t, active.BootstrapServers)
+	for i := orders + 1; i <= orders+30; i++ {
+		order := fmt.Sprintf("LH-%06d", i)
+		if err := euProd.ProduceSync(context.Background(), &kgo.Record{Topic: topics[i%3], Key: []byte(order), Value: []byte(`{"order":"` + order + `"}`)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		onEU[order] = true
+	}
+
+	// The group resumes on europe: it reads every order on europe it had not
+	// read, once, and re-reads at most what it read after its last
+	// checkpointed commit.
+	readOnNA := map[string]bool{}
+	mayReread := 0
+	for _, r := range naReads {
+		readOnNA[r.order] = true
+		// 100 ms: the commit is applied before its acknowledgement arrives.
+		if r.committedAt.After(checkpointed.Add(-100 * time.Millisecond)) {
+			mayReread++
+		}
+	}
+	want := map[string]bool{}
+	for o := range onEU {
+		if !readOnNA[o] {
+			want[o] = true
+		}
+	}
+	group := kafkatest.Client(t, active.BootstrapServers, kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics(topics...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	readOnEU := map[string]int{}
+	rereads, missing := 0, len(want)
+	deadline := time.Now().Add(30 * time.Second)
+	var settle time.Time
+	for {
+		if missing == 0 && settle.IsZero() {
+			settle = time.Now().Add(time.Second) // anything read twice shows up by then
+		}
+		if !settle.IsZero() && time.Now().After(settle) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group on europe read %d records; %d orders it never read on north-america are still missing", len(readOnEU), missing)
+		}
+		fetches := group.PollFetches(shortCtx(t, 500*time.Millisecond))
+		fetches.EachRecord(func(r *kgo.Record) {
+			o := string(r.Key)
+			if readOnEU[o]++; readOnEU[o] > 1 {
+				t.Fatalf("order %s read twice on europe", o)
+			}
+			if readOnNA[o] {
+				rereads++
+			} else if want[o] {
+				missing--
+			}
+		})
+	}
+	if rereads > mayReread {
+		t.Fatalf("the group re-read %d records on europe; it read %d after its last checkpointed commit (%s)", rereads, mayReread, checkpointed.Format(time.RFC3339Nano))
+	}
+	if len(readOnEU) >= len(onEU) {
+		t.Fatalf("the group read all %d records on europe: it started over instead of resuming", len(readOnEU))
+	}
+	t.Logf("forced failover: %d lost (reported %d); the group read %d records on north-america, resumed on europe, re-read %d (at most %d read after its last checkpointed commit)",
+		lost, reportedLost, len(naReads), rereads, mayReread)
+}
