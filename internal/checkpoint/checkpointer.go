@@ -373,78 +373,50 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 	if len(ask) == 0 {
 		return 0
 	}
-	described, err := dst.DescribeGroups(ctx, ask...)
-	if err != nil && len(described) == 0 {
-		for _, g := range ask {
-			errs[g] = fmt.Sprintf("describe group on target %s: %v", c.Mirror.Target, err)
-			c.settled[g] = false
-		}
-		return 0
-	}
-	current := dst.FetchManyOffsets(ctx, ask...)
-	commits := map[string]kadm.Offsets{}
+	wanted := map[string]kadm.Offsets{}
 	for _, group := range ask {
-		cps := fresh[group]
+		os := kadm.Offsets{}
+		for k, cp := range fresh[group] {
+			os.Add(kadm.Offset{Topic: cp.TargetTopic, Partition: k.partition, At: cp.TargetOffset, LeaderEpoch: -1, Metadata: cp.Metadata})
+		}
+		wanted[group] = os
+	}
+	pl := planIdle(ctx, dst, wanted)
+	for _, group := range ask {
 		c.settled[group] = false
-		d := described[group]
-		// A group that does not exist on the target yet has no members;
-		// some brokers say so with GROUP_ID_NOT_FOUND, Kafka with "Dead".
-		if d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
-			errs[group] = fmt.Sprintf("describe group on target %s: %v", c.Mirror.Target, d.Err)
+		cps := fresh[group]
+		if why, failed := pl.failed[group]; failed {
+			errs[group] = fmt.Sprintf("%s on target %s", why, c.Mirror.Target)
 			continue
 		}
-		if n := len(d.Members); n > 0 {
+		if n, live := pl.live[group]; live {
 			for k, cp := range cps {
 				cp.Synced, cp.SyncSkipped = false, fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
 				cps[k] = cp
 			}
 			continue
 		}
-		cur := current[group]
-		if cur.Err != nil && !errors.Is(cur.Err, kerr.GroupIDNotFound) { // no group: no offsets yet
-			errs[group] = fmt.Sprintf("read committed offsets on target %s: %v", c.Mirror.Target, cur.Err)
-			continue
-		}
-		commit := kadm.Offsets{}
 		for k, cp := range cps {
-			if have, ok := cur.Fetched.Lookup(cp.TargetTopic, k.partition); ok && have.Err == nil && have.At >= cp.TargetOffset {
-				cp.Synced = have.At == cp.TargetOffset
-				cp.SyncSkipped = ""
+			if have, ok := pl.current[group].Lookup(cp.TargetTopic, k.partition); ok && have.Err == nil && have.At >= cp.TargetOffset {
+				cp.Synced, cp.SyncSkipped = have.At == cp.TargetOffset, ""
 				if have.At > cp.TargetOffset {
 					cp.SyncSkipped = fmt.Sprintf("the target's offset %d is ahead of the translated %d; not moved back", have.At, cp.TargetOffset)
 				}
 				cps[k] = cp
-				continue
 			}
-			commit.Add(kadm.Offset{Topic: cp.TargetTopic, Partition: k.partition, At: cp.TargetOffset, LeaderEpoch: -1, Metadata: cp.Metadata})
 		}
-		if len(commit) == 0 {
+		if _, moving := pl.commits[group]; !moving {
 			c.settled[group] = true
-			continue
 		}
-		commits[group] = commit
 	}
 
-	// One commit per group, several at a time: a round of a thousand
-	// groups is bound by round trips, not by work. Topic ids (newer
-	// OffsetCommit versions name topics by id) are looked up once.
-	ids, err := topicIDs(ctx, dst, commits)
-	if err != nil {
-		for g := range commits {
-			errs[g] = fmt.Sprintf("look up topics on target %s: %v", c.Mirror.Target, err)
-		}
-		return 0
-	}
-	for g, why := range withoutUnknownTopics(commits, ids) {
-		errs[g] = fmt.Sprintf("topics %s on %s; retried next round", why, c.Mirror.Target)
-	}
-	failed := commitConcurrently(ctx, c.Target, commits, ids)
+	waiting, failed := send(ctx, c.Target, pl.commits)
 	committed := 0
-	for group, commit := range commits {
-		if err := failed[group]; err != nil {
+	for group, commit := range pl.commits {
+		if why, ok := failed[group]; ok {
 			// A member may have joined since the describe; the broker
 			// refuses the commit then, which is what we want.
-			errs[group] = fmt.Sprintf("commit translated offsets on target %s: %v", c.Mirror.Target, err)
+			errs[group] = fmt.Sprintf("%s on target %s", why, c.Mirror.Target)
 			continue
 		}
 		cps := fresh[group]
@@ -454,6 +426,10 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 				cps[k] = cp
 				committed++
 			}
+		}
+		if why, ok := waiting[group]; ok {
+			errs[group] = fmt.Sprintf("topics %s on %s; retried next round", why, c.Mirror.Target)
+			continue
 		}
 		c.settled[group] = true
 	}

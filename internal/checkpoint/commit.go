@@ -10,70 +10,104 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// CommitIdle commits translated offsets to groups on the target, with the
-// checkpoint rules: only groups without live members there, and never
-// moving a partition backwards. It answers how many partitions it
-// committed and, per group, why it committed nothing.
-func CommitIdle(ctx context.Context, target *kgo.Client, offsets map[string]kadm.Offsets) (int, map[string]string) {
-	skipped := map[string]string{}
-	if len(offsets) == 0 {
-		return 0, skipped
+// idlePlan is what the checkpoint rules allow to commit to groups on the
+// target, and what the target said about each group.
+type idlePlan struct {
+	commits map[string]kadm.Offsets         // forward moves, per group
+	current map[string]kadm.OffsetResponses // the target's offsets, per group
+	live    map[string]int                  // groups with live members: left alone
+	failed  map[string]string               // groups the target could not be asked about
+}
+
+// planIdle applies the checkpoint rules to wanted offsets: a group with live
+// members on the target is left to them, and a partition never moves back.
+func planIdle(ctx context.Context, dst *kadm.Client, wanted map[string]kadm.Offsets) idlePlan {
+	pl := idlePlan{commits: map[string]kadm.Offsets{}, current: map[string]kadm.OffsetResponses{}, live: map[string]int{}, failed: map[string]string{}}
+	if len(wanted) == 0 {
+		return pl
 	}
-	dst := kadm.NewClient(target)
-	groups := make([]string, 0, len(offsets))
-	for g := range offsets {
+	groups := make([]string, 0, len(wanted))
+	for g := range wanted {
 		groups = append(groups, g)
 	}
 	described, err := dst.DescribeGroups(ctx, groups...)
 	if err != nil && len(described) == 0 {
 		for _, g := range groups {
-			skipped[g] = "describe group: " + err.Error()
+			pl.failed[g] = "describe group: " + err.Error()
 		}
-		return 0, skipped
+		return pl
 	}
-	current := dst.FetchManyOffsets(ctx, groups...)
-	commits := map[string]kadm.Offsets{}
+	fetched := dst.FetchManyOffsets(ctx, groups...)
 	for _, g := range groups {
 		d := described[g]
+		// A group that does not exist on the target yet has no members;
+		// some brokers say so with GROUP_ID_NOT_FOUND, Kafka with "Dead".
 		if d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
-			skipped[g] = "describe group: " + d.Err.Error()
+			pl.failed[g] = "describe group: " + d.Err.Error()
 			continue
 		}
 		if n := len(d.Members); n > 0 {
-			skipped[g] = fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+			pl.live[g] = n
 			continue
 		}
-		cur := current[g]
-		if cur.Err != nil && !errors.Is(cur.Err, kerr.GroupIDNotFound) {
-			skipped[g] = "read committed offsets: " + cur.Err.Error()
+		cur := fetched[g]
+		if cur.Err != nil && !errors.Is(cur.Err, kerr.GroupIDNotFound) { // no group: no offsets yet
+			pl.failed[g] = "read committed offsets: " + cur.Err.Error()
 			continue
 		}
+		pl.current[g] = cur.Fetched
 		forward := kadm.Offsets{}
-		offsets[g].Each(func(o kadm.Offset) {
+		wanted[g].Each(func(o kadm.Offset) {
 			if have, ok := cur.Fetched.Lookup(o.Topic, o.Partition); ok && have.Err == nil && have.At >= o.At {
 				return // already there or ahead: never backwards
 			}
 			forward.Add(o)
 		})
 		if len(forward) > 0 {
-			commits[g] = forward
+			pl.commits[g] = forward
 		}
 	}
-	ids, err := topicIDs(ctx, dst, commits)
+	return pl
+}
+
+// send commits offsets, one request per group and several groups at a time:
+// a round of a thousand groups is bound by round trips, not by work. Topics
+// the target does not have yet are left out (and said, in waiting), since
+// one of them would make the broker refuse the group's whole request.
+func send(ctx context.Context, cl *kgo.Client, commits map[string]kadm.Offsets) (waiting, failed map[string]string) {
+	failed = map[string]string{}
+	ids, err := topicIDs(ctx, kadm.NewClient(cl), commits)
 	if err != nil {
 		for g := range commits {
-			skipped[g] = "look up topics: " + err.Error()
+			failed[g] = "look up topics: " + err.Error()
 		}
-		return 0, skipped
+		return nil, failed
 	}
-	for g, why := range withoutUnknownTopics(commits, ids) {
+	waiting = withoutUnknownTopics(commits, ids)
+	for g, err := range commitConcurrently(ctx, cl, commits, ids) {
+		failed[g] = "commit: " + err.Error()
+	}
+	return waiting, failed
+}
+
+// CommitIdle commits translated offsets to groups on the target, with the
+// checkpoint rules: only groups without live members there, and never
+// moving a partition backwards. It answers how many partitions it
+// committed and, per group, why it committed nothing or not everything.
+func CommitIdle(ctx context.Context, target *kgo.Client, offsets map[string]kadm.Offsets) (int, map[string]string) {
+	pl := planIdle(ctx, kadm.NewClient(target), offsets)
+	skipped := pl.failed
+	for g, n := range pl.live {
+		skipped[g] = fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+	}
+	waiting, failed := send(ctx, target, pl.commits)
+	for g, why := range waiting {
 		skipped[g] = "topics " + why
 	}
-	failed := commitConcurrently(ctx, target, commits, ids)
 	committed := 0
-	for g, os := range commits {
-		if err := failed[g]; err != nil {
-			skipped[g] = "commit: " + err.Error()
+	for g, os := range pl.commits {
+		if why, ok := failed[g]; ok {
+			skipped[g] = why
 			continue
 		}
 		os.Each(func(kadm.Offset) { committed++ })
