@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -183,11 +183,10 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
 		})
-		records := fetches.Records()
-		if len(records) == 0 {
+		if fetches.NumRecords() == 0 {
 			continue
 		}
-		if err := t.copyBatch(ctx, producer, assigned, progress, records); err != nil {
+		if err := t.copyBatch(ctx, producer, assigned, progress, fetches); err != nil {
 			return err
 		}
 	}
@@ -207,58 +206,80 @@ func (t *task) startOffset(progress map[tp]int64, k tp) kgo.Offset {
 	return kgo.NewOffset().AtStart()
 }
 
-// copyBatch writes records to the same partitions on the target and, in the
-// same transaction, the offset syncs that map their source offsets to the
-// target offsets they got.
+// partCopy is one partition's share of a batch.
+type partCopy struct {
+	k      tp
+	sp     SourcePartition
+	last   *kgo.Record   // the partition's last fetched record, markers included
+	source []int64       // source offset of each record sent, in order
+	out    []*kgo.Record // the records sent; each has its target offset once acked
+}
+
+// copyBatch writes fetched records to the same partitions on the target
+// and, in the same transaction, the offset syncs that map their source
+// offsets to the target offsets they got.
 // progress is the task's next source offset per partition; it advances with
 // every committed batch, so that a partition removed and added back (a topic
 // missing from one refresh) resumes where it stands, not where it stood.
-func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, progress map[tp]int64, records []*kgo.Record) error {
+//
+// Work is per partition, not per record (one map lookup, one promise per
+// partition): this loop is the mirror's hot path.
+func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, progress map[tp]int64, fetches kgo.Fetches) error {
 	if err := producer.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	var (
 		mu       sync.Mutex
 		firstErr error
-		pairs    = map[tp][]offsetsync.Pair{}
-		last     = map[tp]*kgo.Record{}
+		parts    []*partCopy
 	)
-	for _, r := range records {
-		k := tp{r.Topic, r.Partition}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		k := tp{p.Topic, p.Partition}
 		sp, ok := assigned[k]
-		if !ok {
-			continue // removed while the fetch was in flight
+		if !ok || len(p.Records) == 0 {
+			return // removed while the fetch was in flight
 		}
-		last[k] = r
-		if r.Attrs.IsControl() {
-			continue // position only
-		}
-		out := &kgo.Record{
-			Topic:     sp.TargetTopic,
-			Partition: r.Partition,
-			Key:       r.Key,
-			Value:     r.Value,
-			Headers:   r.Headers,
-			Timestamp: r.Timestamp,
-		}
-		source := r.Offset
-		producer.Produce(ctx, out, func(out *kgo.Record, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
-					if errors.Is(err, kerr.MessageTooLarge) {
-						// Skipping the record would lose it silently: the
-						// task waits, and says what to change.
-						firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, r.Topic, r.Partition, out.Topic, t.m.Target)
-					}
-				}
+		pc := &partCopy{k: k, sp: sp, last: p.Records[len(p.Records)-1],
+			source: make([]int64, 0, len(p.Records)), out: make([]*kgo.Record, 0, len(p.Records))}
+		parts = append(parts, pc)
+		// Called for every record of the partition; it only has work
+		// when a record failed.
+		promise := func(out *kgo.Record, err error) {
+			if err == nil {
 				return
 			}
-			pairs[k] = append(pairs[k], offsetsync.Pair{Source: source, Target: out.Offset})
-		})
-	}
+			mu.Lock()
+			defer mu.Unlock()
+			if firstErr != nil {
+				return
+			}
+			firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
+			if errors.Is(err, kerr.MessageTooLarge) {
+				// Skipping the record would lose it silently: the task
+				// waits, and says what to change.
+				source := pc.source[slices.Index(pc.out, out)]
+				firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, k.topic, k.partition, out.Topic, t.m.Target)
+			}
+		}
+		for _, r := range p.Records {
+			if r.Attrs.IsControl() {
+				continue // position only
+			}
+			out := &kgo.Record{
+				Topic:     sp.TargetTopic,
+				Partition: r.Partition,
+				Key:       r.Key,
+				Value:     r.Value,
+				Headers:   r.Headers,
+				Timestamp: r.Timestamp,
+			}
+			// Appended before Produce: the promise may run at once.
+			mu.Lock()
+			pc.source, pc.out = append(pc.source, r.Offset), append(pc.out, out)
+			mu.Unlock()
+			producer.Produce(ctx, out, promise)
+		}
+	})
 	if err := producer.Flush(ctx); err != nil {
 		return t.abort(ctx, producer, err)
 	}
@@ -266,15 +287,20 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return t.abort(ctx, producer, firstErr)
 	}
 
-	syncs := make([]offsetsync.Sync, 0, len(last))
-	for k := range last {
-		ps := pairs[k]
-		sort.Slice(ps, func(i, j int) bool { return ps[i].Source < ps[j].Source })
-		runs, err := offsetsync.RunsOf(ps)
-		if err != nil {
-			return t.abort(ctx, producer, fmt.Errorf("offset syncs of %s[%d]: %w", k.topic, k.partition, err))
+	// Every record is acked (Flush returns after the promises), so each
+	// has its target offset. One partition's records went out in order
+	// through one idempotent producer: both offsets increase together.
+	syncs := make([]offsetsync.Sync, 0, len(parts))
+	for _, pc := range parts {
+		pairs := make([]offsetsync.Pair, len(pc.out))
+		for i, out := range pc.out {
+			pairs[i] = offsetsync.Pair{Source: pc.source[i], Target: out.Offset}
 		}
-		s := offsetsync.Sync{Topic: k.topic, Partition: k.partition, TargetTopic: assigned[k].TargetTopic, Runs: runs, SourceNext: last[k].Offset + 1}
+		runs, err := offsetsync.RunsOf(pairs)
+		if err != nil {
+			return t.abort(ctx, producer, fmt.Errorf("offset syncs of %s[%d]: %w", pc.k.topic, pc.k.partition, err))
+		}
+		s := offsetsync.Sync{Topic: pc.k.topic, Partition: pc.k.partition, TargetTopic: pc.sp.TargetTopic, Runs: runs, SourceNext: pc.last.Offset + 1}
 		value, err := s.Encode()
 		if err != nil {
 			return t.abort(ctx, producer, err)
@@ -299,12 +325,10 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return fmt.Errorf("commit transaction on target %s: %w", t.m.Target, err)
 	}
 	now := time.Now()
-	for _, s := range syncs {
-		k := tp{s.Topic, s.Partition}
-		progress[k] = s.SourceNext
-		r := last[k]
-		t.stats.mirrored(k, r.Offset, int64(len(pairs[k])), now)
-		t.metrics.records.WithLabelValues(t.m.Name, s.Topic).Add(float64(len(pairs[k])))
+	for i, pc := range parts {
+		progress[pc.k] = syncs[i].SourceNext
+		t.stats.mirrored(pc.k, pc.last.Offset, int64(len(pc.out)), now)
+		t.metrics.records.WithLabelValues(t.m.Name, pc.k.topic).Add(float64(len(pc.out)))
 	}
 	return nil
 }
