@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -227,7 +228,6 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 		return nil, fmt.Errorf("start offsets on %s: %w", from, err)
 	}
 	var tail []agentapi.QuarantinedPartition
-	consume := map[string]map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
 		log := idx.Log(o.Topic, o.Partition)
 		from := log.SourceNext()
@@ -239,10 +239,6 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 		}
 		target := mirror.TargetTopic(m.ReplicationPolicy, m.Source, o.Topic)
 		tail = append(tail, agentapi.QuarantinedPartition{Topic: o.Topic, QuarantineTopic: target + mirror.QuarantineSuffix, Partition: o.Partition, FromOffset: from, ToOffset: o.Offset})
-		if consume[o.Topic] == nil {
-			consume[o.Topic] = map[int32]kgo.Offset{}
-		}
-		consume[o.Topic][o.Partition] = kgo.NewOffset().At(from)
 	})
 	if len(tail) == 0 {
 		return nil, nil
@@ -274,6 +270,40 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 		}
 	}
 
+	// An earlier attempt may have committed its copy and died before
+	// OpQuarantine was recorded: resume after what it left, and count it,
+	// so that a retry neither duplicates records nor under-reports them.
+	// Fencing the transactional id first makes what it left final.
+	if _, _, err := dst.ProducerID(ctx); err != nil {
+		return nil, fmt.Errorf("fence an earlier quarantine of %s on %s: %w", from, to, err)
+	}
+	before, err := quarantinedBefore(ctx, dstOpts, from, tail)
+	if err != nil {
+		return nil, err
+	}
+	consume := map[string]map[int32]kgo.Offset{}
+	pending := map[tpKey]*agentapi.QuarantinedPartition{}
+	for i := range tail {
+		qp := &tail[i]
+		next := qp.FromOffset
+		if b, ok := before[tpKey{qp.Topic, qp.Partition}]; ok {
+			qp.Records, next = b.records, b.last+1
+			e.Log.Info("an earlier attempt quarantined part of the tail; resuming after it", "policy", policyName, "mirror", m.Name,
+				"cluster", from, "topic", qp.Topic, "partition", qp.Partition, "records", b.records, "last_offset", b.last)
+		}
+		if next >= qp.ToOffset {
+			continue
+		}
+		if consume[qp.Topic] == nil {
+			consume[qp.Topic] = map[int32]kgo.Offset{}
+		}
+		consume[qp.Topic][qp.Partition] = kgo.NewOffset().At(next)
+		pending[tpKey{qp.Topic, qp.Partition}] = qp
+	}
+	if len(pending) == 0 {
+		return tail, nil
+	}
+
 	reader, err := kgo.NewClient(append(old.Opts(),
 		kgo.ConsumePartitions(consume),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -291,10 +321,6 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 			_ = dst.EndTransaction(ctx, kgo.TryAbort)
 		}
 		return nil, cause
-	}
-	pending := map[tpKey]*agentapi.QuarantinedPartition{}
-	for i := range tail {
-		pending[tpKey{tail[i].Topic, tail[i].Partition}] = &tail[i]
 	}
 	var (
 		mu         sync.Mutex
@@ -318,8 +344,8 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 			if !r.Attrs.IsControl() {
 				qp.Records++
 				headers := append(append([]kgo.RecordHeader{}, r.Headers...),
-					kgo.RecordHeader{Key: "kfo.diverged.cluster", Value: []byte(from)},
-					kgo.RecordHeader{Key: "kfo.diverged.offset", Value: []byte(strconv.FormatInt(r.Offset, 10))})
+					kgo.RecordHeader{Key: headerCluster, Value: []byte(from)},
+					kgo.RecordHeader{Key: headerOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))})
 				dst.Produce(rctx, &kgo.Record{Topic: qp.QuarantineTopic, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: headers, Timestamp: r.Timestamp},
 					func(_ *kgo.Record, err error) {
 						mu.Lock()
@@ -347,4 +373,172 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 		return nil, fmt.Errorf("commit the quarantine on %s: %w", to, err)
 	}
 	return tail, nil
+}
+
+// The headers a quarantined record carries last: the cluster it diverged on
+// and its offset there.
+const (
+	headerCluster = "kfo.diverged.cluster"
+	headerOffset  = "kfo.diverged.offset"
+)
+
+// copied is what an earlier attempt committed of one partition's tail: its
+// last source offset and how many records.
+type copied struct{ last, records int64 }
+
+// quarantinedBefore finds, per partition of tail, what earlier attempts
+// committed to its quarantine topic: the run of records at the partition's
+// end from cluster from with source offsets in the tail, rising. Only the
+// end is read, widened until the run starts inside it.
+func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, tail []agentapi.QuarantinedPartition) (map[tpKey]copied, error) {
+	admin, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	adm := kadm.NewClient(admin)
+	var topics []string
+	for _, qp := range tail {
+		topics = append(topics, qp.QuarantineTopic)
+	}
+	slices.Sort(topics)
+	topics = slices.Compact(topics)
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("start offsets of the quarantine: %w", err)
+	}
+	// The last stable offsets: read_committed sees nothing past them.
+	ends, err := adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of the quarantine: %w", err)
+	}
+	type scan struct {
+		qp                *agentapi.QuarantinedPartition
+		start, end, width int64
+	}
+	scans := map[tpKey]*scan{} // by quarantine topic and partition
+	for i := range tail {
+		qp := &tail[i]
+		s, okS := starts.Lookup(qp.QuarantineTopic, qp.Partition)
+		e, okE := ends.Lookup(qp.QuarantineTopic, qp.Partition)
+		if !okS || !okE || s.Err != nil || e.Err != nil {
+			return nil, fmt.Errorf("offsets of %s[%d]: %v %v", qp.QuarantineTopic, qp.Partition, s.Err, e.Err)
+		}
+		if e.Offset > s.Offset {
+			scans[tpKey{qp.QuarantineTopic, qp.Partition}] = &scan{qp: qp, start: s.Offset, end: e.Offset, width: 64}
+		}
+	}
+	out := map[tpKey]copied{}
+	for len(scans) > 0 {
+		spans := map[tpKey]span{}
+		for k, s := range scans {
+			spans[k] = span{lo: max(s.start, s.end-s.width), end: s.end}
+		}
+		recs, err := readCommitted(ctx, opts, spans)
+		if err != nil {
+			return nil, err
+		}
+		for k, s := range scans {
+			qp, run, next := s.qp, copied{last: -1}, s.qp.ToOffset
+			whole := true // every record read belongs to the run
+			for i := len(recs[k]) - 1; i >= 0; i-- {
+				off, ok := divergedAt(recs[k][i], from)
+				if !ok || off < qp.FromOffset || off >= next {
+					whole = false
+					break
+				}
+				if run.last < 0 {
+					run.last = off
+				}
+				run.records++
+				next = off
+			}
+			if whole && spans[k].lo > s.start {
+				s.width *= 4 // the run may go on below what was read
+				continue
+			}
+			if run.records > 0 {
+				out[tpKey{qp.Topic, qp.Partition}] = run
+			}
+			delete(scans, k)
+		}
+	}
+	return out, nil
+}
+
+// divergedAt answers the source offset a quarantined record was copied
+// from, if it was copied from cluster. The last headers are the copy's own.
+func divergedAt(r *kgo.Record, cluster string) (int64, bool) {
+	var c, o []byte
+	for _, h := range r.Headers {
+		switch h.Key {
+		case headerCluster:
+			c = h.Value
+		case headerOffset:
+			o = h.Value
+		}
+	}
+	if c == nil || string(c) != cluster {
+		return 0, false
+	}
+	off, err := strconv.ParseInt(string(o), 10, 64)
+	return off, err == nil
+}
+
+// span is the offsets [lo, end) of a partition.
+type span struct{ lo, end int64 }
+
+// readCommitted reads the committed records of partitions' spans, markers
+// left out.
+func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span) (map[tpKey][]*kgo.Record, error) {
+	consume := map[string]map[int32]kgo.Offset{}
+	want := map[tpKey]int64{} // partition -> end, until read to it
+	for k, s := range spans {
+		if s.lo >= s.end {
+			continue
+		}
+		if consume[k.topic] == nil {
+			consume[k.topic] = map[int32]kgo.Offset{}
+		}
+		consume[k.topic][k.partition] = kgo.NewOffset().At(s.lo)
+		want[k] = s.end
+	}
+	out := map[tpKey][]*kgo.Record{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	cl, err := kgo.NewClient(append(opts,
+		kgo.ConsumePartitions(consume),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(), // a partition that ends in a marker is read to its end
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for len(want) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read the quarantine's end: %w", ctx.Err())
+		}
+		if err := fetches.Err0(); err != nil {
+			return nil, fmt.Errorf("read the quarantine's end: %w", err)
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			k := tpKey{r.Topic, r.Partition}
+			end, ok := want[k]
+			if !ok || r.Offset >= end {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				out[k] = append(out[k], r)
+			}
+			if r.Offset+1 >= end {
+				delete(want, k)
+			}
+		})
+	}
+	return out, nil
 }

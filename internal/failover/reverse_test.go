@@ -1,0 +1,180 @@
+package failover
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// A crash between the quarantine's commit and the OpQuarantine record makes
+// Reverse copy the tail again: calling quarantine again without that record
+// is exactly what the retry does.
+func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T) {
+	ctx := context.Background()
+	const (
+		topic      = "LH.ORDERS"
+		partitions = 3
+		mirrored   = 50 // source offsets [0, 50) of each partition reached europe
+	)
+	na := kafkatest.Cluster(t, "north-america")
+	eu := kafkatest.Cluster(t, "europe")
+	st, err := store.Open(ctx, kafkaconn.Conn{Name: "europe", BootstrapServers: eu.Bootstrap()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	for name, c := range map[string][]string{"north-america": na.Bootstrap(), "europe": eu.Bootstrap()} {
+		if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &Executor{Store: st, AgentID: "test", Log: slog.New(slog.DiscardHandler)}
+	m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{`LH\..*`}}}
+
+	kafkatest.CreateTopic(t, na.Bootstrap(), topic, partitions, nil)
+	prod := kafkatest.NewProducer(t, na.Bootstrap())
+	prod.Produce(t, topic, partitions, mirrored)
+	// The mirror's final offset syncs, as its tasks left them.
+	syncs := offsetsync.Topic(m.Name)
+	kafkatest.CreateTopic(t, eu.Bootstrap(), syncs, 1, nil)
+	syncer := kafkatest.Client(t, eu.Bootstrap(), kgo.DefaultProduceTopic(syncs))
+	for p := int32(0); p < partitions; p++ {
+		s := offsetsync.Sync{Topic: topic, Partition: p, Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: mirrored}}, SourceNext: mirrored, TargetTopic: topic}
+		v, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syncer.ProduceSync(ctx, &kgo.Record{Key: s.Key(), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The divergent tail: plain records (more than quarantinedBefore's
+	// first look at the end), a committed transaction and an aborted one,
+	// so that offsets are not records.
+	prod.Produce(t, topic, partitions, 100)
+	app := kafkatest.Client(t, na.Bootstrap(), kgo.TransactionalID("na-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i, commit := range []kgo.TransactionEndTry{kgo.TryCommit, kgo.TryAbort} {
+		if err := app.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for p := int32(0); p < partitions; p++ {
+			for n := range 5 {
+				if err := app.ProduceSync(ctx, kafkatest.GenRecord(topic, p, 1000*(i+1)+n)).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := app.EndTransaction(ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prod.Produce(t, topic, partitions, 3)
+
+	// Partition 1 of the quarantine ends in another cluster's record with
+	// an offset inside the tail: it is not north-america's.
+	kafkatest.CreateTopic(t, eu.Bootstrap(), topic+".diverged", partitions, nil)
+	foreign := kafkatest.GenRecord(topic+".diverged", 1, 0)
+	foreign.Headers = append(foreign.Headers, kgo.RecordHeader{Key: "kfo.diverged.cluster", Value: []byte("south-america")},
+		kgo.RecordHeader{Key: "kfo.diverged.offset", Value: []byte("60")})
+	if err := kafkatest.Client(t, eu.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(ctx, foreign).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier attempt that died inside its transaction left it open,
+	// with a record claiming the tail's last offset: it must not count.
+	onNA := kafkatest.ReadAll(t, na.Bootstrap(), topic)
+	last := onNA[0][len(onNA[0])-1].Offset
+	zombie := kafkatest.Client(t, eu.Bootstrap(), kgo.TransactionalID("__kfo_quarantine.loosehanger.north-america"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := zombie.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	bogus := kafkatest.GenRecord(topic+".diverged", 0, 0)
+	bogus.Headers = append(bogus.Headers, kgo.RecordHeader{Key: "kfo.diverged.cluster", Value: []byte("north-america")},
+		kgo.RecordHeader{Key: "kfo.diverged.offset", Value: []byte(strconv.FormatInt(last, 10))})
+	if err := zombie.ProduceSync(ctx, bogus).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	// check asserts that europe holds north-america's tail once, record for
+	// record, and that the report counts exactly that.
+	check := func(t *testing.T, report []agentapi.QuarantinedPartition) {
+		t.Helper()
+		onNA := kafkatest.ReadAll(t, na.Bootstrap(), topic)
+		quarantined := kafkatest.ReadAll(t, eu.Bootstrap(), topic+".diverged")
+		if len(report) != partitions {
+			t.Fatalf("report names %d partitions, want %d: %+v", len(report), partitions, report)
+		}
+		for p := int32(0); p < partitions; p++ {
+			var tail []kafkatest.Record
+			for _, r := range onNA[p] {
+				if r.Offset >= mirrored {
+					tail = append(tail, r)
+				}
+			}
+			if want := int(prod.Produced(topic, p)) - mirrored + 5; len(tail) != want { // and the committed transaction's 5
+				t.Fatalf("north-america[%d] holds a tail of %d records, want %d: the setup is wrong", p, len(tail), want)
+			}
+			got := quarantined[p]
+			if p == 1 {
+				if len(got) == 0 || string(got[0].Headers[len(got[0].Headers)-2].Value) != "south-america" {
+					t.Fatalf("%s.diverged[1] no longer starts with south-america's record", topic)
+				}
+				got = got[1:]
+			}
+			if len(got) != len(tail) {
+				t.Fatalf("%s.diverged[%d] holds %d records, north-america's tail %d: each must be there once", topic, p, len(got), len(tail))
+			}
+			for i := range tail {
+				h := got[i].Headers
+				if len(h) < 2 || h[len(h)-2].Key != "kfo.diverged.cluster" || string(h[len(h)-2].Value) != "north-america" ||
+					h[len(h)-1].Key != "kfo.diverged.offset" || string(h[len(h)-1].Value) != strconv.FormatInt(tail[i].Offset, 10) {
+					t.Fatalf("%s.diverged[%d] record %d: headers %v, want it to come from north-america offset %d", topic, p, i, h, tail[i].Offset)
+				}
+				got[i].Headers = h[:len(h)-2]
+				if !tail[i].Equal(got[i]) {
+					t.Fatalf("%s.diverged[%d] record %d differs from north-america's offset %d", topic, p, i, tail[i].Offset)
+				}
+			}
+			qp := report[p]
+			end := onNA[p][len(onNA[p])-1].Offset + 1
+			if qp.Topic != topic || qp.Partition != p || qp.QuarantineTopic != topic+".diverged" || qp.FromOffset != mirrored || qp.ToOffset != end || qp.Records != int64(len(tail)) {
+				t.Fatalf("report of partition %d: %+v; want offsets [%d, %d) and %d records", p, qp, mirrored, end, len(tail))
+			}
+		}
+	}
+
+	first, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, first)
+
+	// The agent dies here, before AppendOp(OpQuarantine). The returned
+	// cluster takes a few more writes before the retry.
+	prod.Produce(t, topic, partitions, 7)
+	retried, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, retried)
+	// And once more with nothing new: it copies nothing, reports the same.
+	again, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, again)
+	for p := range again {
+		if again[p] != retried[p] {
+			t.Fatalf("a repeated retry reports %+v, the one before %+v", again[p], retried[p])
+		}
+	}
+}
