@@ -495,7 +495,10 @@ func (e *Executor) drain(ctx context.Context, pl *plan, src *kgo.Client, topics 
 }
 
 // waitStopped waits until this replica has stopped the policy's mirrors
-// after the freeze, and a moment more for the others to read it too.
+// after the freeze. Other replicas need no wait: fencing the tasks'
+// transactional ids stops whatever they still copy, and a task that starts
+// again reads the state topic up to now before it copies, so it finds the
+// freeze (mirror.Manager.frozenNow).
 func (e *Executor) waitStopped(ctx context.Context, pl *plan) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for _, m := range pl.mirrors {
@@ -509,13 +512,6 @@ func (e *Executor) waitStopped(ctx context.Context, pl *plan) error {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-	}
-	// Fencing the tasks' transactional ids is the hard stop; this pause
-	// lets replicas that read the freeze a moment later stop first.
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Second):
 	}
 	return nil
 }

@@ -140,8 +140,26 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 	return spec, &runner{
 		m: m, sel: sel, srcOpts: srcOpts, dstOpts: dstOpts, state: stateOpts,
 		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, cpMetrics: mg.CheckpointMetrics,
-		tasks: map[int]*runningTask{},
+		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m),
 	}, nil
+}
+
+// frozenNow answers, for a task about to copy with a new producer id, why
+// mirror m is frozen ("" when it is not), after this replica has read the
+// state topic up to now. A failover commits its freeze before it fences the
+// tasks' transactional ids, so a task that starts after the fence sees the
+// freeze even on a replica whose tail of the state topic lagged: nothing is
+// copied after the failover read the final offset syncs.
+func (mg *Manager) frozenNow(m agentapi.Mirror) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		if err := mg.Store.Sync(ctx); err != nil {
+			return "", fmt.Errorf("read the state topic up to now: %w", err)
+		}
+		if frozen, why := mg.Store.MirrorFrozen(m.Name, m.Source, m.Target); frozen {
+			return why, nil
+		}
+		return "", nil
+	}
 }
 
 func (mg *Manager) sessionTimeout() time.Duration {

@@ -43,7 +43,16 @@ type task struct {
 	metrics   *Metrics
 	partsCh   chan []SourcePartition // the latest set wins
 	restartIn time.Duration
+	// frozen answers why the mirror must not copy now ("" when it may),
+	// read from the state topic up to now; nil: never frozen.
+	frozen func(context.Context) (string, error)
 }
+
+// frozenError stops a task that found its mirror frozen by a failover: it
+// is not a failure, and the task checks again until its runner is stopped.
+type frozenError struct{ why string }
+
+func (e *frozenError) Error() string { return "mirror frozen: " + e.why }
 
 func (t *task) setPartitions(parts []SourcePartition) {
 	select {
@@ -57,14 +66,25 @@ func (t *task) setPartitions(parts []SourcePartition) {
 // committed progress, which is what exactly once rests on.
 func (t *task) run(ctx context.Context) {
 	var parts []SourcePartition
+	lastFrozen := ""
 	for ctx.Err() == nil {
 		err := t.runOnce(ctx, &parts)
 		if ctx.Err() != nil {
 			return
 		}
-		t.log.Warn("mirror task failed; restarting from its last committed offset sync", "error", err)
-		t.stats.setError(err)
-		t.metrics.errors.WithLabelValues(t.m.Name).Inc()
+		var fz *frozenError
+		switch {
+		case errors.As(err, &fz):
+			if fz.why != lastFrozen {
+				t.log.Info("mirror task does not copy: the mirror is frozen", "reason", fz.why)
+				lastFrozen = fz.why
+			}
+		default:
+			lastFrozen = ""
+			t.log.Warn("mirror task failed; restarting from its last committed offset sync", "error", err)
+			t.stats.setError(err)
+			t.metrics.errors.WithLabelValues(t.m.Name).Inc()
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(t.restartIn):
@@ -91,6 +111,17 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	// this task and settles its open transaction.
 	if _, _, err := producer.ProducerID(ctx); err != nil {
 		return fmt.Errorf("fence earlier owners of %s: %w", TransactionalID(t.m.Name, t.id), err)
+	}
+	// Asked after the producer id is ours: a failover that fenced the id
+	// before now had committed its freeze before that.
+	if t.frozen != nil {
+		why, err := t.frozen(ctx)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return &frozenError{why}
+		}
 	}
 	progress, err := t.readProgress(ctx, producer)
 	if err != nil {
