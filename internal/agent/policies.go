@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -143,7 +144,7 @@ func (s *server) standbys(p agentapi.Policy) []agentapi.StandbyStatus {
 			}
 		}
 		if slices.Contains(p.Diverged, c) {
-			sb.Reason = c + " was left behind by a forced failover and may hold records never mirrored; it cannot take over until they are reconciled"
+			sb.Reason = c + " was left behind by a forced failover and may hold records never mirrored; it cannot take over until they are reconciled: POST /v1/policies/" + p.Name + "/reverse once it is back"
 		}
 		sb.Ready = sb.Reason == ""
 		out = append(out, sb)
@@ -171,15 +172,32 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, "policy", name, err, r)
 		return
 	}
-	if st, ok := s.Store.PolicyState(name); ok && st.InProgress != nil {
+	st, ok := s.Store.PolicyState(name)
+	if ok && st.InProgress != nil {
 		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", "a failover of this policy is under way: wait for it to end"))
+		return
+	}
+	// The policy is the only record that a cluster holds records written
+	// after the last mirrored offset: deleting it would forget them, and a
+	// new policy would treat the cluster as a clean standby.
+	forget := r.URL.Query().Get("forget_diverged") == "true"
+	if diverged := slices.Sorted(maps.Keys(st.Diverged)); len(diverged) > 0 && !forget {
+		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", fmt.Sprintf(
+			"%s was left behind by a forced failover and may hold records that never reached %s: "+
+				"reconcile it first with POST /v1/policies/%s/reverse once it is back (its divergent tail is quarantined and it is rebuilt), "+
+				"or, if it will not come back and those records may be forgotten, delete with ?forget_diverged=true",
+			strings.Join(diverged, ", "), st.Active, name)))
 		return
 	}
 	if err := s.Store.DeletePolicy(r.Context(), name); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.Log.Info("policy deleted", "policy", name)
+	if forget && len(st.Diverged) > 0 {
+		s.Log.Warn("policy deleted with diverged clusters; their divergent records are forgotten", "policy", name, "diverged", slices.Sorted(maps.Keys(st.Diverged)))
+	} else {
+		s.Log.Info("policy deleted", "policy", name)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// After a forced failover the policy is the only record that the lost
+// cluster may hold records that never reached the new active one. Deleting
+// it would forget them, and a policy created again would take the cluster
+// for a clean standby: the agent refuses unless told to forget.
+func TestDeletingAPolicyWithADivergedClusterIsRefusedUnlessToldToForget(t *testing.T) {
+	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
+	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, 50)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 50)
+
+	s.na.kill9()
+	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na"}); code != 200 {
+		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
+	}
+
+	var e agentapi.Error
+	if code := s.agent.call("DELETE", "/v1/policies/loosehanger", nil, &e); code != 409 {
+		t.Fatalf("DELETE with north-america diverged: HTTP %d %+v, want 409", code, e.Error)
+	}
+	for _, want := range []string{"north-america", "/v1/policies/loosehanger/reverse", "forget_diverged=true"} {
+		if !strings.Contains(e.Error.Message, want) {
+			t.Fatalf("refusal %q does not say %q", e.Error.Message, want)
+		}
+	}
+	var p agentapi.Policy
+	if code := s.agent.call("GET", "/v1/policies/loosehanger", nil, &p); code != 200 || p.Active != "europe" || len(p.Diverged) != 1 {
+		t.Fatalf("after the refusal: HTTP %d %+v, want the policy unchanged", code, p)
+	}
+
+	if code := s.agent.call("DELETE", "/v1/policies/loosehanger?forget_diverged=true", nil, nil); code != 204 {
+		t.Fatalf("DELETE ?forget_diverged=true: HTTP %d, want 204", code)
+	}
+	if code := s.agent.call("GET", "/v1/policies/loosehanger", nil, nil); code != 404 {
+		t.Fatalf("GET after the delete: HTTP %d, want 404", code)
+	}
+}
