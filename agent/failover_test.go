@@ -248,7 +248,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 			}
 			for i := range tail {
 				got := quarantined[p][i]
-				got.Headers = got.Headers[:len(got.Headers)-2] // the two kfo.diverged.* headers say where it came from
+				got.Headers = got.Headers[:len(got.Headers)-3] // the three kfo.diverged.* headers say where it came from
 				if !tail[i].Equal(got) {
 					t.Fatalf("LH.ORDERS.diverged[%d] record %d differs from north-america's", p, i)
 				}

@@ -383,13 +383,17 @@ type ReverseRequest struct {
 // Quarantine reports the records a returned cluster held that were never
 // mirrored, copied to quarantine topics on the active cluster.
 type Quarantine struct {
-	Policy      string                 `json:"policy"`
-	Cluster     string                 `json:"cluster"`
-	Active      string                 `json:"active"`
-	RequestID   string                 `json:"request_id"`
-	Records     int64                  `json:"records"`
-	Partitions  []QuarantinedPartition `json:"partitions"`
-	CompletedAt time.Time              `json:"completed_at"`
+	Policy    string `json:"policy"`
+	Cluster   string `json:"cluster"`
+	Active    string `json:"active"`
+	RequestID string `json:"request_id"`
+	// DivergedEpoch is the epoch of the forced failover that left Cluster
+	// behind: which of its divergences this tail is. Each quarantined record
+	// carries it in its kfo.diverged.epoch header.
+	DivergedEpoch int64                  `json:"diverged_epoch,omitempty"`
+	Records       int64                  `json:"records"`
+	Partitions    []QuarantinedPartition `json:"partitions"`
+	CompletedAt   time.Time              `json:"completed_at"`
 }
 
 // QuarantinedPartition is one partition's divergent tail.

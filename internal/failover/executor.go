@@ -129,6 +129,19 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 	return final, nil
 }
 
+// reconcileHint tells how a diverged cluster becomes a standby, and then a
+// possible active cluster, again. The provider has no resource for it: it
+// is the agent's reverse request.
+func reconcileHint(policyName, cluster string, st policy.State) string {
+	if q, ok := st.Quarantine(cluster); ok {
+		return fmt.Sprintf("its divergent tail is quarantined on %s (request %s) but its rebuild did not finish: repeat POST /v1/policies/%s/reverse with {\"cluster\": %q, \"request_id\": %q}, then wait for the mirror from %s to %s to catch up before failing over to %s",
+			q.Active, q.RequestID, policyName, cluster, q.RequestID, st.Active, cluster, cluster)
+	}
+	return fmt.Sprintf("once it answers again, POST /v1/policies/%s/reverse to the agent with {\"cluster\": %q, \"request_id\": \"<a new unique id>\"} (the Terraform provider has no resource for this step): "+
+		"it quarantines those records in <topic>.diverged on %s and rebuilds %s as a standby through a mirror from %s to %s, which the policy's mirrors must include; when that mirror has caught up, fail over to %s",
+		policyName, cluster, st.Active, cluster, st.Active, cluster, cluster)
+}
+
 func derefOr(f *agentapi.Failover) agentapi.Failover {
 	if f == nil {
 		return agentapi.Failover{}
@@ -161,8 +174,8 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 	if req.ExpectedEpoch != nil && *req.ExpectedEpoch != st.Epoch {
 		return nil, nil, refuse(http.StatusConflict, "expected_epoch", "the epoch is %d, not %d: the active cluster changed since you looked (it is %s); review and retry", st.Epoch, *req.ExpectedEpoch, st.Active)
 	}
-	if st.Diverged[req.To] {
-		return nil, nil, refuse(http.StatusConflict, "to", "%s was left behind by a forced failover and may hold records that were never mirrored: they must be reconciled (quarantined on %s) before %s can be active again; this agent version cannot do that yet", req.To, st.Active, req.To)
+	if epoch, diverged := st.Diverged[req.To]; diverged {
+		return nil, nil, refuse(http.StatusConflict, "to", "%s was left behind by the forced failover to epoch %d and may hold records that were never mirrored: %s", req.To, epoch, reconcileHint(name, req.To, st))
 	}
 	if req.To == st.Active {
 		return nil, nil, refuse(http.StatusConflict, "to", "%s is already the active cluster of policy %s (epoch %d)", req.To, name, st.Epoch)

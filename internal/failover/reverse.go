@@ -41,20 +41,29 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 	if req.RequestID == "" {
 		return agentapi.Quarantine{}, refuse(http.StatusBadRequest, "request_id", "required: a unique id for this request, so that a retry copies only once")
 	}
-	for c, q := range st.Quarantined {
-		if q.RequestID == req.RequestID && (req.Cluster == "" || req.Cluster == c) && !st.Diverged[c] {
-			return q, nil // done before: the first answer
+	for _, q := range st.Quarantines {
+		if q.RequestID != req.RequestID || (req.Cluster != "" && req.Cluster != q.Cluster) {
+			continue
 		}
+		epoch, diverged := st.Diverged[q.Cluster]
+		switch {
+		case !diverged:
+			return q, nil // done before: the first answer
+		case epoch != q.DivergedEpoch:
+			return agentapi.Quarantine{}, refuse(http.StatusConflict, "request_id", "request %s reconciled an earlier divergence of %s (left behind at epoch %d); it was left behind again at epoch %d: send a new request_id to quarantine its new tail", req.RequestID, q.Cluster, q.DivergedEpoch, epoch)
+		}
+		req.Cluster = q.Cluster // its tail is quarantined; the rebuild is finished below
 	}
 	if req.Cluster == "" && len(st.Diverged) == 1 {
 		for c := range st.Diverged {
 			req.Cluster = c
 		}
 	}
-	if q, ok := st.Quarantined[req.Cluster]; ok && !st.Diverged[req.Cluster] {
-		return q, nil // done before: the first answer
-	}
-	if !st.Diverged[req.Cluster] {
+	epoch, diverged := st.Diverged[req.Cluster]
+	if !diverged {
+		if q, ok := st.LastQuarantine(req.Cluster); ok {
+			return q, nil // done before: the first answer
+		}
 		return agentapi.Quarantine{}, refuse(http.StatusConflict, "cluster", "cluster %q was not left behind by a forced failover of policy %s: it holds no divergent tail", req.Cluster, name)
 	}
 	if st.InProgress != nil {
@@ -82,13 +91,14 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 			return agentapi.Quarantine{}, refuse(http.StatusConflict, "cluster", "mirror %s starts from latest: a rebuilt standby needs every record, set its start_from to earliest", r.Name)
 		}
 	}
-	if q, ok := st.Quarantined[req.Cluster]; ok {
-		// Quarantined before, the rebuild was cut short: finish it.
-		return q, e.rebuild(ctx, p.Name, p.CreatedAt, req, st.Active, mirrors, reverse)
+	if q, ok := st.Quarantine(req.Cluster); ok {
+		// This divergence was quarantined before, the rebuild was cut
+		// short: finish it.
+		return q, e.rebuild(ctx, p.Name, p.CreatedAt, req, epoch, st.Active, mirrors, reverse)
 	}
-	q := agentapi.Quarantine{Policy: name, Cluster: req.Cluster, Active: st.Active, RequestID: req.RequestID, Partitions: []agentapi.QuarantinedPartition{}}
+	q := agentapi.Quarantine{Policy: name, Cluster: req.Cluster, Active: st.Active, RequestID: req.RequestID, DivergedEpoch: epoch, Partitions: []agentapi.QuarantinedPartition{}}
 	for _, m := range mirrors {
-		parts, err := e.quarantine(ctx, m, name, req.Cluster, st.Active)
+		parts, err := e.quarantine(ctx, m, name, req.Cluster, st.Active, epoch)
 		if err != nil {
 			return agentapi.Quarantine{}, err
 		}
@@ -105,13 +115,13 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 	if !applied {
 		// Another replica quarantined it first; its answer stands.
 		st, _ = e.Store.PolicyState(name)
-		if done, ok := st.Quarantined[req.Cluster]; ok {
+		if done, ok := st.Quarantine(req.Cluster); ok && done.DivergedEpoch == epoch {
 			return done, nil
 		}
 		return agentapi.Quarantine{}, refuse(http.StatusConflict, "", "the policy changed while the tail was copied: read it and retry")
 	}
-	e.Log.Info("divergent tail quarantined", "policy", name, "cluster", req.Cluster, "records", q.Records)
-	return q, e.rebuild(ctx, name, p.CreatedAt, req, st.Active, mirrors, reverse)
+	e.Log.Info("divergent tail quarantined", "policy", name, "cluster", req.Cluster, "diverged_epoch", epoch, "records", q.Records)
+	return q, e.rebuild(ctx, name, p.CreatedAt, req, epoch, st.Active, mirrors, reverse)
 }
 
 // rebuild deletes the returned cluster's mirrored topics and the offset
@@ -119,7 +129,7 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 // now on, so both directions' old mappings are void. Then the cluster is a
 // standby again, and the reverse mirrors copy the active cluster into it
 // from the start.
-func (e *Executor) rebuild(ctx context.Context, name string, generation time.Time, req agentapi.ReverseRequest, active string, forward, reverse []agentapi.Mirror) error {
+func (e *Executor) rebuild(ctx context.Context, name string, generation time.Time, req agentapi.ReverseRequest, epoch int64, active string, forward, reverse []agentapi.Mirror) error {
 	old, _, err := e.client(req.Cluster)
 	if err != nil {
 		return err
@@ -157,9 +167,14 @@ func (e *Executor) rebuild(ctx context.Context, name string, generation time.Tim
 	if err := deleteTopics(ctx, actAdm, active, onActive); err != nil {
 		return err
 	}
-	done := agentapi.Quarantine{Policy: name, Cluster: req.Cluster, Active: active, RequestID: req.RequestID}
-	if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpRebuilt, Policy: name, Generation: generation, RequestID: req.RequestID, Quarantine: &done}); err != nil {
+	done := agentapi.Quarantine{Policy: name, Cluster: req.Cluster, Active: active, RequestID: req.RequestID, DivergedEpoch: epoch}
+	applied, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpRebuilt, Policy: name, Generation: generation, RequestID: req.RequestID, Quarantine: &done})
+	if err != nil {
 		return err
+	}
+	if st, _ := e.Store.PolicyState(name); !applied && st.Diverged[req.Cluster] == epoch {
+		// Still this divergence, not rebuilt by another replica either.
+		return refuse(http.StatusConflict, "", "%s's topics were deleted but its rebuild could not be recorded (a failover of policy %s may be under way): repeat the request", req.Cluster, name)
 	}
 	e.Log.Info("returned cluster rebuilt as a standby", "policy", name, "cluster", req.Cluster, "topics_deleted", len(onOld))
 	return nil
@@ -183,8 +198,9 @@ func deleteTopics(ctx context.Context, adm *kadm.Client, cluster string, topics 
 }
 
 // quarantine copies one mirror's divergent tail, all partitions in one
-// transaction: a failure leaves nothing half-written.
-func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName, from, to string) ([]agentapi.QuarantinedPartition, error) {
+// transaction: a failure leaves nothing half-written. epoch is the
+// divergence's: the forced failover's that left from behind.
+func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName, from, to string, epoch int64) ([]agentapi.QuarantinedPartition, error) {
 	old, _, err := e.client(from)
 	if err != nil {
 		return nil, err
@@ -277,7 +293,7 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 	if _, _, err := dst.ProducerID(ctx); err != nil {
 		return nil, fmt.Errorf("fence an earlier quarantine of %s on %s: %w", from, to, err)
 	}
-	before, err := quarantinedBefore(ctx, dstOpts, from, tail)
+	before, err := quarantinedBefore(ctx, dstOpts, from, epoch, tail)
 	if err != nil {
 		return nil, err
 	}
@@ -343,9 +359,7 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 			}
 			if !r.Attrs.IsControl() {
 				qp.Records++
-				headers := append(append([]kgo.RecordHeader{}, r.Headers...),
-					kgo.RecordHeader{Key: headerCluster, Value: []byte(from)},
-					kgo.RecordHeader{Key: headerOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))})
+				headers := append(append([]kgo.RecordHeader{}, r.Headers...), copyHeaders(from, epoch, r.Offset)...)
 				dst.Produce(rctx, &kgo.Record{Topic: qp.QuarantineTopic, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: headers, Timestamp: r.Timestamp},
 					func(_ *kgo.Record, err error) {
 						mu.Lock()
@@ -375,12 +389,22 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 	return tail, nil
 }
 
-// The headers a quarantined record carries last: the cluster it diverged on
-// and its offset there.
+// The headers a quarantined record carries last, in this order: the cluster
+// it diverged on, the divergence (the epoch of the forced failover that left
+// that cluster behind), and its offset there.
 const (
 	headerCluster = "kfo.diverged.cluster"
+	headerEpoch   = "kfo.diverged.epoch"
 	headerOffset  = "kfo.diverged.offset"
 )
+
+func copyHeaders(cluster string, epoch, offset int64) []kgo.RecordHeader {
+	return []kgo.RecordHeader{
+		{Key: headerCluster, Value: []byte(cluster)},
+		{Key: headerEpoch, Value: []byte(strconv.FormatInt(epoch, 10))},
+		{Key: headerOffset, Value: []byte(strconv.FormatInt(offset, 10))},
+	}
+}
 
 // copied is what an earlier attempt committed of one partition's tail: its
 // last source offset and how many records.
@@ -388,9 +412,11 @@ type copied struct{ last, records int64 }
 
 // quarantinedBefore finds, per partition of tail, what earlier attempts
 // committed to its quarantine topic: the run of records at the partition's
-// end from cluster from with source offsets in the tail, rising. Only the
-// end is read, widened until the run starts inside it.
-func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, tail []agentapi.QuarantinedPartition) (map[tpKey]copied, error) {
+// end from cluster from's divergence epoch with source offsets in the tail,
+// rising. A record of an earlier divergence of the same cluster ends the
+// run: its offsets may fall inside this tail, but it is another record.
+// Only the end is read, widened until the run starts inside it.
+func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, epoch int64, tail []agentapi.QuarantinedPartition) (map[tpKey]copied, error) {
 	admin, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
@@ -442,7 +468,7 @@ func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, tail []
 			qp, run, next := s.qp, copied{last: -1}, s.qp.ToOffset
 			whole := true // every record read belongs to the run
 			for i := len(recs[k]) - 1; i >= 0; i-- {
-				off, ok := divergedAt(recs[k][i], from)
+				off, ok := divergedAt(recs[k][i], from, epoch)
 				if !ok || off < qp.FromOffset || off >= next {
 					whole = false
 					break
@@ -467,21 +493,20 @@ func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, tail []
 }
 
 // divergedAt answers the source offset a quarantined record was copied
-// from, if it was copied from cluster. The last headers are the copy's own.
-func divergedAt(r *kgo.Record, cluster string) (int64, bool) {
-	var c, o []byte
-	for _, h := range r.Headers {
-		switch h.Key {
-		case headerCluster:
-			c = h.Value
-		case headerOffset:
-			o = h.Value
-		}
-	}
-	if c == nil || string(c) != cluster {
+// from, if it was copied from cluster in its divergence epoch. Only the last
+// three headers are the copy's own: a copy without the epoch (made before
+// divergences had one) or of another divergence does not count.
+func divergedAt(r *kgo.Record, cluster string, epoch int64) (int64, bool) {
+	h := r.Headers
+	if len(h) < 3 {
 		return 0, false
 	}
-	off, err := strconv.ParseInt(string(o), 10, 64)
+	c, ep, o := h[len(h)-3], h[len(h)-2], h[len(h)-1]
+	if c.Key != headerCluster || ep.Key != headerEpoch || o.Key != headerOffset ||
+		string(c.Value) != cluster || string(ep.Value) != strconv.FormatInt(epoch, 10) {
+		return 0, false
+	}
+	off, err := strconv.ParseInt(string(o.Value), 10, 64)
 	return off, err == nil
 }
 

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -134,14 +135,8 @@ func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T)
 				t.Fatalf("%s.diverged[%d] holds %d records, north-america's tail %d: each must be there once", topic, p, len(got), len(tail))
 			}
 			for i := range tail {
-				h := got[i].Headers
-				if len(h) < 2 || h[len(h)-2].Key != "kfo.diverged.cluster" || string(h[len(h)-2].Value) != "north-america" ||
-					h[len(h)-1].Key != "kfo.diverged.offset" || string(h[len(h)-1].Value) != strconv.FormatInt(tail[i].Offset, 10) {
-					t.Fatalf("%s.diverged[%d] record %d: headers %v, want it to come from north-america offset %d", topic, p, i, h, tail[i].Offset)
-				}
-				got[i].Headers = h[:len(h)-2]
-				if !tail[i].Equal(got[i]) {
-					t.Fatalf("%s.diverged[%d] record %d differs from north-america's offset %d", topic, p, i, tail[i].Offset)
+				if err := fromDivergence(got[i], "north-america", 1, tail[i]); err != nil {
+					t.Fatalf("%s.diverged[%d] record %d: %v", topic, p, i, err)
 				}
 			}
 			qp := report[p]
@@ -152,7 +147,7 @@ func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T)
 		}
 	}
 
-	first, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe")
+	first, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,13 +156,13 @@ func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T)
 	// The agent dies here, before AppendOp(OpQuarantine). The returned
 	// cluster takes a few more writes before the retry.
 	prod.Produce(t, topic, partitions, 7)
-	retried, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe")
+	retried, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check(t, retried)
 	// And once more with nothing new: it copies nothing, reports the same.
-	again, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe")
+	again, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,4 +172,122 @@ func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T)
 			t.Fatalf("a repeated retry reports %+v, the one before %+v", again[p], retried[p])
 		}
 	}
+}
+
+// fromDivergence checks that quarantined record got is record want of
+// cluster's divergence epoch: the same record, and the copy's headers last.
+func fromDivergence(got kafkatest.Record, cluster string, epoch int64, want kafkatest.Record) error {
+	h := got.Headers
+	if len(h) < 3 || h[len(h)-3].Key != "kfo.diverged.cluster" || string(h[len(h)-3].Value) != cluster ||
+		h[len(h)-2].Key != "kfo.diverged.epoch" || string(h[len(h)-2].Value) != strconv.FormatInt(epoch, 10) ||
+		h[len(h)-1].Key != "kfo.diverged.offset" || string(h[len(h)-1].Value) != strconv.FormatInt(want.Offset, 10) {
+		return fmt.Errorf("headers %v, want it to come from %s's divergence of epoch %d, offset %d", h, cluster, epoch, want.Offset)
+	}
+	got.Headers = h[:len(h)-3]
+	if !want.Equal(got) {
+		return fmt.Errorf("differs from %s's offset %d", cluster, want.Offset)
+	}
+	return nil
+}
+
+// A cluster that diverged before, was rebuilt and diverged again has a new
+// tail whose offsets may be those of the first one: the first divergence's
+// records at the end of the quarantine are other records, not a part of the
+// new tail copied by an earlier attempt.
+func TestQuarantineOfASecondDivergenceCopiesItsWholeTailAfterTheFirstOnesRecords(t *testing.T) {
+	ctx := context.Background()
+	const (
+		topic      = "LH.ORDERS"
+		partitions = 2
+		mirrored   = 60 // the second divergence's tail is [60, 100)
+	)
+	na := kafkatest.Cluster(t, "north-america")
+	eu := kafkatest.Cluster(t, "europe")
+	st, err := store.Open(ctx, kafkaconn.Conn{Name: "europe", BootstrapServers: eu.Bootstrap()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	for name, c := range map[string][]string{"north-america": na.Bootstrap(), "europe": eu.Bootstrap()} {
+		if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &Executor{Store: st, AgentID: "test", Log: slog.New(slog.DiscardHandler)}
+	m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{`LH\..*`}}}
+	kafkatest.CreateTopic(t, na.Bootstrap(), topic, partitions, nil)
+	kafkatest.NewProducer(t, na.Bootstrap()).Produce(t, topic, partitions, 100)
+	syncs := offsetsync.Topic(m.Name)
+	kafkatest.CreateTopic(t, eu.Bootstrap(), syncs, 1, nil)
+	syncer := kafkatest.Client(t, eu.Bootstrap(), kgo.DefaultProduceTopic(syncs))
+	for p := int32(0); p < partitions; p++ {
+		s := offsetsync.Sync{Topic: topic, Partition: p, Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: mirrored}}, SourceNext: mirrored, TargetTopic: topic}
+		v, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syncer.ProduceSync(ctx, &kgo.Record{Key: s.Key(), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The first divergence (epoch 1) quarantined north-america's offsets
+	// [40, 80) of each partition; on partition 1 an agent without epochs
+	// then copied offsets [70, 80) again. Both end inside the new tail.
+	kafkatest.CreateTopic(t, eu.Bootstrap(), topic+".diverged", partitions, nil)
+	earlier := kafkatest.Client(t, eu.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := int32(0); p < partitions; p++ {
+		for off := int64(40); off < 80; off++ {
+			r := kafkatest.GenRecord(topic+".diverged", p, 10_000+int(off))
+			r.Headers = append(r.Headers, copyHeaders("north-america", 1, off)...)
+			if err := earlier.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for off := int64(70); off < 80; off++ {
+		r := kafkatest.GenRecord(topic+".diverged", 1, 20_000+int(off))
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: "kfo.diverged.cluster", Value: []byte("north-america")},
+			kgo.RecordHeader{Key: "kfo.diverged.offset", Value: []byte(strconv.FormatInt(off, 10))})
+		if err := earlier.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := map[int32]int{0: 40, 1: 50}
+
+	check := func(t *testing.T, report []agentapi.QuarantinedPartition) {
+		t.Helper()
+		onNA := kafkatest.ReadAll(t, na.Bootstrap(), topic)
+		quarantined := kafkatest.ReadAll(t, eu.Bootstrap(), topic+".diverged")
+		if len(report) != partitions {
+			t.Fatalf("report names %d partitions, want %d: %+v", len(report), partitions, report)
+		}
+		for p := int32(0); p < partitions; p++ {
+			tail := onNA[p][mirrored:]
+			got := quarantined[p][before[p]:]
+			if len(got) != len(tail) {
+				t.Fatalf("%s.diverged[%d] holds %d records of the second divergence, its tail %d: each must be there once", topic, p, len(got), len(tail))
+			}
+			for i := range tail {
+				if err := fromDivergence(got[i], "north-america", 3, tail[i]); err != nil {
+					t.Fatalf("%s.diverged[%d] record %d of the second divergence: %v", topic, p, i, err)
+				}
+			}
+			if qp := report[p]; qp.FromOffset != mirrored || qp.ToOffset != 100 || qp.Records != int64(len(tail)) {
+				t.Fatalf("report of partition %d: %+v; want offsets [%d, 100) and %d records", p, qp, mirrored, len(tail))
+			}
+		}
+	}
+	first, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, first)
+	// A retry after a crash before OpQuarantine resumes after this
+	// divergence's own records: it copies nothing again.
+	retried, err := e.quarantine(ctx, m, "loosehanger", "north-america", "europe", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, retried)
 }

@@ -5,6 +5,8 @@
 package policy
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -49,12 +51,40 @@ type State struct {
 	// Results of finished requests by request id: a repeated request
 	// answers the first result.
 	Results map[string]agentapi.Failover
-	// Diverged holds clusters left behind by a forced failover: they may
-	// hold records that were never mirrored, so nothing is mirrored into
-	// them and no failover goes back to them until that tail is reconciled.
-	Diverged map[string]bool
-	// Quarantined holds, per diverged cluster, its quarantined tail.
-	Quarantined map[string]agentapi.Quarantine
+	// Diverged holds clusters left behind by a forced failover, each with
+	// the epoch that failover made: the divergence's identity. They may hold
+	// records that were never mirrored, so nothing is mirrored into them and
+	// no failover goes back to them until that tail is reconciled.
+	Diverged map[string]int64
+	// Quarantines are the divergent tails quarantined so far, in the order
+	// the log applied them: at most one per divergence, and a cluster that
+	// diverges again gets a new one.
+	Quarantines []agentapi.Quarantine
+}
+
+// Quarantine answers the quarantine of cluster's current divergence, if its
+// tail was quarantined: one of an earlier divergence does not count.
+func (st *State) Quarantine(cluster string) (agentapi.Quarantine, bool) {
+	epoch, diverged := st.Diverged[cluster]
+	if !diverged {
+		return agentapi.Quarantine{}, false
+	}
+	for _, q := range st.Quarantines {
+		if q.Cluster == cluster && q.DivergedEpoch == epoch {
+			return q, true
+		}
+	}
+	return agentapi.Quarantine{}, false
+}
+
+// LastQuarantine answers the latest quarantine of cluster, of any divergence.
+func (st *State) LastQuarantine(cluster string) (agentapi.Quarantine, bool) {
+	for i := len(st.Quarantines) - 1; i >= 0; i-- {
+		if st.Quarantines[i].Cluster == cluster {
+			return st.Quarantines[i], true
+		}
+	}
+	return agentapi.Quarantine{}, false
 }
 
 // Machine holds the state of every policy; the store feeds it in order.
@@ -74,7 +104,7 @@ func (m *Machine) PolicyStored(name, primary string, generation time.Time) {
 	if st, ok := m.policies[name]; ok && st.Generation.Equal(generation) {
 		return
 	}
-	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]bool{}, Quarantined: map[string]agentapi.Quarantine{}}
+	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]int64{}}
 }
 
 // PolicyDeleted forgets a policy's state.
@@ -98,7 +128,10 @@ func (m *Machine) apply(op Op) bool {
 	switch op.Kind {
 	case OpBegin:
 		r := op.Run
-		if r == nil || st.InProgress != nil || st.Epoch != r.FromEpoch || st.Active != r.From || r.To == r.From || st.Diverged[r.To] {
+		if r == nil || st.InProgress != nil || st.Epoch != r.FromEpoch || st.Active != r.From || r.To == r.From {
+			return false
+		}
+		if _, diverged := st.Diverged[r.To]; diverged {
 			return false
 		}
 		if prev, done := st.Results[r.RequestID]; done && prev.Outcome == agentapi.OutcomeCompleted {
@@ -121,7 +154,9 @@ func (m *Machine) apply(op Op) bool {
 		res.Epoch = st.InProgress.FromEpoch + 1
 		res.Outcome = agentapi.OutcomeCompleted
 		if st.InProgress.Mode == agentapi.ModeForced {
-			st.Diverged[st.InProgress.From] = true
+			// A new divergence, even of a cluster that diverged and was
+			// rebuilt before: its tail is a new one, to be quarantined anew.
+			st.Diverged[st.InProgress.From] = res.Epoch
 		}
 		st.Active, st.Epoch = st.InProgress.To, res.Epoch
 		st.InProgress, st.Last = nil, &res
@@ -129,20 +164,46 @@ func (m *Machine) apply(op Op) bool {
 		return true
 	case OpQuarantine:
 		q := op.Quarantine
-		if q == nil || !st.Diverged[q.Cluster] || st.InProgress != nil || q.Active != st.Active {
+		if q == nil || st.InProgress != nil || q.Active != st.Active {
 			return false
 		}
-		if _, done := st.Quarantined[q.Cluster]; done {
+		epoch, diverged := st.Diverged[q.Cluster]
+		if !diverged {
 			return false
 		}
-		st.Quarantined[q.Cluster] = *q
+		if q.DivergedEpoch == 0 {
+			// Written before divergences had an epoch, under a rule that
+			// quarantined a cluster once, ever: replayed by that rule.
+			if _, ever := st.LastQuarantine(q.Cluster); ever {
+				return false
+			}
+		} else if q.DivergedEpoch != epoch {
+			return false // a quarantine of an earlier divergence
+		}
+		if _, done := st.Quarantine(q.Cluster); done {
+			return false
+		}
+		rec := *q
+		rec.DivergedEpoch = epoch
+		st.Quarantines = append(st.Quarantines, rec)
 		return true
 	case OpRebuilt:
 		q := op.Quarantine
-		if q == nil || !st.Diverged[q.Cluster] || st.InProgress != nil {
+		if q == nil || st.InProgress != nil {
 			return false
 		}
-		if _, ok := st.Quarantined[q.Cluster]; !ok {
+		epoch, diverged := st.Diverged[q.Cluster]
+		if !diverged {
+			return false
+		}
+		if q.DivergedEpoch == 0 {
+			// Written before divergences had an epoch, under a rule that took
+			// any quarantine of the cluster: replayed by it, because the
+			// rebuild it records did delete the cluster's topics.
+			if _, ever := st.LastQuarantine(q.Cluster); !ever {
+				return false
+			}
+		} else if _, done := st.Quarantine(q.Cluster); !done || q.DivergedEpoch != epoch {
 			return false
 		}
 		delete(st.Diverged, q.Cluster)
@@ -182,14 +243,8 @@ func (m *Machine) State(name string) (State, bool) {
 	for k, v := range st.Results {
 		cp.Results[k] = v
 	}
-	cp.Diverged = make(map[string]bool, len(st.Diverged))
-	for k, v := range st.Diverged {
-		cp.Diverged[k] = v
-	}
-	cp.Quarantined = make(map[string]agentapi.Quarantine, len(st.Quarantined))
-	for k, v := range st.Quarantined {
-		cp.Quarantined[k] = v
-	}
+	cp.Diverged = maps.Clone(st.Diverged)
+	cp.Quarantines = slices.Clone(st.Quarantines)
 	return cp, true
 }
 
@@ -202,8 +257,8 @@ func (m *Machine) Frozen(mirror, source, target string, policiesOf func(mirror s
 		if !ok {
 			continue
 		}
-		if st.Diverged[target] {
-			if _, ok := st.Quarantined[target]; ok {
+		if _, diverged := st.Diverged[target]; diverged {
+			if _, ok := st.Quarantine(target); ok {
 				return true, target + " was left behind by a forced failover of policy " + p + "; its divergent tail is quarantined on " + st.Active + ", and its topics must be rebuilt before anything is mirrored into it"
 			}
 			return true, target + " was left behind by a forced failover of policy " + p + " and may hold records that were never mirrored: POST /v1/policies/" + p + "/reverse quarantines them"

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -118,8 +119,8 @@ func TestAClusterLeftBehindByAForcedFailoverReceivesNoMirrorAndNoFailoverBack(t 
 		t.Fatal("a failover back to a diverged cluster applied")
 	}
 	st, _ := m.State("p")
-	if !st.Diverged["na"] {
-		t.Fatalf("na is not marked diverged: %+v", st.Diverged)
+	if st.Diverged["na"] != 1 {
+		t.Fatalf("na is not marked diverged by the failover to epoch 1: %+v", st.Diverged)
 	}
 }
 
@@ -128,7 +129,7 @@ func TestADivergedClusterIsQuarantinedOnceThenRebuiltAsAStandby(t *testing.T) {
 	m.PolicyStored("p", "na", gen)
 	m.Apply(begin("r1", "na", "eu", 0, "")) // forced
 	m.Apply(finish(OpComplete, "r1", ""))
-	q := &agentapi.Quarantine{Cluster: "na", Active: "eu", RequestID: "back", Records: 7}
+	q := &agentapi.Quarantine{Cluster: "na", Active: "eu", RequestID: "back", DivergedEpoch: 1, Records: 7}
 	rebuilt := Op{Kind: OpRebuilt, Policy: "p", Generation: gen, RequestID: "back", Quarantine: q}
 	if m.Apply(rebuilt) {
 		t.Fatal("a cluster was rebuilt before its tail was quarantined")
@@ -148,5 +149,109 @@ func TestADivergedClusterIsQuarantinedOnceThenRebuiltAsAStandby(t *testing.T) {
 	}
 	if !m.Apply(begin("r2", "eu", "na", 1, "")) {
 		t.Fatal("a failover back to the rebuilt cluster was refused")
+	}
+}
+
+func quarantineOp(kind, id, cluster, active string, epoch int64) Op {
+	return Op{Kind: kind, Policy: "p", Generation: gen, RequestID: id,
+		Quarantine: &agentapi.Quarantine{Cluster: cluster, Active: active, RequestID: id, DivergedEpoch: epoch}}
+}
+
+func planned(id, from, to string, epoch int64) Op {
+	op := begin(id, from, to, epoch, "")
+	op.Run.Mode = agentapi.ModePlanned
+	return op
+}
+
+// A cluster that diverges, is reconciled, becomes active again and is lost
+// again has a second tail: it must be quarantined as such, not taken for
+// the first one.
+func TestEachDivergenceOfAClusterIsQuarantinedAndRebuiltOnItsOwn(t *testing.T) {
+	m := NewMachine()
+	m.PolicyStored("p", "na", gen)
+	of := func(string) []string { return []string{"p"} }
+	m.Apply(begin("lose-1", "na", "eu", 0, "")) // forced: epoch 1
+	m.Apply(finish(OpComplete, "lose-1", ""))
+	if !m.Apply(quarantineOp(OpQuarantine, "back-1", "na", "eu", 1)) || !m.Apply(quarantineOp(OpRebuilt, "back-1", "na", "eu", 1)) {
+		t.Fatal("the first divergence was not quarantined and rebuilt")
+	}
+	m.Apply(planned("failback", "eu", "na", 1)) // epoch 2
+	m.Apply(finish(OpComplete, "failback", ""))
+	if st, _ := m.State("p"); len(st.Diverged) != 0 || st.Active != "na" {
+		t.Fatalf("a planned failover made a cluster diverged: %+v", st)
+	}
+	m.Apply(begin("lose-2", "na", "eu", 2, "")) // forced: epoch 3
+	m.Apply(finish(OpComplete, "lose-2", ""))
+
+	st, _ := m.State("p")
+	if st.Diverged["na"] != 3 {
+		t.Fatalf("the second forced failover did not start a divergence of its own: %+v", st.Diverged)
+	}
+	if q, ok := st.Quarantine("na"); ok {
+		t.Fatalf("the second divergence counts as quarantined by the first one's %+v", q)
+	}
+	if frozen, why := m.Frozen("eu-to-na", "eu", "na", of); !frozen || !strings.Contains(why, "/reverse quarantines them") {
+		t.Fatalf("the mirror into na is frozen %v because %q; want it frozen until the new tail is quarantined", frozen, why)
+	}
+	if m.Apply(quarantineOp(OpRebuilt, "back-1", "na", "eu", 1)) {
+		t.Fatal("the first divergence's rebuild, replayed, ended the second")
+	}
+	if m.Apply(quarantineOp(OpRebuilt, "back-2", "na", "eu", 3)) {
+		t.Fatal("the second divergence was rebuilt before its tail was quarantined")
+	}
+	if m.Apply(quarantineOp(OpQuarantine, "back-1", "na", "eu", 1)) {
+		t.Fatal("a quarantine of the first divergence applied to the second")
+	}
+	if !m.Apply(quarantineOp(OpQuarantine, "back-2", "na", "eu", 3)) {
+		t.Fatal("the second tail's quarantine was refused")
+	}
+	if m.Apply(quarantineOp(OpQuarantine, "again", "na", "eu", 3)) {
+		t.Fatal("the second tail was quarantined twice")
+	}
+	if frozen, why := m.Frozen("eu-to-na", "eu", "na", of); !frozen || !strings.Contains(why, "quarantined on eu") {
+		t.Fatalf("the mirror into na is frozen %v because %q; want it frozen until na is rebuilt", frozen, why)
+	}
+	if !m.Apply(quarantineOp(OpRebuilt, "back-2", "na", "eu", 3)) {
+		t.Fatal("the second rebuild was refused")
+	}
+	st, _ = m.State("p")
+	if len(st.Diverged) != 0 || len(st.Quarantines) != 2 || st.Quarantines[0].DivergedEpoch != 1 || st.Quarantines[1].DivergedEpoch != 3 ||
+		st.Quarantines[0].RequestID != "back-1" || st.Quarantines[1].RequestID != "back-2" {
+		t.Fatalf("after two divergences: diverged %v, quarantines %+v; want none diverged and both quarantines, epochs 1 and 3", st.Diverged, st.Quarantines)
+	}
+	if frozen, why := m.Frozen("eu-to-na", "eu", "na", of); frozen {
+		t.Fatalf("the mirror into the rebuilt na is frozen: %s", why)
+	}
+}
+
+// Ops stored by an agent that knew one divergence per cluster (no epoch in
+// their quarantine) replay to the state they made then.
+func TestOpsWithoutADivergenceEpochReplayAsTheyAppliedWhenWritten(t *testing.T) {
+	m := NewMachine()
+	m.PolicyStored("p", "na", gen)
+	m.Apply(begin("lose-1", "na", "eu", 0, ""))
+	m.Apply(finish(OpComplete, "lose-1", ""))
+	if !m.Apply(quarantineOp(OpQuarantine, "back-1", "na", "eu", 0)) || m.Apply(quarantineOp(OpQuarantine, "dup", "na", "eu", 0)) {
+		t.Fatal("a stored quarantine without an epoch did not apply once")
+	}
+	if !m.Apply(quarantineOp(OpRebuilt, "back-1", "na", "eu", 0)) {
+		t.Fatal("a stored rebuild without an epoch was refused")
+	}
+	m.Apply(planned("failback", "eu", "na", 1))
+	m.Apply(finish(OpComplete, "failback", ""))
+	m.Apply(begin("lose-2", "na", "eu", 2, ""))
+	m.Apply(finish(OpComplete, "lose-2", ""))
+	// That agent took the second divergence for quarantined: it wrote no
+	// quarantine, and its rebuild applied. Replayed, it still does: the
+	// topics it records deleting were deleted.
+	if m.Apply(quarantineOp(OpQuarantine, "back-2", "na", "eu", 0)) {
+		t.Fatal("a second quarantine without an epoch applied; when written it did not")
+	}
+	if !m.Apply(quarantineOp(OpRebuilt, "back-2", "na", "eu", 0)) {
+		t.Fatal("a stored rebuild without an epoch of the second divergence was refused; when written it applied")
+	}
+	st, _ := m.State("p")
+	if len(st.Diverged) != 0 || len(st.Quarantines) != 1 || st.Quarantines[0].DivergedEpoch != 1 {
+		t.Fatalf("replayed: diverged %v, quarantines %+v; want none diverged and the one quarantine, of epoch 1", st.Diverged, st.Quarantines)
 	}
 }

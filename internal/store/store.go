@@ -462,10 +462,7 @@ func (s *Store) GetPolicy(name string) (agentapi.Policy, error) {
 			p.Diverged = append(p.Diverged, c)
 		}
 		sort.Strings(p.Diverged)
-		for _, q := range st.Quarantined {
-			p.Quarantines = append(p.Quarantines, q)
-		}
-		sort.Slice(p.Quarantines, func(i, j int) bool { return p.Quarantines[i].CompletedAt.Before(p.Quarantines[j].CompletedAt) })
+		p.Quarantines = st.Quarantines // in the order they were quarantined
 		if c, ok := s.clusters[st.Active]; ok {
 			p.ActiveBootstrapServers = c.BootstrapServers
 		}
