@@ -24,7 +24,7 @@ func TestDeletingAPolicyWithADivergedClusterIsRefusedUnlessToldToForget(t *testi
 	}
 
 	var e agentapi.Error
-	if code := s.agent.call("DELETE", "/v1/policies/loosehanger", nil, &e); code != 409 {
+	if code := s.agent.call("DELETE", "/v1/policies/loosehanger", nil, &e); code != 409 || e.Error.Code != agentapi.CodeDiverged {
 		t.Fatalf("DELETE with north-america diverged: HTTP %d %+v, want 409", code, e.Error)
 	}
 	for _, want := range []string{"north-america", "/v1/policies/loosehanger/reverse", "forget_diverged=true"} {

@@ -182,7 +182,7 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 	// new policy would treat the cluster as a clean standby.
 	forget := r.URL.Query().Get("forget_diverged") == "true"
 	if diverged := slices.Sorted(maps.Keys(st.Diverged)); len(diverged) > 0 && !forget {
-		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", fmt.Sprintf(
+		writeError(w, http.StatusConflict, agentapiErr(agentapi.CodeDiverged, "", fmt.Sprintf(
 			"%s was left behind by a forced failover and may hold records that never reached %s: "+
 				"reconcile it first with POST /v1/policies/%s/reverse once it is back (its divergent tail is quarantined and it is rebuilt), "+
 				"or, if it will not come back and those records may be forgotten, delete with ?forget_diverged=true",

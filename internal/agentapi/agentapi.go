@@ -195,9 +195,12 @@ const (
 	CodeMalformedBody = "malformed_body"
 	CodeNotFound      = "not_found"
 	CodeConflict      = "conflict"
-	CodeUnauthorized  = "unauthorized"
-	CodeInternal      = "internal"
-	CodeUnavailable   = "unavailable"
+	// CodeDiverged refuses to delete a policy while a cluster is diverged
+	// (HTTP 409); ?forget_diverged=true deletes it anyway.
+	CodeDiverged     = "diverged"
+	CodeUnauthorized = "unauthorized"
+	CodeInternal     = "internal"
+	CodeUnavailable  = "unavailable"
 )
 
 // Fencing modes of a policy: how a planned failover stops writes on the old

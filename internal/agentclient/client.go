@@ -202,9 +202,15 @@ func (c *Client) GetPolicy(ctx context.Context, name string) (agentapi.Policy, e
 	return out, err
 }
 
-// DeletePolicy deletes a policy; the active cluster stays where it is.
-func (c *Client) DeletePolicy(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/policies/"+url.PathEscape(name), nil, nil)
+// DeletePolicy deletes a policy; the active cluster stays where it is. With
+// forgetDiverged it deletes it even while a cluster is diverged, which
+// forgets the records only that cluster holds.
+func (c *Client) DeletePolicy(ctx context.Context, name string, forgetDiverged bool) error {
+	cl := call{method: http.MethodDelete, path: "/v1/policies/" + url.PathEscape(name)}
+	if forgetDiverged {
+		cl.query = url.Values{"forget_diverged": {"true"}}
+	}
+	return c.send(ctx, cl)
 }
 
 // Active answers the discovery record of a policy: the active cluster, its

@@ -210,7 +210,7 @@ func TestPolicyCallsUseTheirPaths(t *testing.T) {
 	if fc, err := c.Forecast(ctx, "lh", "eu rope&x"); err != nil || fc.To != "eu rope&x" || fc.Report.RecordsLost != 7 {
 		t.Fatalf("Forecast = %+v, %v", fc, err)
 	}
-	if err := c.DeletePolicy(ctx, "lh"); err != nil {
+	if err := c.DeletePolicy(ctx, "lh", false); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"PUT /v1/policies/lh", "GET /v1/policies/lh", "GET /v1/policies/lh/active", "GET /v1/policies/lh/forecast?to=eu+rope%26x", "DELETE /v1/policies/lh"}

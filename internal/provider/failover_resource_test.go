@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,11 +24,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/agentclient"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
 func failoverConfig(e *accEnv, active, mode string) string {
-	return policyConfig(e, `  fencing = "none"`, fmt.Sprintf(`
+	return failoverConfigWith(e, `  fencing = "none"`, active, mode)
+}
+
+// failoverConfigWith is failoverConfig with policy's attribute lines.
+func failoverConfigWith(e *accEnv, policy, active, mode string) string {
+	return policyConfig(e, policy, fmt.Sprintf(`
 resource "kafka_failover" "lh" {
   policy         = kafka_failover_policy.lh.name
   active_cluster = %q
@@ -137,6 +144,26 @@ func TestAccFailoverAdoptsThenFailsOverAndReports(t *testing.T) {
 				ImportStateVerifyIdentifierAttribute: "policy",
 				ImportStateVerifyIgnore:              []string{"timeouts", "mode"},
 			},
+			// north-america is diverged now, and the policy the only record
+			// of it: a destroy is refused and says how to go on.
+			{
+				Config:      failoverConfig(e, "europe", "forced"),
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`(?s)A Diverged Cluster Keeps This Policy.*north-america was left behind.*forget_diverged_on_destroy = true`),
+			},
+			// Told to forget, the final destroy deletes the policy.
+			{
+				Config: failoverConfigWith(e, "  fencing = \"none\"\n  forget_diverged_on_destroy = true", "europe", "forced"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("kafka_failover_policy.lh", tfjsonpath.New("forget_diverged_on_destroy"), knownvalue.Bool(true)),
+				},
+			},
+		},
+		CheckDestroy: func(*terraform.State) error {
+			if _, err := e.client.GetPolicy(context.Background(), "loosehanger"); !agentclient.IsNotFound(err) {
+				return fmt.Errorf("policy loosehanger after the destroy: %v, want not found", err)
+			}
+			return nil
 		},
 	})
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
@@ -51,6 +53,9 @@ type policyModel struct {
 	CreatedAt     types.String `tfsdk:"created_at"`
 	Active        types.String `tfsdk:"active"`
 	Epoch         types.Int64  `tfsdk:"epoch"`
+	// ForgetDivergedOnDestroy lives in Terraform only: the agent never sees
+	// it until a destroy.
+	ForgetDivergedOnDestroy types.Bool `tfsdk:"forget_diverged_on_destroy"`
 }
 
 var policyAttrs = map[string]bool{
@@ -126,6 +131,14 @@ func (r *PolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Default:    stringdefault.StaticString("60s"),
 				Validators: []validator.String{durationAtLeast(minDrainTimeout)},
 			},
+			"forget_diverged_on_destroy": schema.BoolAttribute{
+				MarkdownDescription: "After a forced failover the old active cluster is *diverged*: it may hold records that never reached the new active one, and the policy is the only record of that. " +
+					"While a cluster is diverged the agent refuses to delete the policy, so a destroy fails, until the cluster is reconciled (the agent's `POST /v1/policies/{name}/reverse` quarantines its divergent tail and rebuilds it). " +
+					"Set this to `true`, and apply, only when a diverged cluster will never come back and its unmirrored records may be forgotten: a destroy then deletes the policy anyway. Default `false`. Kept in Terraform state only.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
 			"created_at": schema.StringAttribute{
 				MarkdownDescription: "When the agent created the policy (RFC 3339).",
 				Computed:            true,
@@ -198,7 +211,9 @@ func (r *PolicyResource) put(ctx context.Context, m policyModel, diags *diag.Dia
 		agentDiag(diags, fmt.Sprintf("%s failover policy %q", verb, m.Name.ValueString()), err, policyAttrs, nil)
 		return
 	}
-	diags.Append(set(policyFromAPI(stored))...)
+	v := policyFromAPI(stored)
+	v.ForgetDivergedOnDestroy = m.ForgetDivergedOnDestroy
+	diags.Append(set(v)...)
 }
 
 func (r *PolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -217,7 +232,12 @@ func (r *PolicyResource) Read(ctx context.Context, req resource.ReadRequest, res
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, policyAttrs, nil)
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, policyFromAPI(stored))...)
+	v := policyFromAPI(stored)
+	v.ForgetDivergedOnDestroy = m.ForgetDivergedOnDestroy
+	if v.ForgetDivergedOnDestroy.IsNull() { // imported
+		v.ForgetDivergedOnDestroy = types.BoolValue(false)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, v)...)
 }
 
 func (r *PolicyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -226,8 +246,16 @@ func (r *PolicyResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	if resp.Diagnostics.HasError() || !ready(r.client, &resp.Diagnostics) {
 		return
 	}
-	err := r.client.DeletePolicy(ctx, m.Name.ValueString())
-	if err != nil && !agentclient.IsNotFound(err) {
+	err := r.client.DeletePolicy(ctx, m.Name.ValueString(), m.ForgetDivergedOnDestroy.ValueBool())
+	var e *agentclient.Error
+	switch {
+	case err == nil || agentclient.IsNotFound(err):
+	case errors.As(err, &e) && e.Detail.Code == agentapi.CodeDiverged:
+		resp.Diagnostics.AddAttributeError(path.Root("forget_diverged_on_destroy"), "A Diverged Cluster Keeps This Policy",
+			fmt.Sprintf("Could not delete failover policy %q: %s. "+
+				"Reconcile the cluster and destroy again; or, if it will never come back and the records only it holds may be forgotten, "+
+				"set forget_diverged_on_destroy = true on this policy, apply, and destroy again.", m.Name.ValueString(), e.Detail.Message))
+	default:
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("delete failover policy %q", m.Name.ValueString()), err, policyAttrs, nil)
 	}
 }
