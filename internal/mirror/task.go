@@ -26,6 +26,16 @@ func TransactionalID(mirror string, task int) string {
 // maxBatchRecords bounds one transaction.
 const maxBatchRecords = 20000
 
+// A source fetch waits up to commitWindow for batchBytes of records, so that
+// a trickle of records shares transactions: at most one transaction, and one
+// offset sync per partition, per window, rather than one per record. The
+// offset syncs are the history exact translation reads back; under a high
+// load batches fill long before the window ends.
+const (
+	commitWindow = 50 * time.Millisecond
+	batchBytes   = 256 << 10
+)
+
 type tp struct {
 	topic     string
 	partition int32
@@ -134,7 +144,8 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		// position without being copied, so a partition that ends in one
 		// is caught up rather than forever one offset behind.
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.FetchMinBytes(batchBytes),
+		kgo.FetchMaxWait(commitWindow),
 		kgo.FetchMaxBytes(32<<20),
 	)...)
 	if err != nil {

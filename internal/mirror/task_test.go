@@ -24,46 +24,67 @@ import (
 // whether the mirror is frozen, from the state topic read up to now, before
 // it copies anything: a frozen mirror copies nothing, and that is not
 // counted as a failure; once the freeze is lifted, it copies.
-func TestATaskCopiesNothingWhileItsMirrorIsFrozenAndResumesWhenLifted(t *testing.T) {
-	src := kafkatest.Cluster(t, "north-america").Bootstrap()
-	dst := kafkatest.Cluster(t, "europe").Bootstrap()
-	m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", StartFrom: agentapi.StartEarliest, TasksMax: 1}
-	kafkatest.CreateTopic(t, src, "LH.ORDERS", 1, nil)
-	kafkatest.CreateTopic(t, dst, "LH.ORDERS", 1, nil)
-	kafkatest.CreateTopic(t, dst, offsetsync.Topic(m.Name), 1, nil)
-	kafkatest.NewProducer(t, src).Produce(t, "LH.ORDERS", 1, 100)
+// taskEnv is one mirror task between two clusters of this test, copying
+// LH.ORDERS[0] from north-america to europe.
+type taskEnv struct {
+	src, dst []string
+	m        agentapi.Mirror
+	task     *task
+}
 
-	var (
-		mu     sync.Mutex
-		why    = "a failover of policy loosehanger is under way"
-		checks atomic.Int32
-	)
-	tk := &task{
-		id: 0, m: m,
-		srcOpts: []kgo.Opt{kgo.SeedBrokers(src...)},
-		dstOpts: []kgo.Opt{kgo.SeedBrokers(dst...)},
+func newTaskEnv(t *testing.T, frozen func(context.Context) (string, error)) *taskEnv {
+	t.Helper()
+	e := &taskEnv{
+		src: kafkatest.Cluster(t, "north-america").Bootstrap(),
+		dst: kafkatest.Cluster(t, "europe").Bootstrap(),
+		m:   agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", StartFrom: agentapi.StartEarliest, TasksMax: 1},
+	}
+	kafkatest.CreateTopic(t, e.src, "LH.ORDERS", 1, nil)
+	kafkatest.CreateTopic(t, e.dst, "LH.ORDERS", 1, nil)
+	kafkatest.CreateTopic(t, e.dst, offsetsync.Topic(e.m.Name), 1, nil)
+	e.task = &task{
+		id: 0, m: e.m,
+		srcOpts: []kgo.Opt{kgo.SeedBrokers(e.src...)},
+		dstOpts: []kgo.Opt{kgo.SeedBrokers(e.dst...)},
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		stats:   newTaskStats(0, "agent"),
 		metrics: NewMetrics(prometheus.NewRegistry()),
 		partsCh: make(chan []SourcePartition, 1), restartIn: 100 * time.Millisecond,
-		frozen: func(context.Context) (string, error) {
-			checks.Add(1)
-			mu.Lock()
-			defer mu.Unlock()
-			return why, nil
-		},
+		frozen: frozen,
 	}
-	tk.setPartitions([]SourcePartition{{Topic: "LH.ORDERS", Partition: 0, TargetTopic: "LH.ORDERS"}})
+	e.task.setPartitions([]SourcePartition{{Topic: "LH.ORDERS", Partition: 0, TargetTopic: "LH.ORDERS"}})
+	return e
+}
+
+// run runs the task until the test ends.
+func (e *taskEnv) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tk.run(ctx)
+		e.task.run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
+}
+
+func TestATaskCopiesNothingWhileItsMirrorIsFrozenAndResumesWhenLifted(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		why    = "a failover of policy loosehanger is under way"
+		checks atomic.Int32
+	)
+	e := newTaskEnv(t, func(context.Context) (string, error) {
+		checks.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		return why, nil
+	})
+	src, dst, m, tk := e.src, e.dst, e.m, e.task
+	kafkatest.NewProducer(t, src).Produce(t, "LH.ORDERS", 1, 100)
+	e.run(t)
 
 	// Frozen: the task keeps asking and copies nothing.
 	kafkatest.Eventually(t, 10*time.Second, "the task asked again", func() (bool, string) {
@@ -88,4 +109,39 @@ func TestATaskCopiesNothingWhileItsMirrorIsFrozenAndResumesWhenLifted(t *testing
 		n := len(kafkatest.ReadAll(t, dst, "LH.ORDERS")[0])
 		return n == 100, fmt.Sprint(n, " records on europe")
 	})
+}
+
+// Records that trickle in share transactions: a fetch waits up to
+// commitWindow for more, so the offset syncs (one per partition and
+// transaction, kept for exact translation) grow with time, not with records.
+func TestATrickleOfRecordsSharesTransactions(t *testing.T) {
+	e := newTaskEnv(t, nil)
+	e.run(t)
+	const records = 200
+	cl := kafkatest.Client(t, e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	tick := time.NewTicker(10 * time.Millisecond) // 2 s in all
+	defer tick.Stop()
+	for i := range records {
+		r := &kgo.Record{Topic: "LH.ORDERS", Partition: 0, Value: fmt.Appendf(nil, "order %d", i)}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		<-tick.C
+	}
+	kafkatest.Eventually(t, 30*time.Second, "every record copied", func() (bool, string) {
+		n := len(kafkatest.ReadAll(t, e.dst, "LH.ORDERS")[0])
+		return n == records, fmt.Sprint(n, " records on europe")
+	})
+	syncs := 0
+	for _, r := range kafkatest.ReadAll(t, e.dst, offsetsync.Topic(e.m.Name))[0] {
+		if !offsetsync.IsBarrier(r.Key) {
+			syncs++
+		}
+	}
+	// One transaction per record would be 200; one per window at most
+	// about 2s/50ms = 40.
+	if syncs == 0 || syncs > records/3 {
+		t.Fatalf("%d offset syncs (transactions) for %d records produced one every 10 ms; want at most %d", syncs, records, records/3)
+	}
+	t.Logf("%d records in %d transactions", records, syncs)
 }
