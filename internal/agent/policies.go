@@ -172,6 +172,12 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, "policy", name, err, r)
 		return
 	}
+	// This replica's state may lag one where a forced failover just
+	// completed: the divergence must be seen before the policy goes.
+	if err := s.Store.CatchUp(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st, ok := s.Store.PolicyState(name)
 	if ok && st.InProgress != nil {
 		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", "a failover of this policy is under way: wait for it to end"))

@@ -152,7 +152,11 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 // copied after the failover read the final offset syncs.
 func (mg *Manager) frozenNow(m agentapi.Mirror) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		if err := mg.Store.Sync(ctx); err != nil {
+		// Bounded, so that a state cluster out of reach shows in the
+		// task's status instead of a task that hangs.
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := mg.Store.CatchUp(ctx); err != nil {
 			return "", fmt.Errorf("read the state topic up to now: %w", err)
 		}
 		if frozen, why := mg.Store.MirrorFrozen(m.Name, m.Source, m.Target); frozen {

@@ -27,8 +27,9 @@ func TransactionalID(mirror string, task int) string {
 const maxBatchRecords = 20000
 
 // A source fetch waits up to commitWindow for batchBytes of records, so that
-// a trickle of records shares transactions: at most one transaction, and one
-// offset sync per partition, per window, rather than one per record. The
+// a trickle of records shares transactions: a task commits at most one
+// transaction per window and source broker, with one offset sync per
+// partition, rather than one per record. The
 // offset syncs are the history exact translation reads back; under a high
 // load batches fill long before the window ends.
 const (

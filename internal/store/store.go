@@ -228,6 +228,38 @@ func (s *Store) Sync(ctx context.Context) error {
 	return err
 }
 
+// CatchUp returns once this replica has applied every record the state
+// topic held when it was called. Unlike Sync it writes nothing, so that
+// callers that run often (a mirror task at each start) do not wake every
+// replica. It gives the same order: whatever was written before the call
+// is below the end offset it reads.
+func (s *Store) CatchUp(ctx context.Context) error {
+	ends, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, StateTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("end of %s: %w", StateTopic, err)
+	}
+	end, ok := ends.Lookup(StateTopic, 0)
+	if !ok {
+		return fmt.Errorf("end of %s: partition 0 missing from the answer", StateTopic)
+	}
+	for {
+		s.mu.Lock()
+		applied, changed := s.applied, s.changed
+		s.mu.Unlock()
+		if applied >= end.Offset-1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read %s up to offset %d (at %d): %w", StateTopic, end.Offset, applied+1, ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
 // write produces one record and waits until the tail has applied it.
 func (s *Store) write(ctx context.Context, key string, value []byte) (int64, error) {
 	r := &kgo.Record{Key: []byte(key), Value: value, Partition: 0}
