@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
@@ -43,4 +45,36 @@ func TestDeletingAPolicyWithADivergedClusterIsRefusedUnlessToldToForget(t *testi
 	if code := s.agent.call("GET", "/v1/policies/loosehanger", nil, nil); code != 404 {
 		t.Fatalf("GET after the delete: HTTP %d, want 404", code)
 	}
+
+	// Forgotten is not forgiven: if north-america comes back after all,
+	// its divergent records must not be copied into europe's topics. Its
+	// mirrors stay stopped until the cluster is deleted and declared again.
+	s.na.start(t)
+	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, 0) // connectivity
+	na := kafkatest.NewProducer(t, s.na.addrs())
+	na.Produce(t, "LH.ORDERS", 3, 20)
+	time.Sleep(3 * time.Second) // three refresh intervals of the mirror
+	if st := s.agent.status("na-to-eu"); st.State != agentapi.MirrorStopped || !strings.Contains(st.Reason, "forget_diverged") {
+		t.Fatalf("mirror from the forgotten cluster: %q (%s), want stopped saying why", st.State, st.Reason)
+	}
+	if got := partitionCounts(t, s.eu, "LH.ORDERS"); got[0]+got[1]+got[2] != 150 {
+		t.Fatalf("europe holds %v records of LH.ORDERS, want the 150 mirrored before the loss", got)
+	}
+
+	// Deleted and declared again, it is a new cluster: the mirror runs.
+	if code := s.agent.call("DELETE", "/v1/mirrors/na-to-eu", nil, nil); code != 204 {
+		t.Fatalf("DELETE the mirror: HTTP %d", code)
+	}
+	if code := s.agent.call("DELETE", "/v1/clusters/north-america", nil, nil); code != 204 {
+		t.Fatalf("DELETE the cluster: HTTP %d", code)
+	}
+	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: s.na.addrs()})
+	s.agent.mustPut("/v1/mirrors/na-to-eu-2", agentapi.Mirror{
+		Source: "north-america", Target: "europe", ReplicationPolicy: agentapi.ReplicationPrefix,
+		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1,
+	})
+	kafkatest.Eventually(t, 30*time.Second, "north-america mirrored again, as a new cluster", func() (bool, string) {
+		got := partitionCounts(t, s.eu, "north-america.LH.ORDERS")
+		return got[0]+got[1]+got[2] == 210, fmt.Sprint(got)
+	})
 }

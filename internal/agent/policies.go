@@ -11,6 +11,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/failover"
+	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
 func (s *server) putPolicy(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +195,14 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 				"or, if it will not come back and those records may be forgotten, delete with ?forget_diverged=true",
 			strings.Join(diverged, ", "), st.Active, name)))
 		return
+	}
+	// Marked before the policy goes, so that its mirrors never run
+	// unfrozen in between.
+	for c, epoch := range st.Diverged {
+		if err := s.Store.ForgetDivergence(r.Context(), store.ForgottenDivergence{Cluster: c, Policy: name, Epoch: epoch, At: time.Now().UTC()}); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	if err := s.Store.DeletePolicy(r.Context(), name); err != nil {
 		s.fail(w, r, err)

@@ -134,7 +134,7 @@ func (r *PolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"forget_diverged_on_destroy": schema.BoolAttribute{
 				MarkdownDescription: "After a forced failover the old active cluster is *diverged*: it may hold records that never reached the new active one, and the policy is the only record of that. " +
 					"While a cluster is diverged the agent refuses to delete the policy, so a destroy fails, until the cluster is reconciled (the agent's `POST /v1/policies/{name}/reverse` quarantines its divergent tail and rebuilds it). " +
-					"Set this to `true`, and apply, only when a diverged cluster will never come back and its unmirrored records may be forgotten: a destroy then deletes the policy anyway. Default `false`. Kept in Terraform state only.",
+					"Set this to `true`, and apply, only when a diverged cluster will never come back and its unmirrored records may be forgotten: a destroy then deletes the policy anyway. Should the cluster come back after all, the agent mirrors nothing from or into it until its `kafka_cluster` is destroyed and declared again. Default `false`. Kept in Terraform state only.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(false),

@@ -33,11 +33,26 @@ const (
 	kindMirror   = "mirror/"
 	kindPolicy   = "policy/"
 	kindFailover = "failover/" // failover ops, one unique key each: the audit trail
-	barrierKey   = "barrier"
+	// kindForgotten marks a cluster whose divergence was forgotten with its
+	// policy: nothing is mirrored from or into it until it is deleted.
+	kindForgotten = "forgotten/"
+	barrierKey    = "barrier"
 )
 
 // ErrNotFound is returned for a name that is not stored.
 var ErrNotFound = errors.New("not found")
+
+// ForgottenDivergence is a diverged cluster whose policy was deleted with
+// forget_diverged. The cluster may still hold records never mirrored: if it
+// came back, a mirror from it would copy them into the active cluster's
+// topics, and one into it would mix the two. Its mirrors stay stopped until
+// the cluster is deleted from the agent (and declared again).
+type ForgottenDivergence struct {
+	Cluster string    `json:"cluster"`
+	Policy  string    `json:"policy"`
+	Epoch   int64     `json:"epoch"` // of the forced failover that left it behind
+	At      time.Time `json:"at"`
+}
 
 // storedCluster is a cluster as written to the topic: secrets sealed.
 type storedCluster struct {
@@ -55,6 +70,7 @@ type Store struct {
 	clusters map[string]storedCluster
 	mirrors  map[string]agentapi.Mirror
 	policies map[string]agentapi.Policy
+	forgot   map[string]ForgottenDivergence // by cluster
 	machine  *policy.Machine
 	applied  int64         // offset of the last record applied
 	changed  chan struct{} // closed and replaced on every applied record
@@ -93,7 +109,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 	s := &Store{
 		cl: cl, sealer: sealer,
 		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
-		policies: map[string]agentapi.Policy{}, machine: policy.NewMachine(),
+		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
 		applied: -1, changed: make(chan struct{}),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -201,6 +217,14 @@ func (s *Store) apply(r *kgo.Record) {
 		} else if json.Unmarshal(r.Value, &p) == nil {
 			s.policies[name] = p
 			s.machine.PolicyStored(name, p.Primary, p.CreatedAt)
+		}
+	case strings.HasPrefix(key, kindForgotten):
+		name := strings.TrimPrefix(key, kindForgotten)
+		var f ForgottenDivergence
+		if r.Value == nil {
+			delete(s.forgot, name)
+		} else if json.Unmarshal(r.Value, &f) == nil {
+			s.forgot[name] = f
 		}
 	case strings.HasPrefix(key, kindFailover):
 		var op policy.Op
@@ -405,8 +429,32 @@ func (s *Store) Conn(name string) (kafkaconn.Conn, error) {
 }
 
 // DeleteCluster removes a cluster; deleting an unknown one is not an error.
+// DeleteCluster deletes a cluster, and then the mark of a divergence
+// forgotten with its policy: a cluster declared again under the name is a
+// new one. (A crash between the two leaves the mark, which keeps mirrors of
+// the name stopped until the cluster is deleted again: the safe side.)
 func (s *Store) DeleteCluster(ctx context.Context, name string) error {
-	_, err := s.write(ctx, kindCluster+name, nil)
+	if _, err := s.write(ctx, kindCluster+name, nil); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	_, marked := s.forgot[name]
+	s.mu.Unlock()
+	if !marked {
+		return nil
+	}
+	_, err := s.write(ctx, kindForgotten+name, nil)
+	return err
+}
+
+// ForgetDivergence marks a diverged cluster before its policy is deleted
+// with forget_diverged; see ForgottenDivergence.
+func (s *Store) ForgetDivergence(ctx context.Context, f ForgottenDivergence) error {
+	value, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	_, err = s.write(ctx, kindForgotten+f.Cluster, value)
 	return err
 }
 
@@ -551,6 +599,11 @@ func (s *Store) AppendOp(ctx context.Context, op policy.Op) (bool, error) {
 func (s *Store) MirrorFrozen(mirror, source, target string) (bool, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, c := range []string{source, target} {
+		if f, ok := s.forgot[c]; ok {
+			return true, fmt.Sprintf("%s was left behind by the forced failover to epoch %d of policy %s, which was deleted with forget_diverged: it may hold records never mirrored, so nothing is mirrored from or into it until the cluster is deleted from the agent and declared again", c, f.Epoch, f.Policy)
+		}
+	}
 	return s.machine.Frozen(mirror, source, target, func(m string) []string {
 		var out []string
 		for name, p := range s.policies {
