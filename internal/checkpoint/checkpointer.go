@@ -30,6 +30,11 @@ type Checkpointer struct {
 	Translator *Translator
 	Metrics    *Metrics
 	Log        *slog.Logger
+	// Frozen answers why the mirror must not move anything on the target
+	// now ("" when it may), read from the state topic up to now; nil:
+	// never. A replica whose state lagged a failover would otherwise
+	// commit offsets after the failover committed its own.
+	Frozen func(context.Context) (string, error)
 
 	groups    []string
 	groupsAt  time.Time
@@ -132,6 +137,18 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 		st.Partitions += len(cps)
 	}
 	if syncEnabled(c.Mirror) {
+		// Asked as late as it can be, just before committing.
+		why := ""
+		if c.Frozen != nil {
+			var err error
+			if why, err = c.Frozen(ctx); err != nil {
+				return st, err
+			}
+		}
+		if why != "" {
+			c.Log.Info("offsets not committed on the target: the mirror is frozen", "reason", why)
+			return st, nil
+		}
 		st.Committed = c.syncTargets(ctx, dst, fresh, errs)
 	}
 

@@ -223,6 +223,7 @@ func (r *runner) startCheckpointer(ctx context.Context) {
 		Mirror: r.m, Groups: groups.Matches, Targets: r.targets,
 		Source: r.src, Target: r.dst, Translator: r.translator,
 		Metrics: r.cpMetrics, Log: r.log.With("component", "checkpoint"),
+		Frozen: r.frozen,
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	rt := &runningTask{cancel: cancel, done: make(chan struct{})}
