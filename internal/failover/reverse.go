@@ -277,12 +277,8 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 	defer dst.Close()
 	dstAdm := kadm.NewClient(dst)
 	for _, qp := range tail {
-		resp, err := dstAdm.CreateTopic(ctx, partitions[qp.Topic], -1, nil, qp.QuarantineTopic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return nil, fmt.Errorf("create %s on %s: %w", qp.QuarantineTopic, to, err)
+		if err := ensureQuarantineTopic(ctx, dstAdm, qp.QuarantineTopic, partitions[qp.Topic]); err != nil {
+			return nil, fmt.Errorf("quarantine topic %s on %s: %w", qp.QuarantineTopic, to, err)
 		}
 	}
 
@@ -566,4 +562,34 @@ func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span) (m
 		})
 	}
 	return out, nil
+}
+
+// ensureQuarantineTopic makes topic hold partitions partitions and keep its
+// records until someone deletes them. The records keep their original
+// timestamps, so under a time-based retention the tail of a cluster that
+// came back late would expire as soon as it was quarantined. A topic left by
+// an earlier divergence may have fewer partitions than the source has now.
+func ensureQuarantineTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+	forever := "-1"
+	resp, err := adm.CreateTopic(ctx, partitions, -1, map[string]*string{"retention.ms": &forever}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, kerr.TopicAlreadyExists) {
+		return err
+	}
+	alter, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &forever}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = alter.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("keep its records (retention.ms -1): %w", err)
+	}
+	return mirror.EnsureTopicPartitions(ctx, adm, topic, partitions, false)
 }

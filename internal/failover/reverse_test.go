@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -290,4 +291,44 @@ func TestQuarantineOfASecondDivergenceCopiesItsWholeTailAfterTheFirstOnesRecords
 		t.Fatal(err)
 	}
 	check(t, retried)
+}
+
+// A quarantine topic keeps its records until someone deletes them (they
+// keep their original timestamps, which a time-based retention would expire
+// at once for a cluster that came back late), and one left by an earlier
+// divergence grows to the source's partition count.
+func TestQuarantineTopicsKeepTheirRecordsAndGrowWithTheSource(t *testing.T) {
+	eu := kafkatest.Cluster(t, "europe")
+	adm := kadm.NewClient(kafkatest.Client(t, eu.Bootstrap()))
+	ctx := context.Background()
+	kafkatest.CreateTopic(t, eu.Bootstrap(), "LH.OLD.diverged", 2, nil)
+	for _, topic := range []string{"LH.NEW.diverged", "LH.OLD.diverged"} {
+		if err := ensureQuarantineTopic(ctx, adm, topic, 3); err != nil {
+			t.Fatalf("%s: %v", topic, err)
+		}
+		td, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(td[topic].Partitions); n != 3 {
+			t.Fatalf("%s has %d partitions, want 3", topic, n)
+		}
+		cfgs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := cfgs.On(topic, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		retention := ""
+		for _, c := range cfg.Configs {
+			if c.Key == "retention.ms" {
+				retention = c.MaybeValue()
+			}
+		}
+		if retention != "-1" {
+			t.Fatalf("%s: retention.ms %q, want -1", topic, retention)
+		}
+	}
 }
