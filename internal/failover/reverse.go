@@ -456,7 +456,14 @@ func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, epoch i
 		for k, s := range scans {
 			spans[k] = span{lo: max(s.start, s.end-s.width), end: s.end}
 		}
-		recs, err := readCommitted(ctx, opts, spans)
+		// Only each record's origin is kept, not the record: a tail can be
+		// millions of records.
+		recs, err := readCommitted(ctx, opts, spans, func(r *kgo.Record) int64 {
+			if off, ok := divergedAt(r, from, epoch); ok {
+				return off
+			}
+			return -1
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -464,8 +471,8 @@ func quarantinedBefore(ctx context.Context, opts []kgo.Opt, from string, epoch i
 			qp, run, next := s.qp, copied{last: -1}, s.qp.ToOffset
 			whole := true // every record read belongs to the run
 			for i := len(recs[k]) - 1; i >= 0; i-- {
-				off, ok := divergedAt(recs[k][i], from, epoch)
-				if !ok || off < qp.FromOffset || off >= next {
+				off := recs[k][i]
+				if off < 0 || off < qp.FromOffset || off >= next {
 					whole = false
 					break
 				}
@@ -510,8 +517,8 @@ func divergedAt(r *kgo.Record, cluster string, epoch int64) (int64, bool) {
 type span struct{ lo, end int64 }
 
 // readCommitted reads the committed records of partitions' spans, markers
-// left out.
-func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span) (map[tpKey][]*kgo.Record, error) {
+// left out, and answers keep(record) for each, in offset order.
+func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span, keep func(*kgo.Record) int64) (map[tpKey][]int64, error) {
 	consume := map[string]map[int32]kgo.Offset{}
 	want := map[tpKey]int64{} // partition -> end, until read to it
 	for k, s := range spans {
@@ -524,7 +531,7 @@ func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span) (m
 		consume[k.topic][k.partition] = kgo.NewOffset().At(s.lo)
 		want[k] = s.end
 	}
-	out := map[tpKey][]*kgo.Record{}
+	out := map[tpKey][]int64{}
 	if len(want) == 0 {
 		return out, nil
 	}
@@ -537,7 +544,8 @@ func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span) (m
 		return nil, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	// As long as the copy itself may take: the span can be its size.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	for len(want) > 0 {
 		fetches := cl.PollFetches(ctx)
@@ -554,7 +562,7 @@ func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span) (m
 				return
 			}
 			if !r.Attrs.IsControl() {
-				out[k] = append(out[k], r)
+				out[k] = append(out[k], keep(r))
 			}
 			if r.Offset+1 >= end {
 				delete(want, k)
