@@ -273,6 +273,31 @@ func (c *Client) Failover(ctx context.Context, policy string, req agentapi.Failo
 	return out, err
 }
 
+// Reverse reconciles a diverged cluster of a policy: its divergent tail is
+// quarantined on the active cluster and it is rebuilt as a standby. Like
+// Failover, request ids are idempotent on the agent, the request is bounded
+// by timeout alone (copying the tail can take minutes), and it is not
+// retried on a timeout.
+func (c *Client) Reverse(ctx context.Context, policy string, req agentapi.ReverseRequest, timeout time.Duration) (agentapi.Quarantine, error) {
+	var out agentapi.Quarantine
+	if req.RequestID == "" {
+		return out, ErrNoRequestID
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err := c.send(ctx, call{
+		method:    http.MethodPost,
+		path:      "/v1/policies/" + url.PathEscape(policy) + "/reverse",
+		in:        req,
+		out:       &out,
+		noTimeout: true,
+	})
+	return out, err
+}
+
 // do sends one request, retried as retryPolicy allows, and decodes a 2xx
 // body into out or any other answer into an *Error.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

@@ -130,14 +130,14 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 }
 
 // reconcileHint tells how a diverged cluster becomes a standby, and then a
-// possible active cluster, again. The provider has no resource for it: it
-// is the agent's reverse request.
+// possible active cluster, again: the agent's reverse request, which the
+// provider's kafka_failover_reconciliation sends.
 func reconcileHint(policyName, cluster string, st policy.State) string {
 	if q, ok := st.Quarantine(cluster); ok {
 		return fmt.Sprintf("its divergent tail is quarantined on %s (request %s) but its rebuild did not finish: repeat POST /v1/policies/%s/reverse with {\"cluster\": %q, \"request_id\": %q}, then wait for the mirror from %s to %s to catch up before failing over to %s",
 			q.Active, q.RequestID, policyName, cluster, q.RequestID, st.Active, cluster, cluster)
 	}
-	return fmt.Sprintf("once it answers again, POST /v1/policies/%s/reverse to the agent with {\"cluster\": %q, \"request_id\": \"<a new unique id>\"} (the Terraform provider has no resource for this step): "+
+	return fmt.Sprintf("once it answers again, POST /v1/policies/%s/reverse to the agent with {\"cluster\": %q, \"request_id\": \"<a new unique id>\"} (in Terraform: a kafka_failover_reconciliation of %[2]q): "+
 		"it quarantines those records in <topic>.diverged on %s and rebuilds %s as a standby through a mirror from %s to %s, which the policy's mirrors must include; when that mirror has caught up, fail over to %s",
 		policyName, cluster, st.Active, cluster, st.Active, cluster, cluster)
 }

@@ -109,7 +109,7 @@ func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"`forced` when it is lost (flip now and report exactly what was never mirrored). `terraform plan` shows the agent's forecast of a change as a warning, so reviewers see the cost before apply.\n\n" +
 			"Creating the resource with the policy's current active cluster adopts it without flipping. Deleting the resource changes nothing on the clusters. " +
 			"If the active cluster was changed outside Terraform (through the agent's API), the next plan shows `active_cluster` moving back to the configuration's value; " +
-			"after a forced failover the old active cluster is *diverged* and no failover can go back to it until its unmirrored records are reconciled.",
+			"after a forced failover the old active cluster is *diverged* and no failover can go back to it until its unmirrored records are reconciled by a `kafka_failover_reconciliation`.",
 		Attributes: map[string]schema.Attribute{
 			"policy": schema.StringAttribute{
 				MarkdownDescription: "Name of the `kafka_failover_policy` whose active cluster this resource sets. Changing it replaces the resource, which only adopts the other policy's active cluster (or fails it over to `active_cluster`).",

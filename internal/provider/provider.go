@@ -129,7 +129,7 @@ func (p *KafkaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 func (p *KafkaProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewClusterResource, NewMirrorResource, NewPolicyResource, NewFailoverResource}
+	return []func() resource.Resource{NewClusterResource, NewMirrorResource, NewPolicyResource, NewFailoverResource, NewReconciliationResource}
 }
 
 func (p *KafkaProvider) DataSources(_ context.Context) []func() datasource.DataSource {
