@@ -8,8 +8,9 @@
 #     answer. north-america is killed (kill -9); one `terraform apply
 #     -var active_cluster=europe -var mode=forced` fails over, the
 #     applications move to europe, and a table compares the report with the truth.
-#  3. north-america comes back: POST /reverse quarantines its divergent tail on
-#     europe and rebuilds it from europe; a planned failback loses nothing.
+#  3. north-america comes back: `terraform apply -var reconcile=...` (a
+#     kafka_failover_reconciliation) quarantines its divergent tail on europe
+#     and rebuilds it from europe; a planned failback loses nothing.
 #
 # Every file it writes is under .demo/; every process it starts is stopped on exit.
 set -euo pipefail
@@ -143,11 +144,10 @@ say "forced failover to europe: the result"
   printf '   %-52s %s\n' "apply -> consumer's first record on europe" "$switch"
 } | tee $DEMO/table-failover.txt
 
-say "north-america returns (same data dir); POST /v1/policies/loosehanger/reverse"
+say "north-america returns (same data dir); terraform apply -var 'reconcile=[\"north-america\"]'"
 start_na
-rev=$(curl -fsS "${auth[@]}" -X POST $API/v1/policies/loosehanger/reverse -d '{"request_id":"demo-north-america-back"}') || die "reverse failed"
-echo "$rev" > $DEMO/reverse.json
-quarantined=$(sed -n 's/^  "records": \([0-9]*\),*/\1/p' <<<"$rev" | head -1)
+apply 3 -var active_cluster=europe -var mode=forced -var 'reconcile=["north-america"]'
+quarantined=$("$TF" -chdir=$DEMO/tf output -raw records_quarantined)
 echo "   north-america's divergent tail: ${quarantined:-?} records quarantined in LH.*.diverged on europe; north-america rebuilt from europe by eu-to-na"
 
 say "waiting for eu-to-na to copy europe into north-america"
@@ -161,7 +161,7 @@ done
 echo "   europe: $eu_counts  north-america: $na_counts"
 
 say "planned failback (the producer is stopped; fencing none): terraform apply -var active_cluster=north-america -var mode=planned"
-apply 3 -var active_cluster=north-america -var mode=planned
+apply 4 -var active_cluster=north-america -var mode=planned -var 'reconcile=["north-america"]'
 failback_lost=$("$TF" -chdir=$DEMO/tf output -raw records_lost)
 active=$(curl -fsS "${auth[@]}" $API/v1/policies/loosehanger/active | tr -d '\n ')
 echo "   discovery: $active"

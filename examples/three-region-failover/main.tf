@@ -43,6 +43,12 @@ variable "mode" {
   default     = "planned"
 }
 
+variable "reconcile" {
+  type        = set(string)
+  description = "Clusters a forced failover left behind to reconcile, once they are back: their divergent tail is quarantined and they are rebuilt."
+  default     = []
+}
+
 # The token comes from KAFKA_FAILOVER_TOKEN.
 provider "kafka" {
   agent_url = var.agent_url
@@ -69,10 +75,10 @@ resource "kafka_mirror" "na_to_eu" {
   refresh_interval    = "2s"
 }
 
-# The way back: when north-america returns after a forced failover, the
-# agent quarantines its divergent tail on europe and rebuilds it from
-# europe through this mirror (POST /v1/policies/loosehanger/reverse). It
-# copies nothing while north-america is active.
+# The way back: when north-america returns after a forced failover, a
+# kafka_failover_reconciliation quarantines its divergent tail on europe and
+# rebuilds it from europe through this mirror. It copies nothing while
+# north-america is active.
 resource "kafka_mirror" "eu_to_na" {
   name                = "eu-to-na"
   source              = kafka_cluster.europe.name
@@ -102,6 +108,15 @@ resource "kafka_failover" "loosehanger" {
   mode           = var.mode
 }
 
+# After a forced failover, once the old active cluster is back:
+#   terraform apply -var 'reconcile=["north-america"]' ...
+# then, when eu-to-na has caught up, fail back with a planned failover.
+resource "kafka_failover_reconciliation" "back" {
+  for_each = var.reconcile
+  policy   = kafka_failover.loosehanger.policy
+  cluster  = each.key
+}
+
 output "active_cluster" {
   value = kafka_failover.loosehanger.active_cluster
 }
@@ -112,4 +127,8 @@ output "epoch" {
 
 output "records_lost" {
   value = try(kafka_failover.loosehanger.report.records_lost, 0)
+}
+
+output "records_quarantined" {
+  value = sum(concat([0], [for r in kafka_failover_reconciliation.back : r.records_quarantined]))
 }
