@@ -236,7 +236,7 @@ func (c *Client) Forecast(ctx context.Context, policy, to string) (agentapi.Fore
 
 // ErrNoRequestID refuses a failover without a request id: without one a
 // retried request could flip twice.
-var ErrNoRequestID = errors.New("a failover request needs a request_id, so that a retried request flips only once")
+var ErrNoRequestID = errors.New("a failover or reverse request needs a request_id, so that a retried request is done only once")
 
 // Failover asks the agent to make req.To the active cluster of policy and
 // answers the agent's record of the failover, report included.
@@ -255,22 +255,22 @@ var ErrNoRequestID = errors.New("a failover request needs a request_id, so that 
 // the policy (or apply again, with the same request_id) to learn the outcome.
 func (c *Client) Failover(ctx context.Context, policy string, req agentapi.FailoverRequest, timeout time.Duration) (agentapi.Failover, error) {
 	var out agentapi.Failover
-	if req.RequestID == "" {
-		return out, ErrNoRequestID
+	err := c.postOnce(ctx, "/v1/policies/"+url.PathEscape(policy)+"/failover", req.RequestID, req, &out, timeout)
+	return out, err
+}
+
+// postOnce sends a request the agent makes idempotent by requestID, bounded
+// by timeout alone (0: by ctx), and refuses one without a request id.
+func (c *Client) postOnce(ctx context.Context, path, requestID string, in, out any, timeout time.Duration) error {
+	if requestID == "" {
+		return ErrNoRequestID
 	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	err := c.send(ctx, call{
-		method:    http.MethodPost,
-		path:      "/v1/policies/" + url.PathEscape(policy) + "/failover",
-		in:        req,
-		out:       &out,
-		noTimeout: true,
-	})
-	return out, err
+	return c.send(ctx, call{method: http.MethodPost, path: path, in: in, out: out, noTimeout: true})
 }
 
 // Reverse reconciles a diverged cluster of a policy: its divergent tail is
@@ -280,21 +280,7 @@ func (c *Client) Failover(ctx context.Context, policy string, req agentapi.Failo
 // retried on a timeout.
 func (c *Client) Reverse(ctx context.Context, policy string, req agentapi.ReverseRequest, timeout time.Duration) (agentapi.Quarantine, error) {
 	var out agentapi.Quarantine
-	if req.RequestID == "" {
-		return out, ErrNoRequestID
-	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	err := c.send(ctx, call{
-		method:    http.MethodPost,
-		path:      "/v1/policies/" + url.PathEscape(policy) + "/reverse",
-		in:        req,
-		out:       &out,
-		noTimeout: true,
-	})
+	err := c.postOnce(ctx, "/v1/policies/"+url.PathEscape(policy)+"/reverse", req.RequestID, req, &out, timeout)
 	return out, err
 }
 
