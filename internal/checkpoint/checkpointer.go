@@ -38,6 +38,7 @@ type Checkpointer struct {
 
 	groups    []string
 	groupsAt  time.Time
+	prunedAt  time.Time
 	written   map[string]map[tpKey]agentapi.PartitionCheckpoint // last stored, per group
 	settled   map[string]bool                                   // nothing left to commit for the group
 	groupErrs map[string]string
@@ -92,6 +93,9 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 		c.written, c.settled, c.groupErrs = map[string]map[tpKey]agentapi.PartitionCheckpoint{}, map[string]bool{}, map[string]string{}
 	}
 	src, dst := kadm.NewClient(c.Source), kadm.NewClient(c.Target)
+	if time.Since(c.prunedAt) >= pruneEvery {
+		c.pruneBelowSourceStart(ctx, src)
+	}
 	if err := c.refreshGroups(ctx, src); err != nil {
 		return st, err
 	}
@@ -343,6 +347,36 @@ func sameCheckpoint(a, b agentapi.PartitionCheckpoint) bool {
 
 // refreshGroups lists the source's groups every refresh_interval and keeps
 // the selected ones.
+// pruneEvery is how often the translator drops what source retention
+// removed.
+const pruneEvery = time.Minute
+
+// pruneBelowSourceStart drops the translator's runs that end below each
+// source partition's log start: no group can read those records on the
+// source any more (it would be reset to the log start), so their
+// translation is never asked for, and the translator's memory is bounded by
+// the source's retention rather than growing with the mirror's age.
+func (c *Checkpointer) pruneBelowSourceStart(ctx context.Context, src *kadm.Client) {
+	c.prunedAt = time.Now()
+	var topics []string
+	for t := range c.Targets() {
+		topics = append(topics, t)
+	}
+	if len(topics) == 0 || c.Translator == nil {
+		return
+	}
+	starts, err := src.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		c.Log.Warn("source start offsets not read; the translator is pruned next time", "error", err)
+		return
+	}
+	starts.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			c.Translator.Log(o.Topic, o.Partition).PruneBelow(o.Offset)
+		}
+	})
+}
+
 func (c *Checkpointer) refreshGroups(ctx context.Context, src *kadm.Client) error {
 	if !c.groupsAt.IsZero() && time.Since(c.groupsAt) < durationOr(c.Mirror.RefreshInterval, agentapi.DefaultRefreshInterval) {
 		return nil

@@ -84,3 +84,52 @@ func TestACheckpointRoundCommitsNothingWhileTheMirrorIsFrozen(t *testing.T) {
 		t.Fatalf("not frozen: %d offsets committed, europe holds %d for the group; want offset 40", st.Committed, committed())
 	}
 }
+
+// The translator drops runs that source retention made unreadable: its
+// memory follows the source's retention, not the mirror's age. Translation
+// at and above the source's log start stays exact.
+func TestTheTranslatorForgetsWhatSourceRetentionRemoved(t *testing.T) {
+	src := kafkatest.Cluster(t, "north-america").Bootstrap()
+	dst := kafkatest.Cluster(t, "europe").Bootstrap()
+	ctx := context.Background()
+	kafkatest.CreateTopic(t, src, "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, src).Produce(t, "LH.ORDERS", 1, 300)
+	srcCl := kafkatest.Client(t, src)
+	// Three transactions of 100 records, each followed by a marker on the
+	// target.
+	tr := &Translator{}
+	for i := range int64(3) {
+		s := offsetsync.Sync{Topic: "LH.ORDERS", TargetTopic: "LH.ORDERS", Partition: 0,
+			Runs: []offsetsync.Run{{Source: i * 100, Target: i * 101, Count: 100}}, SourceNext: (i + 1) * 100}
+		v, _ := s.Encode()
+		tr.apply(&kgo.Record{Key: s.Key(), Value: v})
+	}
+	before := tr.Log("LH.ORDERS", 0).TranslateCommitted(160)
+
+	// Retention removed the source's first 150 records.
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: "LH.ORDERS", Partition: 0, At: 150})
+	resp, err := kadm.NewClient(srcCl).DeleteRecords(ctx, del)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := &Checkpointer{
+		Mirror:  agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", RefreshInterval: "1h"},
+		Groups:  func(string) bool { return true },
+		Targets: func() map[string]string { return map[string]string{"LH.ORDERS": "LH.ORDERS"} },
+		Source:  srcCl, Target: kafkatest.Client(t, dst), Translator: tr,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if _, err := cp.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tr.Log("LH.ORDERS", 0).Len(); n != 2 {
+		t.Fatalf("%d runs after the source's log start moved to 150, want 2 (the run ending at 100 dropped)", n)
+	}
+	if after := tr.Log("LH.ORDERS", 0).TranslateCommitted(160); after != before || after.Target != 161 {
+		t.Fatalf("offset 160 translates to %+v after pruning, %+v before; want target 161 both times", after, before)
+	}
+}
