@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
@@ -27,20 +28,7 @@ func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T)
 		partitions = 3
 		mirrored   = 50 // source offsets [0, 50) of each partition reached europe
 	)
-	na := kafkatest.Cluster(t, "north-america")
-	eu := kafkatest.Cluster(t, "europe")
-	st, err := store.Open(ctx, kafkaconn.Conn{Name: "europe", BootstrapServers: eu.Bootstrap()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	for name, c := range map[string][]string{"north-america": na.Bootstrap(), "europe": eu.Bootstrap()} {
-		if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &Executor{Store: st, AgentID: "test", Log: slog.New(slog.DiscardHandler)}
-	m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{`LH\..*`}}}
+	na, eu, e, m := newQuarantineEnv(t)
 
 	kafkatest.CreateTopic(t, na.Bootstrap(), topic, partitions, nil)
 	prod := kafkatest.NewProducer(t, na.Bootstrap())
@@ -202,20 +190,7 @@ func TestQuarantineOfASecondDivergenceCopiesItsWholeTailAfterTheFirstOnesRecords
 		partitions = 2
 		mirrored   = 60 // the second divergence's tail is [60, 100)
 	)
-	na := kafkatest.Cluster(t, "north-america")
-	eu := kafkatest.Cluster(t, "europe")
-	st, err := store.Open(ctx, kafkaconn.Conn{Name: "europe", BootstrapServers: eu.Bootstrap()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	for name, c := range map[string][]string{"north-america": na.Bootstrap(), "europe": eu.Bootstrap()} {
-		if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &Executor{Store: st, AgentID: "test", Log: slog.New(slog.DiscardHandler)}
-	m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{`LH\..*`}}}
+	na, eu, e, m := newQuarantineEnv(t)
 	kafkatest.CreateTopic(t, na.Bootstrap(), topic, partitions, nil)
 	kafkatest.NewProducer(t, na.Bootstrap()).Produce(t, topic, partitions, 100)
 	syncs := offsetsync.Topic(m.Name)
@@ -331,4 +306,25 @@ func TestQuarantineTopicsKeepTheirRecordsAndGrowWithTheSource(t *testing.T) {
 			t.Fatalf("%s: retention.ms %q, want -1", topic, retention)
 		}
 	}
+}
+
+// newQuarantineEnv is north-america and europe, a store on europe that
+// knows both, an executor, and the mirror from north-america to europe.
+func newQuarantineEnv(t *testing.T) (na, eu *devcluster.Cluster, e *Executor, m agentapi.Mirror) {
+	t.Helper()
+	na = kafkatest.Cluster(t, "north-america")
+	eu = kafkatest.Cluster(t, "europe")
+	st, err := store.Open(context.Background(), kafkaconn.Conn{Name: "europe", BootstrapServers: eu.Bootstrap()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	for name, c := range map[string][]string{"north-america": na.Bootstrap(), "europe": eu.Bootstrap()} {
+		if _, err := st.PutCluster(context.Background(), agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e = &Executor{Store: st, AgentID: "test", Log: slog.New(slog.DiscardHandler)}
+	m = agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{`LH\..*`}}}
+	return na, eu, e, m
 }
