@@ -188,7 +188,8 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 	// after the last mirrored offset: deleting it would forget them, and a
 	// new policy would treat the cluster as a clean standby.
 	forget := r.URL.Query().Get("forget_diverged") == "true"
-	if diverged := slices.Sorted(maps.Keys(st.Diverged)); len(diverged) > 0 && !forget {
+	diverged := slices.Sorted(maps.Keys(st.Diverged))
+	if len(diverged) > 0 && !forget {
 		writeError(w, http.StatusConflict, agentapiErr(agentapi.CodeDiverged, "", fmt.Sprintf(
 			"%s was left behind by a forced failover and may hold records that never reached %s: "+
 				"reconcile it first with POST /v1/policies/%s/reverse once it is back (its divergent tail is quarantined and it is rebuilt), "+
@@ -208,8 +209,8 @@ func (s *server) deletePolicy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if forget && len(st.Diverged) > 0 {
-		s.Log.Warn("policy deleted with diverged clusters; their divergent records are forgotten", "policy", name, "diverged", slices.Sorted(maps.Keys(st.Diverged)))
+	if len(diverged) > 0 {
+		s.Log.Warn("policy deleted with diverged clusters; their divergent records are forgotten", "policy", name, "diverged", diverged)
 	} else {
 		s.Log.Info("policy deleted", "policy", name)
 	}

@@ -578,17 +578,10 @@ func readCommitted(ctx context.Context, opts []kgo.Opt, spans map[tpKey]span, ke
 // came back late would expire as soon as it was quarantined. A topic left by
 // an earlier divergence may have fewer partitions than the source has now.
 func ensureQuarantineTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
-	forever := "-1"
-	resp, err := adm.CreateTopic(ctx, partitions, -1, map[string]*string{"retention.ms": &forever}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err := mirror.EnsureTopicPartitions(ctx, adm, topic, partitions, false); err != nil {
 		return err
 	}
+	forever := "-1"
 	alter, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &forever}}, topic)
 	if err == nil {
 		var r kadm.AlterConfigsResponse
@@ -599,5 +592,5 @@ func ensureQuarantineTopic(ctx context.Context, adm *kadm.Client, topic string, 
 	if err != nil {
 		return fmt.Errorf("keep its records (retention.ms -1): %w", err)
 	}
-	return mirror.EnsureTopicPartitions(ctx, adm, topic, partitions, false)
+	return nil
 }

@@ -108,6 +108,7 @@ type benchEnv struct {
 	ctx      context.Context
 	src, dst []string // bootstrap servers
 	st       *store.Store
+	srcAdm   *kadm.Client
 	dstAdm   *kadm.Client
 	reg      *prometheus.Registry // the manager's metrics
 }
@@ -155,6 +156,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 			st.Close()
 		})
 	})
+	e.srcAdm = kadm.NewClient(kafkatest.Client(b, e.src))
 	e.dstAdm = kadm.NewClient(kafkatest.Client(b, e.dst))
 	if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: benchTarget, BootstrapServers: e.dst}); err != nil {
 		b.Fatalf("put the target cluster: %v", err)
@@ -227,27 +229,25 @@ func (e *benchEnv) deleteMirror(name string) {
 // record in memory, and a bigger heap means longer garbage collections.
 func (e *benchEnv) deleteSourceTopics(topics ...string) {
 	e.b.Helper()
-	adm := kadm.NewClient(kafkatest.Client(e.b, e.src))
-	defer adm.Close()
-	resp, err := adm.DeleteTopics(e.ctx, topics...)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		e.b.Fatalf("delete %v on the source: %v", topics, err)
-	}
+	deleteTopics(e.b, e.ctx, e.srcAdm, "source", topics)
 }
 
 // deleteTargetTopics frees a copy, so every run starts with the same data
 // on the target.
 func (e *benchEnv) deleteTargetTopics(topics ...string) {
 	e.b.Helper()
-	resp, err := e.dstAdm.DeleteTopics(e.ctx, topics...)
+	deleteTopics(e.b, e.ctx, e.dstAdm, "target", topics)
+}
+
+// deleteTopics deletes topics on one cluster; one already gone is fine.
+func deleteTopics(b *testing.B, ctx context.Context, adm *kadm.Client, where string, topics []string) {
+	b.Helper()
+	resp, err := adm.DeleteTopics(ctx, topics...)
 	if err == nil {
 		err = resp.Error()
 	}
 	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
-		e.b.Fatalf("delete %v on the target: %v", topics, err)
+		b.Fatalf("delete %v on the %s: %v", topics, where, err)
 	}
 }
 

@@ -272,9 +272,11 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	var (
-		mu       sync.Mutex
-		firstErr error
-		parts    []*partCopy
+		mu         sync.Mutex // guards firstErr and failed: promises run on franz-go's goroutines
+		firstErr   error
+		failed     *kgo.Record // the record behind firstErr
+		failedPart *partCopy
+		parts      []*partCopy
 	)
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		k := tp{p.Topic, p.Partition}
@@ -293,15 +295,9 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if firstErr != nil {
-				return
-			}
-			firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
-			if errors.Is(err, kerr.MessageTooLarge) {
-				// Skipping the record would lose it silently: the task
-				// waits, and says what to change.
-				source := pc.source[slices.Index(pc.out, out)]
-				firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, k.topic, k.partition, out.Topic, t.m.Target)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
+				failed, failedPart = out, pc
 			}
 		}
 		for _, r := range p.Records {
@@ -316,10 +312,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 				Headers:   r.Headers,
 				Timestamp: r.Timestamp,
 			}
-			// Appended before Produce: the promise may run at once.
-			mu.Lock()
 			pc.source, pc.out = append(pc.source, r.Offset), append(pc.out, out)
-			mu.Unlock()
 			producer.Produce(ctx, out, promise)
 		}
 	})
@@ -327,6 +320,13 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return t.abort(ctx, producer, err)
 	}
 	if firstErr != nil {
+		if errors.Is(firstErr, kerr.MessageTooLarge) {
+			// Skipping the record would lose it silently: the task
+			// waits, and says what to change. (Flush has returned:
+			// no promise runs any more.)
+			source := failedPart.source[slices.Index(failedPart.out, failed)]
+			firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, failedPart.k.topic, failedPart.k.partition, failed.Topic, t.m.Target)
+		}
 		return t.abort(ctx, producer, firstErr)
 	}
 

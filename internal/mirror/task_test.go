@@ -2,9 +2,11 @@ package mirror
 
 import (
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -144,4 +147,51 @@ func TestATrickleOfRecordsSharesTransactions(t *testing.T) {
 		t.Fatalf("%d offset syncs (transactions) for %d records produced one every 10 ms; want at most %d", syncs, records, records/3)
 	}
 	t.Logf("%d records in %d transactions", records, syncs)
+}
+
+// A record the target refuses as too large stops the task with an error
+// that names the record's source offset and what to change; it is not
+// skipped.
+func TestARecordTooLargeForTheTargetIsNamedNotSkipped(t *testing.T) {
+	e := newTaskEnv(t, nil)
+	small := "1000"
+	adm := kadm.NewClient(kafkatest.Client(t, e.dst))
+	if _, err := adm.DeleteTopics(context.Background(), "LH.ORDERS"); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.CreateTopic(t, e.dst, "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &small})
+	cl := kafkatest.Client(t, e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	big := make([]byte, 5000)
+	_, _ = crand.Read(big) // incompressible: the task's producer compresses
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "LH.ORDERS", Partition: 0, Value: big}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var logged lockedBuffer
+	e.task.log = slog.New(slog.NewTextHandler(&logged, nil))
+	e.run(t)
+	kafkatest.Eventually(t, 30*time.Second, "the task's error names the record", func() (bool, string) {
+		out := logged.String()
+		return strings.Contains(out, "the record at source offset 0 of LH.ORDERS[0] is larger than the target topic LH.ORDERS allows: raise its max.message.bytes"), out
+	})
+	if n := len(kafkatest.ReadAll(t, e.dst, "LH.ORDERS")[0]); n != 0 {
+		t.Fatalf("%d records on europe; the refused record must not be skipped past", n)
+	}
+}
+
+// lockedBuffer is a log destination the test reads while the task writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

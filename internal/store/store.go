@@ -269,17 +269,25 @@ func (s *Store) CatchUp(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("end of %s: partition 0 missing from the answer", StateTopic)
 	}
+	if err := s.waitApplied(ctx, end.Offset-1); err != nil {
+		return fmt.Errorf("read %s up to offset %d: %w", StateTopic, end.Offset, err)
+	}
+	return nil
+}
+
+// waitApplied returns once the tail has applied the record at offset.
+func (s *Store) waitApplied(ctx context.Context, offset int64) error {
 	for {
 		s.mu.Lock()
 		applied, changed := s.applied, s.changed
 		s.mu.Unlock()
-		if applied >= end.Offset-1 {
+		if applied >= offset {
 			return nil
 		}
 		select {
-		case <-ctx.Done():
-			return fmt.Errorf("read %s up to offset %d (at %d): %w", StateTopic, end.Offset, applied+1, ctx.Err())
 		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("applied up to %d: %w", applied, ctx.Err())
 		}
 	}
 }
@@ -290,19 +298,10 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (int64, err
 	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
 	}
-	for {
-		s.mu.Lock()
-		applied, changed := s.applied, s.changed
-		s.mu.Unlock()
-		if applied >= r.Offset {
-			return r.Offset, nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return 0, fmt.Errorf("waiting to read back %s: %w", key, ctx.Err())
-		}
+	if err := s.waitApplied(ctx, r.Offset); err != nil {
+		return 0, fmt.Errorf("waiting to read back %s: %w", key, err)
 	}
+	return r.Offset, nil
 }
 
 // Healthy reports whether the state cluster answered recently and the state
