@@ -24,6 +24,15 @@ type Config struct {
 	DataDir string // where the cluster keeps its data across restarts; memory only when empty
 }
 
+// SegmentBytes is the clusters' default segment.bytes. kfake keeps a
+// segment in one growing byte slice (in memory, or as the write buffer of
+// DataDir) and doubles it when full, in its one request loop: with Kafka's
+// 1 GiB or kfake's 100 MiB, a busy partition's doubling copied 64 MiB into
+// 128 MiB of fresh memory and the whole cluster answered nothing for
+// 100-500 ms, several partitions at once. 8 MiB segments keep each growth to
+// a few milliseconds; a topic's own segment.bytes still wins.
+const SegmentBytes = 8 << 20
+
 // Cluster is a running development cluster.
 type Cluster struct {
 	*kfake.Cluster
@@ -65,6 +74,7 @@ func Start(cfg Config) (*Cluster, error) {
 		kfake.DefaultNumPartitions(1),
 		// Consumers of the sample applications rejoin quickly after a failover.
 		kfake.GroupMinSessionTimeout(500 * time.Millisecond),
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(SegmentBytes)}),
 	}
 	if port != 0 {
 		ports := make([]int, brokers)
