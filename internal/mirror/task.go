@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -253,9 +252,10 @@ func (t *task) startOffset(progress map[tp]int64, k tp) kgo.Offset {
 type partCopy struct {
 	k      tp
 	sp     SourcePartition
-	last   *kgo.Record   // the partition's last fetched record, markers included
-	source []int64       // source offset of each record sent, in order
-	out    []*kgo.Record // the records sent; each has its target offset once acked
+	last   *kgo.Record  // the partition's last fetched record, markers included
+	source []int64      // source offset of each record sent, in order
+	out    []kgo.Record // the records sent, one allocation; each has its target offset once acked
+	sync   offsetsync.Sync
 }
 
 // copyBatch writes fetched records to the same partitions on the target
@@ -265,19 +265,56 @@ type partCopy struct {
 // every committed batch, so that a partition removed and added back (a topic
 // missing from one refresh) resumes where it stands, not where it stood.
 //
-// Work is per partition, not per record (one map lookup, one promise per
-// partition): this loop is the mirror's hot path.
+// Work is per partition, not per record (one map lookup, one promise, one
+// allocation of records per partition): this loop is the mirror's hot path.
+// A partition's offset sync is produced as soon as its last record is acked
+// (promises of one partition run in order), so a transaction waits for one
+// flush rather than one for the records and another for the syncs.
 func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, progress map[tp]int64, fetches kgo.Fetches) error {
 	if err := producer.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	var (
-		mu         sync.Mutex // guards firstErr and failed: promises run on franz-go's goroutines
+		mu         sync.Mutex // guards firstErr, failed and failedPart: promises run on franz-go's goroutine
 		firstErr   error
 		failed     *kgo.Record // the record behind firstErr
 		failedPart *partCopy
 		parts      []*partCopy
 	)
+	fail := func(pc *partCopy, r *kgo.Record, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr, failed, failedPart = err, r, pc
+		}
+	}
+	syncTopic := offsetsync.Topic(t.m.Name)
+	syncWritten := func(_ *kgo.Record, err error) {
+		if err != nil {
+			fail(nil, nil, fmt.Errorf("write offset sync: %w", err))
+		}
+	}
+	// writeSync produces pc's offset sync once every record of pc has its
+	// target offset. TryProduce, as a promise must not block: the buffer
+	// holds twice the largest batch, so it never is full here.
+	writeSync := func(pc *partCopy) {
+		pairs := make([]offsetsync.Pair, len(pc.out))
+		for i := range pc.out {
+			pairs[i] = offsetsync.Pair{Source: pc.source[i], Target: pc.out[i].Offset}
+		}
+		runs, err := offsetsync.RunsOf(pairs)
+		if err != nil {
+			fail(pc, nil, fmt.Errorf("offset syncs of %s[%d]: %w", pc.k.topic, pc.k.partition, err))
+			return
+		}
+		pc.sync = offsetsync.Sync{Topic: pc.k.topic, Partition: pc.k.partition, TargetTopic: pc.sp.TargetTopic, Runs: runs, SourceNext: pc.last.Offset + 1}
+		value, err := pc.sync.Encode()
+		if err != nil {
+			fail(pc, nil, err)
+			return
+		}
+		producer.TryProduce(ctx, &kgo.Record{Topic: syncTopic, Partition: int32(t.id), Key: pc.sync.Key(), Value: value}, syncWritten)
+	}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		k := tp{p.Topic, p.Partition}
 		sp, ok := assigned[k]
@@ -285,82 +322,63 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 			return // removed while the fetch was in flight
 		}
 		pc := &partCopy{k: k, sp: sp, last: p.Records[len(p.Records)-1],
-			source: make([]int64, 0, len(p.Records)), out: make([]*kgo.Record, 0, len(p.Records))}
+			source: make([]int64, 0, len(p.Records)), out: make([]kgo.Record, 0, len(p.Records))}
 		parts = append(parts, pc)
-		// Called for every record of the partition; it only has work
-		// when a record failed.
-		promise := func(out *kgo.Record, err error) {
-			if err == nil {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if firstErr == nil {
-				firstErr = fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err)
-				failed, failedPart = out, pc
-			}
-		}
 		for _, r := range p.Records {
 			if r.Attrs.IsControl() {
 				continue // position only
 			}
-			out := &kgo.Record{
+			pc.source = append(pc.source, r.Offset)
+			pc.out = append(pc.out, kgo.Record{
 				Topic:     sp.TargetTopic,
 				Partition: r.Partition,
 				Key:       r.Key,
 				Value:     r.Value,
 				Headers:   r.Headers,
 				Timestamp: r.Timestamp,
+			})
+		}
+		if len(pc.out) == 0 {
+			writeSync(pc) // markers only: the sync moves the position
+			return
+		}
+		// Called for every record of the partition, in order; it has
+		// work when a record failed, and after the last one.
+		lastOut := &pc.out[len(pc.out)-1]
+		promise := func(out *kgo.Record, err error) {
+			if err != nil {
+				fail(pc, out, fmt.Errorf("produce to %s[%d] on target %s: %w", out.Topic, out.Partition, t.m.Target, err))
+				return
 			}
-			pc.source, pc.out = append(pc.source, r.Offset), append(pc.out, out)
-			producer.Produce(ctx, out, promise)
+			if out == lastOut {
+				mu.Lock()
+				ok := firstErr == nil
+				mu.Unlock()
+				if ok {
+					writeSync(pc)
+				}
+			}
+		}
+		for i := range pc.out {
+			producer.Produce(ctx, &pc.out[i], promise)
 		}
 	})
 	if err := producer.Flush(ctx); err != nil {
 		return t.abort(ctx, producer, err)
 	}
+	// Flush has returned: no promise runs any more.
 	if firstErr != nil {
-		if errors.Is(firstErr, kerr.MessageTooLarge) {
+		if errors.Is(firstErr, kerr.MessageTooLarge) && failed != nil {
 			// Skipping the record would lose it silently: the task
-			// waits, and says what to change. (Flush has returned:
-			// no promise runs any more.)
-			source := failedPart.source[slices.Index(failedPart.out, failed)]
+			// waits, and says what to change.
+			var source int64
+			for i := range failedPart.out {
+				if &failedPart.out[i] == failed {
+					source = failedPart.source[i]
+				}
+			}
 			firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, failedPart.k.topic, failedPart.k.partition, failed.Topic, t.m.Target)
 		}
-		return t.abort(ctx, producer, firstErr)
-	}
-
-	// Every record is acked (Flush returns after the promises), so each
-	// has its target offset. One partition's records went out in order
-	// through one idempotent producer: both offsets increase together.
-	syncs := make([]offsetsync.Sync, 0, len(parts))
-	for _, pc := range parts {
-		pairs := make([]offsetsync.Pair, len(pc.out))
-		for i, out := range pc.out {
-			pairs[i] = offsetsync.Pair{Source: pc.source[i], Target: out.Offset}
-		}
-		runs, err := offsetsync.RunsOf(pairs)
-		if err != nil {
-			return t.abort(ctx, producer, fmt.Errorf("offset syncs of %s[%d]: %w", pc.k.topic, pc.k.partition, err))
-		}
-		s := offsetsync.Sync{Topic: pc.k.topic, Partition: pc.k.partition, TargetTopic: pc.sp.TargetTopic, Runs: runs, SourceNext: pc.last.Offset + 1}
-		value, err := s.Encode()
-		if err != nil {
-			return t.abort(ctx, producer, err)
-		}
-		syncs = append(syncs, s)
-		producer.Produce(ctx, &kgo.Record{Topic: offsetsync.Topic(t.m.Name), Partition: int32(t.id), Key: s.Key(), Value: value}, func(_ *kgo.Record, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("write offset sync: %w", err)
-			}
-		})
-	}
-	if err := producer.Flush(ctx); err != nil {
-		return t.abort(ctx, producer, err)
-	}
-	if firstErr != nil {
 		return t.abort(ctx, producer, firstErr)
 	}
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
@@ -368,8 +386,8 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return fmt.Errorf("commit transaction on target %s: %w", t.m.Target, err)
 	}
 	now := time.Now()
-	for i, pc := range parts {
-		progress[pc.k] = syncs[i].SourceNext
+	for _, pc := range parts {
+		progress[pc.k] = pc.sync.SourceNext
 		t.stats.mirrored(pc.k, pc.last.Offset, int64(len(pc.out)), now)
 		t.metrics.records.WithLabelValues(t.m.Name, pc.k.topic).Add(float64(len(pc.out)))
 	}
