@@ -276,7 +276,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	var (
-		mu         sync.Mutex // guards firstErr, failed and failedPart: promises run on franz-go's goroutine
+		mu         sync.Mutex // guards firstErr, failed, failedPart and syncsAcked: promises run on franz-go's goroutine
 		firstErr   error
 		failed     *kgo.Record // the record behind firstErr
 		failedPart *partCopy
@@ -290,14 +290,22 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		}
 	}
 	syncTopic := offsetsync.Topic(t.m.Name)
+	syncsAcked := 0 // guarded by mu
 	syncWritten := func(_ *kgo.Record, err error) {
 		if err != nil {
 			fail(nil, nil, fmt.Errorf("write offset sync: %w", err))
+			return
 		}
+		mu.Lock()
+		syncsAcked++
+		mu.Unlock()
 	}
 	// writeSync produces pc's offset sync once every record of pc has its
-	// target offset. TryProduce, as a promise must not block: the buffer
-	// holds twice the largest batch, so it never is full here.
+	// target offset. TryProduce, as a promise must not block. The buffer
+	// holds twice the largest batch, so it is not full here; if it were,
+	// the sync would fail outside the buffer, and Flush could return
+	// before its promise ran: the count of acknowledged syncs is checked
+	// after Flush, so that records never commit without their sync.
 	writeSync := func(pc *partCopy) {
 		pairs := make([]offsetsync.Pair, len(pc.out))
 		for i := range pc.out {
@@ -367,20 +375,27 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 	if err := producer.Flush(ctx); err != nil {
 		return t.abort(ctx, producer, err)
 	}
-	// Flush has returned: no promise runs any more.
-	if firstErr != nil {
-		if errors.Is(firstErr, kerr.MessageTooLarge) && failed != nil {
+	// Taken under the lock: a sync that failed outside the buffer may
+	// still be reporting.
+	mu.Lock()
+	if firstErr == nil && syncsAcked != len(parts) {
+		firstErr = fmt.Errorf("%d of %d offset syncs acknowledged after the flush", syncsAcked, len(parts))
+	}
+	err, failedRec, failedPc := firstErr, failed, failedPart
+	mu.Unlock()
+	if err != nil {
+		if errors.Is(err, kerr.MessageTooLarge) && failedRec != nil {
 			// Skipping the record would lose it silently: the task
 			// waits, and says what to change.
 			var source int64
-			for i := range failedPart.out {
-				if &failedPart.out[i] == failed {
-					source = failedPart.source[i]
+			for i := range failedPc.out {
+				if &failedPc.out[i] == failedRec {
+					source = failedPc.source[i]
 				}
 			}
-			firstErr = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", firstErr, source, failedPart.k.topic, failedPart.k.partition, failed.Topic, t.m.Target)
+			err = fmt.Errorf("%w; the record at source offset %d of %s[%d] is larger than the target topic %s allows: raise its max.message.bytes on %s (or set sync_topic_configs), and the mirror resumes", err, source, failedPc.k.topic, failedPc.k.partition, failedRec.Topic, t.m.Target)
 		}
-		return t.abort(ctx, producer, firstErr)
+		return t.abort(ctx, producer, err)
 	}
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		// The outcome is unknown; the restart reads it back after fencing.
