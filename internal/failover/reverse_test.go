@@ -34,19 +34,7 @@ func TestQuarantineRetriedAfterACrashCopiesEachDivergentRecordOnce(t *testing.T)
 	prod := kafkatest.NewProducer(t, na.Bootstrap())
 	prod.Produce(t, topic, partitions, mirrored)
 	// The mirror's final offset syncs, as its tasks left them.
-	syncs := offsetsync.Topic(m.Name)
-	kafkatest.CreateTopic(t, eu.Bootstrap(), syncs, 1, nil)
-	syncer := kafkatest.Client(t, eu.Bootstrap(), kgo.DefaultProduceTopic(syncs))
-	for p := int32(0); p < partitions; p++ {
-		s := offsetsync.Sync{Topic: topic, Partition: p, Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: mirrored}}, SourceNext: mirrored, TargetTopic: topic}
-		v, err := s.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syncer.ProduceSync(ctx, &kgo.Record{Key: s.Key(), Value: v}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFinalSyncs(t, eu, m, topic, partitions, mirrored)
 
 	// The divergent tail: plain records (more than quarantinedBefore's
 	// first look at the end), a committed transaction and an aborted one,
@@ -193,19 +181,7 @@ func TestQuarantineOfASecondDivergenceCopiesItsWholeTailAfterTheFirstOnesRecords
 	na, eu, e, m := newQuarantineEnv(t)
 	kafkatest.CreateTopic(t, na.Bootstrap(), topic, partitions, nil)
 	kafkatest.NewProducer(t, na.Bootstrap()).Produce(t, topic, partitions, 100)
-	syncs := offsetsync.Topic(m.Name)
-	kafkatest.CreateTopic(t, eu.Bootstrap(), syncs, 1, nil)
-	syncer := kafkatest.Client(t, eu.Bootstrap(), kgo.DefaultProduceTopic(syncs))
-	for p := int32(0); p < partitions; p++ {
-		s := offsetsync.Sync{Topic: topic, Partition: p, Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: mirrored}}, SourceNext: mirrored, TargetTopic: topic}
-		v, err := s.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syncer.ProduceSync(ctx, &kgo.Record{Key: s.Key(), Value: v}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFinalSyncs(t, eu, m, topic, partitions, mirrored)
 
 	// The first divergence (epoch 1) quarantined north-america's offsets
 	// [40, 80) of each partition; on partition 1 an agent without epochs
@@ -304,6 +280,26 @@ func TestQuarantineTopicsKeepTheirRecordsAndGrowWithTheSource(t *testing.T) {
 		}
 		if retention != "-1" {
 			t.Fatalf("%s: retention.ms %q, want -1", topic, retention)
+		}
+	}
+}
+
+// writeFinalSyncs writes the mirror's offset syncs on europe as its tasks
+// would have left them: the first mirrored offsets of each partition of
+// topic copied one to one.
+func writeFinalSyncs(t *testing.T, eu *devcluster.Cluster, m agentapi.Mirror, topic string, partitions int32, mirrored int64) {
+	t.Helper()
+	syncs := offsetsync.Topic(m.Name)
+	kafkatest.CreateTopic(t, eu.Bootstrap(), syncs, 1, nil)
+	syncer := kafkatest.Client(t, eu.Bootstrap(), kgo.DefaultProduceTopic(syncs))
+	for p := range partitions {
+		s := offsetsync.Sync{Topic: topic, Partition: p, Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: mirrored}}, SourceNext: mirrored, TargetTopic: topic}
+		v, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syncer.ProduceSync(context.Background(), &kgo.Record{Key: s.Key(), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
