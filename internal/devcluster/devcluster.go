@@ -1,11 +1,28 @@
 // Package devcluster runs Kafka-compatible development clusters (franz-go's
 // kfake) on loopback. The demo and the tests use them as the embedded default;
-// the agent talks to them exactly as it talks to any real Kafka. They have no
-// authorizer: ACL requests answer SECURITY_DISABLED, as Kafka's do then.
+// the agent talks to them exactly as it talks to any real Kafka.
+//
+// Where a dev cluster is known to differ from Apache Kafka, and the test
+// that shows it (Apache Kafka is right; add each new finding here):
+//   - No authorizer: ACL requests answer SECURITY_DISABLED, as Kafka's do
+//     without one, so a planned failover with fencing = "acl" is refused
+//     (agent TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason).
+//     kafkatest.ACLCluster is a kfake with an authorizer, in-process only.
+//   - kfake grows a segment in one byte slice inside its request loop: the
+//     dev cluster rolls 8 MiB segments so that growth never stalls it
+//     (TestPartitionsRollSmallSegmentsUnlessTheTopicAsksForItsOwn).
+//   - kfake drops a partition's aborted transactions when a read_committed
+//     fetch fills in the middle of that partition; the dev cluster reshapes
+//     such fetches so it never happens (TestReadCommitted* in this package).
+//     A consequence: it declines fetch sessions for read_committed fetches.
+//   - kfake compacts on a timer set when its first compacted topic appears,
+//     every log.cleaner.backoff.ms as configured then (an hour by default);
+//     a later change of it does not reschedule. No test shows it yet.
 package devcluster
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -91,6 +108,7 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("start development cluster %q on %s: %w", cfg.Name, cfg.Listen, err)
 	}
 	withoutAuthorizer(kc)
+	readCommittedWholePartitions(kc)
 	return &Cluster{Cluster: kc, bootstrap: kc.ListenAddrs()}, nil
 }
 
@@ -128,6 +146,47 @@ func withoutAuthorizer(kc *kfake.Cluster) {
 			return nil, nil, false
 		})
 	}
+}
+
+// readCommittedWholePartitions keeps kfake from stopping a read_committed
+// fetch in the middle of a partition: when a response fills the request's
+// MaxBytes there, kfake leaves out that partition's aborted transactions and
+// the consumer delivers aborted records as committed (a mirror task, with
+// more than eight busy partitions, copied them). Before kfake handles such a
+// fetch, each partition's limit is scaled so that together they fit the
+// request's, and the request's own limit is lifted: a partition then ends
+// at its own limit, where kfake does look its aborted transactions up. The
+// response stays within the client's limit, but for the first batch, which
+// Kafka also returns whatever its size. Fetch sessions are declined (as a
+// broker whose session cache is full does), so every request lists all its
+// partitions and the scaling sees them.
+func readCommittedWholePartitions(kc *kfake.Cluster) {
+	kc.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		fetch, ok := req.(*kmsg.FetchRequest)
+		if !ok || fetch.IsolationLevel != 1 || fetch.Version < 4 {
+			return nil, nil, false
+		}
+		if fetch.SessionEpoch == 0 {
+			fetch.SessionEpoch = -1 // a full fetch that opens no session
+		}
+		var sum int64
+		for _, t := range fetch.Topics {
+			for _, p := range t.Partitions {
+				sum += int64(max(p.PartitionMaxBytes, 0))
+			}
+		}
+		if limit := int64(fetch.MaxBytes); sum > limit {
+			for i := range fetch.Topics {
+				for j := range fetch.Topics[i].Partitions {
+					p := &fetch.Topics[i].Partitions[j]
+					p.PartitionMaxBytes = int32(int64(p.PartitionMaxBytes) * limit / sum)
+				}
+			}
+		}
+		fetch.MaxBytes = math.MaxInt32
+		return nil, nil, false
+	})
 }
 
 // Bootstrap returns the brokers' addresses, for bootstrap_servers.

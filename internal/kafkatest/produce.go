@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -100,3 +101,68 @@ func (p *Producer) Produced(topic string, partition int32) int64 {
 
 // Client answers the underlying client, e.g. for transactions.
 func (p *Producer) Client() *kgo.Client { return p.cl }
+
+// Interleaved describes a topic filled with transactions that alternate
+// aborted and committed, each record's value saying which it belongs to.
+type Interleaved struct {
+	Topic        string
+	Partitions   int32
+	Transactions int // per partition; even ones abort, odd ones commit
+	PerTxn       int // records per transaction
+	ValueBytes   int
+}
+
+// AbortedPrefix starts the value of every record of an aborted transaction.
+const AbortedPrefix = "aborted-"
+
+// ProduceInterleaved writes the transactions of in, one transactional
+// producer per partition, and answers how many committed records each
+// partition holds.
+func ProduceInterleaved(t testing.TB, bootstrap []string, in Interleaved, opts ...kgo.Opt) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pad := make([]byte, in.ValueBytes)
+	committed := 0
+	for part := range in.Partitions {
+		cl := Client(t, bootstrap, append([]kgo.Opt{
+			kgo.TransactionalID(fmt.Sprintf("interleaved-%s-%d", in.Topic, part)),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.ProducerBatchCompression(kgo.NoCompression()),
+		}, opts...)...)
+		for txn := range in.Transactions {
+			abort := txn%2 == 0
+			prefix := "committed-"
+			if abort {
+				prefix = AbortedPrefix
+			} else if part == 0 {
+				committed += in.PerTxn
+			}
+			if err := cl.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			var failed error
+			var mu sync.Mutex
+			for i := range in.PerTxn {
+				v := append(fmt.Appendf(nil, "%s%d-%d-", prefix, txn, i), pad...)
+				cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Partition: part, Value: v}, func(_ *kgo.Record, err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					failed = cmp.Or(failed, err)
+				})
+			}
+			if err := cmp.Or(cl.Flush(ctx), failed); err != nil {
+				t.Fatalf("produce to %s[%d]: %v", in.Topic, part, err)
+			}
+			end := kgo.TryCommit
+			if abort {
+				end = kgo.TryAbort
+			}
+			if err := cl.EndTransaction(ctx, end); err != nil {
+				t.Fatalf("end transaction on %s[%d]: %v", in.Topic, part, err)
+			}
+		}
+		cl.Close()
+	}
+	return committed
+}
