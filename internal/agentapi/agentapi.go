@@ -119,8 +119,11 @@ type PartitionStatus struct {
 	Task        int    `json:"task"`
 	// Agent is the id of the agent replica running the task.
 	Agent string `json:"agent"`
-	// SourceHighWatermark is the source's high watermark as last fetched.
+	// SourceHighWatermark is the source's high watermark as last seen,
+	// by the task's fetches or the agent's watch of the source's ends.
 	SourceHighWatermark int64 `json:"source_high_watermark"`
+	// SourceHighWatermarkAt is when the source answered it.
+	SourceHighWatermarkAt time.Time `json:"source_high_watermark_at,omitzero"`
 	// LastMirroredOffset is the last source offset the mirror has passed:
 	// records are copied, transaction markers and aborted records skipped.
 	// -1 if none.
@@ -336,6 +339,12 @@ type FailoverReport struct {
 	// OffsetsCommitted: partitions whose translated offset was committed
 	// to its group on the new active.
 	OffsetsCommitted int `json:"offsets_committed"`
+	// SourceLastContact is when the old active last answered the agent:
+	// RecordsLost is exact as of then. Records written to it later, if it
+	// took any, are not known until it returns.
+	SourceLastContact *time.Time `json:"source_last_contact,omitempty"`
+	// Accuracy says in words how far RecordsLost can be trusted.
+	Accuracy string `json:"accuracy,omitempty"`
 }
 
 // PartitionLoss is one mirrored partition's account.
@@ -347,6 +356,11 @@ type PartitionLoss struct {
 	Partition   int32  `json:"partition"`
 	// SourceHighWatermark is the last high watermark seen on the old active.
 	SourceHighWatermark int64 `json:"source_high_watermark"`
+	// HighWatermarkObservedAt is when the old active answered it.
+	HighWatermarkObservedAt time.Time `json:"high_watermark_observed_at,omitzero"`
+	// LowerBound: the partition was not observed in the last contact's
+	// watch round, so RecordsLost may be below the truth.
+	LowerBound bool `json:"lower_bound,omitempty"`
 	// MirroredUpTo is one past the last source offset on the new active.
 	MirroredUpTo int64 `json:"mirrored_up_to"`
 	RecordsLost  int64 `json:"records_lost"`

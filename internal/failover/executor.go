@@ -63,9 +63,9 @@ type plan struct {
 	req     agentapi.FailoverRequest
 	mirrors []agentapi.Mirror // the policy's mirrors from the old active to the new
 	// Taken before anything stops: per mirror, source topic -> target
-	// topic, and the high watermarks the tasks last saw on the source.
+	// topic, and the source's high watermarks as last observed.
 	topics      map[string]map[string]string
-	seen        map[string]map[tpKey]int64
+	seen        map[string]map[tpKey]observation
 	checkpoints map[string][]agentapi.GroupCheckpoints // per mirror, the last stored
 }
 
@@ -193,14 +193,14 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 	if err := e.reachable(ctx, req.To); err != nil {
 		return nil, nil, refuse(http.StatusConflict, "to", "the new active cluster %s does not answer: %v", req.To, err)
 	}
-	pl.topics, pl.seen, pl.checkpoints = map[string]map[string]string{}, map[string]map[tpKey]int64{}, map[string][]agentapi.GroupCheckpoints{}
+	pl.topics, pl.seen, pl.checkpoints = map[string]map[string]string{}, map[string]map[tpKey]observation{}, map[string][]agentapi.GroupCheckpoints{}
 	for _, m := range pl.mirrors {
 		pl.checkpoints[m.Name] = e.Mirrors.Checkpoints(m.Name)
-		pl.topics[m.Name], pl.seen[m.Name] = map[string]string{}, map[tpKey]int64{}
+		pl.topics[m.Name], pl.seen[m.Name] = map[string]string{}, map[tpKey]observation{}
 		for _, p := range e.Mirrors.LastSeen(m.Name) {
 			pl.topics[m.Name][p.Topic] = p.TargetTopic
-			if k := (tpKey{p.Topic, p.Partition}); p.SourceHighWatermark > pl.seen[m.Name][k] {
-				pl.seen[m.Name][k] = p.SourceHighWatermark
+			if k := (tpKey{p.Topic, p.Partition}); p.SourceHighWatermarkAt.After(pl.seen[m.Name][k].at) {
+				pl.seen[m.Name][k] = observation{p.SourceHighWatermark, p.SourceHighWatermarkAt}
 			}
 		}
 	}
@@ -271,7 +271,7 @@ func (e *Executor) reachable(ctx context.Context, cluster string) error {
 func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*agentapi.FailoverReport, error) {
 	name, from, to := pl.p.Name, pl.st.Active, pl.req.To
 	topics := pl.topics
-	hwm := map[string]map[tpKey]int64{} // mirror -> partition -> source high watermark
+	hwm := map[string]map[tpKey]observation{} // mirror -> partition -> source high watermark
 	if pl.req.Mode == agentapi.ModePlanned {
 		src, _, err := e.client(from)
 		if err != nil {
@@ -289,15 +289,16 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		}
 		// Fenced and drained: the source's ends are final.
 		for _, m := range pl.mirrors {
-			hwm[m.Name] = map[tpKey]int64{}
+			hwm[m.Name] = map[tpKey]observation{}
 			if len(topics[m.Name]) == 0 {
 				continue
 			}
+			asked := time.Now().UTC()
 			ends, err := kadm.NewClient(src).ListEndOffsets(ctx, keys(topics[m.Name])...)
 			if err != nil {
 				return nil, fmt.Errorf("end offsets on %s: %w", from, err)
 			}
-			ends.Each(func(o kadm.ListedOffset) { hwm[m.Name][tpKey{o.Topic, o.Partition}] = o.Offset })
+			ends.Each(func(o kadm.ListedOffset) { hwm[m.Name][tpKey{o.Topic, o.Partition}] = observation{o.Offset, asked} })
 		}
 		if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpFreeze, Policy: name, Generation: pl.p.CreatedAt, RequestID: pl.req.RequestID}); err != nil {
 			return nil, err
@@ -328,7 +329,8 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		if err != nil {
 			return nil, err
 		}
-		for k, h := range hwm[m.Name] {
+		for k, seen := range hwm[m.Name] {
+			h := seen.hwm
 			upTo := idx.Log(k.topic, k.partition).SourceNext()
 			lost := max(0, h-upTo)
 			if lost > 0 && pl.req.Mode == agentapi.ModePlanned {
@@ -338,7 +340,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 				}
 			}
 			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: k.topic, TargetTopic: topics[m.Name][k.topic], Partition: k.partition,
-				SourceHighWatermark: h, MirroredUpTo: upTo, RecordsLost: lost}
+				SourceHighWatermark: h, HighWatermarkObservedAt: seen.at, MirroredUpTo: upTo, RecordsLost: lost}
 			report.Partitions = append(report.Partitions, loss)
 			report.RecordsLost += loss.RecordsLost
 		}
@@ -387,6 +389,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		return a.Partition < b.Partition
 	})
 	sort.Slice(report.Groups, func(i, j int) bool { return report.Groups[i].Group < report.Groups[j].Group })
+	describeAccuracy(report, from, pl.req.Mode == agentapi.ModePlanned)
 
 	// Mirrors whose source is the new active restart at its end. A forced
 	// failover leaves the old active diverged: mirrors into it stay frozen

@@ -44,7 +44,7 @@ func (e *Executor) Forecast(ctx context.Context, name, to string) (agentapi.Fore
 		for _, part := range st.Partitions {
 			lag.seconds = max(lag.seconds, part.LagMillis/1000)
 			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: part.Topic, TargetTopic: part.TargetTopic, Partition: part.Partition,
-				SourceHighWatermark: part.SourceHighWatermark, MirroredUpTo: part.LastMirroredOffset + 1,
+				SourceHighWatermark: part.SourceHighWatermark, HighWatermarkObservedAt: part.SourceHighWatermarkAt, MirroredUpTo: part.LastMirroredOffset + 1,
 				RecordsLost: max(0, part.SourceHighWatermark-(part.LastMirroredOffset+1))}
 			fc.Report.Partitions = append(fc.Report.Partitions, loss)
 			fc.Report.RecordsLost += loss.RecordsLost
@@ -60,6 +60,7 @@ func (e *Executor) Forecast(ctx context.Context, name, to string) (agentapi.Fore
 		}
 	}
 	sort.Slice(fc.Report.Groups, func(i, j int) bool { return fc.Report.Groups[i].Group < fc.Report.Groups[j].Group })
+	describeAccuracy(&fc.Report, p.Active, false)
 	switch err := e.reachable(ctx, p.Active); {
 	case err != nil:
 		fc.Reason = fmt.Sprintf("the active cluster %s does not answer (%v): only a forced failover is possible, and it would lose what the report says", p.Active, err)

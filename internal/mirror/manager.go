@@ -242,6 +242,7 @@ func (mg *Manager) publishStatus(ctx context.Context) {
 			mg.Metrics.lagMs.WithLabelValues(labels...).Set(float64(p.LagMillis))
 		}
 		mg.Board.Publish(ctx, name, parts, rerr)
+		mg.Board.PublishEnds(ctx, name, r.observedEnds())
 	}
 }
 
@@ -268,8 +269,18 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 	return st
 }
 
-// LastSeen answers a mirror's partitions as last published, however old.
-func (mg *Manager) LastSeen(name string) []agentapi.PartitionStatus { return mg.Board.LastSeen(name) }
+// LastSeen answers a mirror's partitions as last published, however old,
+// with the source's ends as this replica saw them last, which may be newer.
+func (mg *Manager) LastSeen(name string) []agentapi.PartitionStatus {
+	mg.mu.Lock()
+	mr, ok := mg.runners[name]
+	mg.mu.Unlock()
+	var local []End
+	if ok {
+		local = mr.r.observedEnds()
+	}
+	return mg.Board.LastSeen(name, local)
+}
 
 // Running reports whether this replica runs the mirror now.
 func (mg *Manager) Running(name string) bool {

@@ -51,6 +51,8 @@ type runner struct {
 	checkpointer *runningTask
 	translator   *checkpoint.Translator
 	src, dst     *kgo.Client
+	// ends are the source's end offsets as watchEnds last saw them.
+	ends map[tp]End
 }
 
 type runningTask struct {
@@ -104,6 +106,7 @@ func (r *runner) run(ctx context.Context) error {
 	// First the partitions, then the membership: a task that starts
 	// knows what to copy.
 	r.refresh(ctx, srcAdm, dstAdm)
+	go r.watchEnds(ctx, srcAdm)
 	member, err := kgo.NewClient(append(r.state,
 		kgo.ConsumerGroup(TasksGroup(r.m.Name)),
 		kgo.ConsumeTopics(TasksTopic(r.m.Name)),

@@ -76,7 +76,11 @@ func (s *taskStats) sawHighWatermark(k tp, hwm int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.byTP[k]
-	if !ok || hwm <= p.SourceHighWatermark {
+	if !ok || hwm < p.SourceHighWatermark {
+		return
+	}
+	p.SourceHighWatermarkAt = time.Now().UTC()
+	if hwm == p.SourceHighWatermark {
 		return
 	}
 	p.SourceHighWatermark = hwm
@@ -98,7 +102,7 @@ func (s *taskStats) mirrored(k tp, lastOffset int64, n int64, now time.Time) {
 	}
 	p.LastMirroredOffset = lastOffset
 	if lastOffset+1 > p.SourceHighWatermark {
-		p.SourceHighWatermark = lastOffset + 1
+		p.SourceHighWatermark, p.SourceHighWatermarkAt = lastOffset+1, now.UTC()
 	}
 	w := s.rate[k]
 	for len(w.seen) > 0 && w.seen[0].hwm <= lastOffset+1 {

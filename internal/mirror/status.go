@@ -31,8 +31,13 @@ type Board struct {
 
 	mu     sync.Mutex
 	parts  map[string]agentapi.PartitionStatus // key: mirror/topic/partition
+	ends   map[string]End                      // key: mirror/topic/partition
 	errors map[string]string                   // mirror -> last refresh error
 }
+
+// endPrefix keys the source end offsets that runners watch, apart from
+// their tasks' status.
+const endPrefix = "end/"
 
 // OpenBoard connects to the state cluster and starts tailing the status topic.
 func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
@@ -57,7 +62,7 @@ func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, errors: map[string]string{}}
+	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}}
 	go b.tail(ctx)
 	return b, nil
 }
@@ -76,12 +81,21 @@ func (b *Board) tail(ctx context.Context) {
 				b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
 				return
 			}
+			if k, ok := strings.CutPrefix(key, endPrefix); ok {
+				var e End
+				if r.Value != nil && json.Unmarshal(r.Value, &e) == nil && e.ObservedAt.After(b.ends[k].ObservedAt) {
+					b.ends[k] = e
+				}
+				return
+			}
 			var p agentapi.PartitionStatus
 			if r.Value == nil || json.Unmarshal(r.Value, &p) != nil {
 				delete(b.parts, key)
 				return
 			}
-			b.parts[key] = p
+			// A task that took the partition over has not fetched it
+			// yet: what its last owner saw still stands.
+			b.parts[key] = withEnd(p, endOf(b.parts[key]))
 		})
 	}
 }
@@ -99,7 +113,17 @@ func (b *Board) Publish(ctx context.Context, mirror string, parts []agentapi.Par
 	}
 }
 
+// PublishEnds writes the source end offsets this replica observed.
+func (b *Board) PublishEnds(ctx context.Context, mirror string, ends []End) {
+	for _, e := range ends {
+		v, _ := json.Marshal(e)
+		b.cl.Produce(ctx, &kgo.Record{Key: []byte(endPrefix + partKey(mirror, e.Topic, e.Partition)), Value: v}, nil)
+	}
+}
+
 // Forget drops what this replica knows of a deleted or restarted mirror.
+// The source's ends stay: they are last observations, and a forced
+// failover reports against them.
 func (b *Board) Forget(mirror string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -127,6 +151,7 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 		if !strings.HasPrefix(k, mirror+"/") || now.Sub(p.UpdatedAt) > staleAfter {
 			continue
 		}
+		p = withEnd(p, b.ends[k])
 		st.Partitions = append(st.Partitions, p)
 		st.LagRecords += p.LagRecords
 		if p.Error != "" {
@@ -153,14 +178,35 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 // old: after a region is lost its tasks publish nothing new, and what they
 // last saw of it is what a forced failover reports against. The status
 // topic is compacted and read from its start, so this survives restarts.
-func (b *Board) LastSeen(mirror string) []agentapi.PartitionStatus {
+// The source's watched ends complete it, also for partitions no task has
+// published.
+func (b *Board) LastSeen(mirror string, local []End) []agentapi.PartitionStatus {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []agentapi.PartitionStatus
+	byKey := map[string]agentapi.PartitionStatus{}
 	for k, p := range b.parts {
 		if strings.HasPrefix(k, mirror+"/") {
-			out = append(out, p)
+			byKey[k] = p
 		}
+	}
+	merge := func(k string, e End) {
+		p, ok := byKey[k]
+		if !ok {
+			p = agentapi.PartitionStatus{Topic: e.Topic, TargetTopic: e.TargetTopic, Partition: e.Partition, LastMirroredOffset: -1, SourceHighWatermark: -1}
+		}
+		byKey[k] = withEnd(p, e)
+	}
+	for k, e := range b.ends {
+		if strings.HasPrefix(k, mirror+"/") {
+			merge(k, e)
+		}
+	}
+	for _, e := range local {
+		merge(partKey(mirror, e.Topic, e.Partition), e)
+	}
+	out := make([]agentapi.PartitionStatus, 0, len(byKey))
+	for _, p := range byKey {
+		out = append(out, p)
 	}
 	return out
 }

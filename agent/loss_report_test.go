@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+)
+
+// holdProduce makes europe hold every produce request that writes topic
+// until release is closed, as a slow or stuck target does: the mirror task
+// waits in its transaction and fetches nothing from the source meanwhile.
+// held turns true once a request is held.
+func holdProduce(t *testing.T, s *failoverSetup, topic string, release <-chan struct{}) (held *atomic.Bool) {
+	td, err := kadm.NewClient(kafkatest.Client(t, s.eu)).ListTopics(context.Background(), topic)
+	if err != nil || td[topic].Err != nil {
+		t.Fatalf("topic %s on europe: %v %v", topic, err, td[topic].Err)
+	}
+	id := td[topic].ID // produce requests name topics by id from v13 on
+	held = new(atomic.Bool)
+	s.euc.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		s.euc.KeepControl()
+		for _, pt := range req.(*kmsg.ProduceRequest).Topics {
+			if pt.Topic == topic || pt.TopicID == id {
+				held.Store(true)
+				s.euc.SleepControl(func() { <-release })
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	return held
+}
+
+// A burst on the source while the mirror is stalled is known to the report
+// and the forecast: the source's ends are watched apart from the tasks, so
+// the figures are those of the last contact with the lost cluster, not of
+// the task's last fetch.
+func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing.T) {
+	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	const topic, parts = "LH.BURST", 3
+	kafkatest.CreateTopic(t, s.na.addrs(), topic, parts, nil)
+	prod := kafkatest.NewProducer(t, s.na.addrs())
+	prod.Produce(t, topic, parts, 100)
+	waitMirroredTopic(t, s.agent, topic, parts, 100)
+
+	release := make(chan struct{})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+	})
+	held := holdProduce(t, s, topic, release)
+	prod.Produce(t, topic, parts, 10)
+	kafkatest.Eventually(t, 30*time.Second, "europe holds the mirror's write", func() (bool, string) { return held.Load(), "" })
+	prod.Produce(t, topic, parts, 2000) // the burst the stalled task never fetches
+
+	var produced int64
+	for p := range int32(parts) {
+		produced += prod.Produced(topic, p)
+	}
+	kafkatest.Eventually(t, 30*time.Second, "the forecast counts the burst", func() (bool, string) {
+		var fc agentapi.Forecast
+		s.agent.call("GET", "/v1/policies/loosehanger/forecast?to=europe", nil, &fc)
+		return fc.Report.RecordsLost >= produced-3*110, fmt.Sprintf("%d records at risk, %d produced", fc.Report.RecordsLost, produced)
+	})
+
+	s.na.kill9()
+	close(release)
+	released = true
+	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "burst"})
+	if code != 200 || res.Report == nil {
+		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
+	}
+	onEU := partitionCounts(t, s.eu, topic)
+	rep := res.Report
+	var truth int64
+	for _, p := range rep.Partitions {
+		want := prod.Produced(topic, p.Partition) - onEU[p.Partition]
+		truth += want
+		if p.RecordsLost != want {
+			t.Errorf("%s[%d]: report says %d lost, truly %d", p.Topic, p.Partition, p.RecordsLost, want)
+		}
+		if p.HighWatermarkObservedAt.IsZero() || p.LowerBound {
+			t.Errorf("%s[%d]: observed at %v, lower bound %v: want a fresh observation", p.Topic, p.Partition, p.HighWatermarkObservedAt, p.LowerBound)
+		}
+	}
+	if len(rep.Partitions) != parts || rep.RecordsLost != truth || truth < 3*2000 {
+		t.Fatalf("report: %d lost over %d partitions; truly %d", rep.RecordsLost, len(rep.Partitions), truth)
+	}
+	if rep.SourceLastContact == nil || time.Since(*rep.SourceLastContact) > time.Minute || rep.Accuracy == "" {
+		t.Fatalf("report: last contact %v, accuracy %q: want when north-america last answered and what that means", rep.SourceLastContact, rep.Accuracy)
+	}
+	t.Logf("report: %d lost (truly %d); %s", rep.RecordsLost, truth, rep.Accuracy)
+}
