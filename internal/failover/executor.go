@@ -52,8 +52,24 @@ type Executor struct {
 	Mirrors Mirrors
 	AgentID string
 	Log     *slog.Logger
+	// AfterStep, when set, is called after each failover step that a crash
+	// may interrupt; tests stop the agent there. Nil in the agent binary.
+	AfterStep func(policy, step string)
 
 	mu sync.Mutex // one failover at a time on this replica
+}
+
+// Failover steps after which an agent may stop, in the order they happen.
+const (
+	StepBegun  = "begun"  // the begin op is stored
+	StepFenced = "fenced" // writes are fenced on the old active cluster
+	StepFrozen = "frozen" // the freeze op is stored: the mirrors stop
+)
+
+func (e *Executor) after(policy, step string) {
+	if e.AfterStep != nil {
+		e.AfterStep(policy, step)
+	}
 }
 
 // plan is a validated failover about to run.
@@ -93,6 +109,7 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 	}
 	log := e.Log.With("policy", name, "request_id", req.RequestID, "from", run.From, "to", run.To, "mode", req.Mode)
 	log.Info("failover started")
+	e.after(name, StepBegun)
 	result := agentapi.Failover{
 		Policy: name, RequestID: req.RequestID, From: run.From, To: run.To, Mode: req.Mode,
 		RequestedBy: req.RequestedBy, Agent: e.AgentID, StartedAt: run.StartedAt,
@@ -283,6 +300,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 				return nil, err
 			}
 			log.Info("writes fenced on the old active cluster", "topics", len(sourceTopics(topics)))
+			e.after(name, StepFenced)
 		}
 		if err := e.drain(ctx, pl, src, topics, log); err != nil {
 			return nil, err
@@ -302,6 +320,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpFreeze, Policy: name, Generation: pl.p.CreatedAt, RequestID: pl.req.RequestID}); err != nil {
 			return nil, err
 		}
+		e.after(name, StepFrozen)
 	} else {
 		// What the old active last told the mirror tasks is all we know.
 		hwm = pl.seen
