@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/failover"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -220,5 +222,80 @@ func TestAPlannedFailoverThatCannotDrainIsUndoneAndItsFenceLifted(t *testing.T) 
 	code = a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "too-far"}, &e)
 	if code != 409 || e.Error.Field != "mode" || !strings.Contains(e.Error.Message, "over the policy's limits") {
 		t.Fatalf("planned failover over the lag limit: HTTP %d %+v", code, e.Error)
+	}
+}
+
+func TestAnAgentKilledInAPlannedFailoverLeavesTheActiveClusterWritable(t *testing.T) {
+	for _, step := range []string{failover.StepBegun, failover.StepFenced, failover.StepFrozen} {
+		t.Run("after "+step, func(t *testing.T) {
+			naAddrs, admin, app := kafkatest.ACLCluster(t, "north-america")
+			eu := kafkatest.Cluster(t, "europe")
+			a := startAgentWith(t, eu.BootstrapString(), "KFO_TEST_HALT_FAILOVER_AFTER="+step)
+			a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: naAddrs,
+				SASL: &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "admin", Password: "admin-secret-pw"}})
+			a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})
+			kafkatest.CreateTopic(t, naAddrs, "LH.ORDERS", 1, nil, admin...)
+			a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe",
+				Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1})
+			a.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+				Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingACL, DrainTimeout: "30s"})
+			prod := kafkatest.NewProducer(t, naAddrs, app...)
+			prod.Produce(t, "LH.ORDERS", 1, 10)
+			waitMirroredTopic(t, a, "LH.ORDERS", 1, 10)
+
+			answered := make(chan int, 1)
+			go func() {
+				code, _ := postFailover(a.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "interrupted"})
+				answered <- code
+			}()
+			a.waitLogged(t, time.Minute, haltedMarker("loosehanger", step))
+			if step != failover.StepBegun {
+				if err := prod.TryProduce(context.Background(), "LH.ORDERS", 1, 1); err == nil || !strings.Contains(err.Error(), "AUTHORIZATION") {
+					t.Fatalf("after step %s the application still writes to north-america (%v): the test stopped the agent before the fence", step, err)
+				}
+			}
+			a.kill9()
+			if code := <-answered; code == http.StatusOK {
+				t.Fatal("the interrupted failover answered 200")
+			}
+			a.env = nil
+			a.start()
+
+			var p agentapi.Policy
+			kafkatest.Eventually(t, 30*time.Second, "the interrupted failover is aborted", func() (bool, string) {
+				a.call("GET", "/v1/policies/loosehanger", nil, &p)
+				return p.InProgress == nil && p.LastFailover != nil, fmt.Sprintf("in progress %+v, last %+v", p.InProgress, p.LastFailover)
+			})
+			if p.Active != "north-america" || p.Epoch != 0 || p.LastFailover.Outcome != agentapi.OutcomeAborted || p.LastFailover.RequestID != "interrupted" {
+				t.Fatalf("after the restart: active %s epoch %d last %+v; want north-america, 0, aborted", p.Active, p.Epoch, p.LastFailover)
+			}
+			var active agentapi.Active
+			a.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+			if active.Cluster != "north-america" || active.Epoch != 0 {
+				t.Fatalf("discovery after the aborted failover: %+v", active)
+			}
+			// The principal the fence denied writes to the still-active cluster again.
+			if err := prod.TryProduce(context.Background(), "LH.ORDERS", 1, 5); err != nil {
+				t.Fatalf("the application cannot write to the active cluster after the interrupted failover was aborted: %v", err)
+			}
+			denied, err := kadm.NewClient(kafkatest.Client(t, naAddrs, admin...)).DescribeACLs(context.Background(),
+				kadm.NewACLs().AnyResource().ResourcePatternType(kadm.ACLPatternAny).Deny().DenyHosts().Operations(kadm.OpAny))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range denied {
+				if len(d.Described) > 0 {
+					t.Fatalf("DENY ACLs left on north-america: %+v", d.Described)
+				}
+			}
+			// Recovery removes what the failover recorded and says so; a
+			// fence recorded but not made yet is no error.
+			removed := `"acls_removed":1`
+			if step == failover.StepBegun {
+				removed = `"acls_removed":0`
+			}
+			a.waitLogged(t, 10*time.Second, `"msg":"fence lifted"`, `"cluster":"north-america"`, `"principal":"User:*"`, `"topics":["LH.ORDERS"]`, removed)
+			t.Logf("killed after %s, restarted: %s; north-america takes writes", step, p.LastFailover.Reason)
+		})
 	}
 }

@@ -440,6 +440,10 @@ func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithou
 	if active.Cluster != "europe" || active.Epoch != 1 {
 		t.Fatalf("discovery after the planned failover: %+v", active)
 	}
+	// north-america is a standby now: its fence stays after the flip.
+	if err := prod.TryProduce(context.Background(), "LH.ORDERS", 1, 1); err == nil || !strings.Contains(err.Error(), "AUTHORIZATION") {
+		t.Fatalf("after the flip the application writes to the old active cluster: %v", err)
+	}
 	// The group resumes in europe at its next unread record: zero re-reads.
 	assertResumesOn(t, eu.Bootstrap(), "consumer-southamerica", "LH.ORDERS", naRecs, map[int32]int{0: 400, 1: 450, 2: 500})
 }

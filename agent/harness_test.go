@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,14 @@ import (
 // the agent's run() and nothing else, so tests can kill a real agent process.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("KFO_TEST_AGENT_ARGS"); args != "" {
+		if step := os.Getenv("KFO_TEST_HALT_FAILOVER_AFTER"); step != "" {
+			failoverStep = func(policy, s string) {
+				if s == step {
+					fmt.Println(haltedMarker(policy, step))
+					select {} // until the test kills this agent
+				}
+			}
+		}
 		ctx, stop := signalContext()
 		defer stop()
 		if err := run(ctx, strings.Split(args, "\x1f"), os.Getenv, os.Stdout); err != nil {
@@ -38,17 +47,31 @@ func TestMain(m *testing.M) {
 
 const testToken = "test-token-0123456789abcdef"
 
+// haltedMarker is the line an agent started with haltAfter prints when its
+// failover reaches the step and stops there.
+func haltedMarker(policy, step string) string {
+	return "test: failover of policy " + policy + " halted after step " + step
+}
+
 // agentProc is one agent process under test.
 type agentProc struct {
 	t       testing.TB
 	url     string
 	args    []string
 	logPath string
+	env     []string // added to the agent's environment on start
 	cmd     *exec.Cmd
 }
 
 // startAgent runs an agent beside the state cluster on a free loopback port.
 func startAgent(t testing.TB, stateBootstrap string) *agentProc {
+	t.Helper()
+	return startAgentWith(t, stateBootstrap)
+}
+
+// startAgentWith is startAgent with variables added to the agent's
+// environment, e.g. KFO_TEST_HALT_FAILOVER_AFTER.
+func startAgentWith(t testing.TB, stateBootstrap string, env ...string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
@@ -64,6 +87,7 @@ func startAgent(t testing.TB, stateBootstrap string) *agentProc {
 		t:       t,
 		url:     "http://" + addr,
 		logPath: filepath.Join(dir, "agent.log"),
+		env:     env,
 		args:    []string{"run", "--listen", addr, "--state-bootstrap", stateBootstrap, "--token-file", token, "--secret-key-file", key, "--session-timeout", "3s"},
 	}
 	a.start()
@@ -129,7 +153,7 @@ func (a *agentProc) start() {
 		a.t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "KFO_TEST_AGENT_ARGS="+strings.Join(a.args, "\x1f"))
+	cmd.Env = append(append(os.Environ(), a.env...), "KFO_TEST_AGENT_ARGS="+strings.Join(a.args, "\x1f"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		a.t.Fatal(err)
@@ -143,6 +167,23 @@ func (a *agentProc) start() {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200, resp.Status
+	})
+}
+
+// waitLogged waits until a line of the agent's log holds every fragment.
+func (a *agentProc) waitLogged(t testing.TB, timeout time.Duration, fragments ...string) {
+	t.Helper()
+	kafkatest.Eventually(t, timeout, fmt.Sprintf("the agent logs a line with %q", fragments), func() (bool, string) {
+		logs, err := os.ReadFile(a.logPath)
+		if err != nil {
+			return false, err.Error()
+		}
+		for line := range bytes.Lines(logs) {
+			if !slices.ContainsFunc(fragments, func(f string) bool { return !bytes.Contains(line, []byte(f)) }) {
+				return true, ""
+			}
+		}
+		return false, string(tail(logs, 1000))
 	})
 }
 

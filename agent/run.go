@@ -121,5 +121,10 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		TLSKeyFile:     f.tlsKey,
 		AgentID:        f.agentID,
 		SessionTimeout: f.sessionTimeout,
+		FailoverStep:   failoverStep,
 	}, stdout)
 }
+
+// failoverStep is nil in the agent binary; the test binary, which doubles
+// as the agent, sets it to stop an agent in the middle of a failover.
+var failoverStep func(policy, step string)

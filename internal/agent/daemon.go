@@ -35,6 +35,9 @@ type Config struct {
 	SessionTimeout time.Duration // how soon a silent replica's tasks move
 	// Ready, when set, receives the API's base URL once it listens.
 	Ready func(url string)
+	// FailoverStep, when set, is called after each failover step that a
+	// crash may interrupt (failover.Executor.AfterStep).
+	FailoverStep func(policy, step string)
 }
 
 // Run runs an agent until ctx ends: the state store, the mirror engine and
@@ -86,7 +89,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 	// A failover this replica left under way when it stopped is aborted
 	// cleanly; so is any whose executor went silent for too long.
-	exec := &failover.Executor{Store: st, Mirrors: mg, AgentID: cfg.AgentID, Log: log}
+	exec := &failover.Executor{Store: st, Mirrors: mg, AgentID: cfg.AgentID, Log: log, AfterStep: cfg.FailoverStep}
 	started := time.Now()
 	go func() {
 		t := time.NewTicker(30 * time.Second)

@@ -305,6 +305,19 @@ type FailoverRun struct {
 	StartedAt time.Time `json:"started_at"`
 	// Frozen: the policy's mirrors are stopped.
 	Frozen bool `json:"frozen"`
+	// Fence is what a planned failover with ACL fencing denies on From,
+	// stored before any ACL is made: whoever ends the failover without a
+	// flip removes exactly these.
+	Fence *Fence `json:"fence,omitempty"`
+}
+
+// Fence stops writes to a cluster's topics: one DENY Write ACL for
+// Principal from Host on each topic, by literal name.
+type Fence struct {
+	Cluster   string   `json:"cluster"`
+	Principal string   `json:"principal"`
+	Host      string   `json:"host"`
+	Topics    []string `json:"topics"`
 }
 
 // Failover is the answer to a failover request and the audit record of it.

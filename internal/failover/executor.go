@@ -52,8 +52,24 @@ type Executor struct {
 	Mirrors Mirrors
 	AgentID string
 	Log     *slog.Logger
+	// AfterStep, when set, is called after each failover step that a crash
+	// may interrupt; tests stop the agent there. Nil in the agent binary.
+	AfterStep func(policy, step string)
 
 	mu sync.Mutex // one failover at a time on this replica
+}
+
+// Failover steps after which an agent may stop, in the order they happen.
+const (
+	StepBegun  = "begun"  // the begin op is stored
+	StepFenced = "fenced" // writes are fenced on the old active cluster
+	StepFrozen = "frozen" // the freeze op is stored: the mirrors stop
+)
+
+func (e *Executor) after(policy, step string) {
+	if e.AfterStep != nil {
+		e.AfterStep(policy, step)
+	}
 }
 
 // plan is a validated failover about to run.
@@ -67,6 +83,7 @@ type plan struct {
 	topics      map[string]map[string]string
 	seen        map[string]map[tpKey]observation
 	checkpoints map[string][]agentapi.GroupCheckpoints // per mirror, the last stored
+	fence       *agentapi.Fence                        // what a planned failover fences, or nil
 }
 
 // Failover runs a failover request to its end: completed (the flip) or
@@ -83,6 +100,10 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 		FromEpoch: pl.st.Epoch, Agent: e.AgentID, StartedAt: time.Now().UTC(),
 		Frozen: req.Mode == agentapi.ModeForced, // a lost cluster has nothing left to drain
 	}
+	if req.Mode == agentapi.ModePlanned && pl.p.Fencing == agentapi.FencingACL {
+		f := newFence(pl.st.Active, sourceTopics(pl.topics))
+		run.Fence, pl.fence = &f, &f
+	}
 	op := policy.Op{Kind: policy.OpBegin, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Run: &run}
 	applied, err := e.Store.AppendOp(ctx, op)
 	if err != nil {
@@ -93,6 +114,7 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 	}
 	log := e.Log.With("policy", name, "request_id", req.RequestID, "from", run.From, "to", run.To, "mode", req.Mode)
 	log.Info("failover started")
+	e.after(name, StepBegun)
 	result := agentapi.Failover{
 		Policy: name, RequestID: req.RequestID, From: run.From, To: run.To, Mode: req.Mode,
 		RequestedBy: req.RequestedBy, Agent: e.AgentID, StartedAt: run.StartedAt,
@@ -105,8 +127,7 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 	defer cancel()
 	if err != nil {
 		result.Reason = err.Error()
-		e.undoFence(wctx, pl, log)
-		if _, werr := e.Store.AppendOp(wctx, policy.Op{Kind: policy.OpAbort, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Result: &result}); werr != nil {
+		if _, werr := e.abort(wctx, pl.p, run, result, log); werr != nil {
 			log.Error("could not record the aborted failover", "error", werr)
 		}
 		log.Warn("failover aborted; nothing flipped", "error", err)
@@ -278,11 +299,12 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 			return nil, err
 		}
 		defer src.Close()
-		if pl.p.Fencing == agentapi.FencingACL {
-			if err := fence(ctx, src, from, sourceTopics(topics)); err != nil {
+		if pl.fence != nil {
+			if err := fence(ctx, src, *pl.fence); err != nil {
 				return nil, err
 			}
-			log.Info("writes fenced on the old active cluster", "topics", len(sourceTopics(topics)))
+			log.Info("writes fenced on the old active cluster", "topics", len(pl.fence.Topics))
+			e.after(name, StepFenced)
 		}
 		if err := e.drain(ctx, pl, src, topics, log); err != nil {
 			return nil, err
@@ -300,9 +322,14 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 			}
 			ends.Each(func(o kadm.ListedOffset) { hwm[m.Name][tpKey{o.Topic, o.Partition}] = observation{o.Offset, asked} })
 		}
-		if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpFreeze, Policy: name, Generation: pl.p.CreatedAt, RequestID: pl.req.RequestID}); err != nil {
+		applied, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpFreeze, Policy: name, Generation: pl.p.CreatedAt, RequestID: pl.req.RequestID})
+		if err != nil {
 			return nil, err
 		}
+		if !applied {
+			return nil, errors.New("another agent replica aborted this failover as stale before the mirrors froze; nothing flipped: retry the request")
+		}
+		e.after(name, StepFrozen)
 	} else {
 		// What the old active last told the mirror tasks is all we know.
 		hwm = pl.seen
@@ -406,8 +433,11 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 
 	// The new active takes writes: lift any fence an earlier failover left.
 	if pl.p.Fencing == agentapi.FencingACL {
-		if err := unfence(ctx, dst, targetTopics(topics)); err != nil {
-			log.Warn("could not lift an old fence on the new active cluster", "error", err)
+		old := newFence(to, targetTopics(topics))
+		if n, err := unfence(ctx, dst, old); err != nil {
+			log.Warn("could not lift an old fence on the new active cluster", "cluster", to, "error", err)
+		} else if n > 0 {
+			log.Info("lifted an earlier failover's fence on the new active cluster", "cluster", to, "principal", old.Principal, "topics", old.Topics, "acls_removed", n)
 		}
 	}
 	return report, nil
@@ -601,19 +631,65 @@ func (e *Executor) groupPositions(ctx context.Context, pl *plan, m agentapi.Mirr
 	return out, nil
 }
 
-// undoFence lifts the fence of an aborted planned failover.
-func (e *Executor) undoFence(ctx context.Context, pl *plan, log *slog.Logger) {
-	if pl.req.Mode != agentapi.ModePlanned || pl.p.Fencing != agentapi.FencingACL {
-		return
+// abort ends a failover without a flip. Its fence comes off while the state
+// topic still has the failover under way, so that no new failover can have
+// fenced the same topics in between; one that another replica ended
+// already is left alone. It answers whether this call ended the failover.
+func (e *Executor) abort(ctx context.Context, p agentapi.Policy, run agentapi.FailoverRun, result agentapi.Failover, log *slog.Logger) (bool, error) {
+	if st, _ := e.Store.PolicyState(p.Name); st.InProgress == nil || st.InProgress.RequestID != run.RequestID {
+		return false, nil
 	}
-	src, _, err := e.client(pl.st.Active)
-	if err != nil {
-		return
+	f := run.Fence
+	var lift error
+	if f == nil && run.Mode == agentapi.ModePlanned && p.Fencing == agentapi.FencingACL {
+		if f, lift = e.unrecordedFence(ctx, p, run); lift != nil {
+			log.Error("could not lift the fence", "cluster", run.From, "error", lift)
+		}
 	}
-	defer src.Close()
-	if err := unfence(ctx, src, sourceTopics(pl.topics)); err != nil {
-		log.Error("could not lift the fence on the old active cluster: remove the DENY Write ACLs by hand", "error", err)
+	if f != nil {
+		lift = e.liftFence(ctx, *f, log)
 	}
+	if lift != nil {
+		result.Reason += "; " + lift.Error()
+	}
+	applied, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpAbort, Policy: p.Name, Generation: p.CreatedAt, RequestID: run.RequestID, Result: &result})
+	if err != nil || applied || f == nil {
+		return applied, err
+	}
+	// The executor completed the flip meanwhile: the old active cluster is a
+	// standby now and stays fenced.
+	if st, _ := e.Store.PolicyState(p.Name); st.Results[run.RequestID].Outcome == agentapi.OutcomeCompleted {
+		cl, _, err := e.client(f.Cluster)
+		if err == nil {
+			defer cl.Close()
+			err = fence(ctx, cl, *f)
+		}
+		if err != nil {
+			return false, fmt.Errorf("the failover completed while it was being aborted, and the fence on the old active cluster %s could not be put back: %w", f.Cluster, err)
+		}
+		log.Warn("the failover completed while it was being aborted; its fence is back on the old active cluster", "cluster", f.Cluster, "topics", len(f.Topics))
+	}
+	return false, nil
+}
+
+// unrecordedFence answers the fence of a failover begun by an agent that
+// did not record it: every topic the mirrors to run.To match on run.From.
+func (e *Executor) unrecordedFence(ctx context.Context, p agentapi.Policy, run agentapi.FailoverRun) (*agentapi.Fence, error) {
+	var topics []string
+	for _, mn := range p.Mirrors {
+		m, err := e.Store.GetMirror(mn)
+		if err != nil || m.Source != run.From || m.Target != run.To {
+			continue
+		}
+		matching, err := e.matchingTopics(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("the fence on %s was not recorded and its topics cannot be listed (%w): remove the DENY Write ACLs of User:* on the topics of mirror %s by hand", run.From, err, m.Name)
+		}
+		topics = append(topics, matching...)
+	}
+	slices.Sort(topics)
+	f := newFence(run.From, slices.Compact(topics))
+	return &f, nil
 }
 
 // Recover aborts failovers this replica left under way when it stopped,
@@ -639,27 +715,17 @@ func (e *Executor) Recover(ctx context.Context, startedAt time.Time) {
 		if !mine && !stale {
 			continue
 		}
-		pl := &plan{p: p, st: st, req: agentapi.FailoverRequest{To: run.To, Mode: run.Mode, RequestID: run.RequestID}}
-		for _, mn := range p.Mirrors {
-			if m, err := e.Store.GetMirror(mn); err == nil && m.Source == run.From && m.Target == run.To {
-				pl.mirrors = append(pl.mirrors, m)
-			}
-		}
-		pl.topics = map[string]map[string]string{}
-		for _, m := range pl.mirrors {
-			pl.topics[m.Name] = map[string]string{}
-			for _, p := range e.Mirrors.StatusOf(m.Name).Partitions {
-				pl.topics[m.Name][p.Topic] = p.TargetTopic
-			}
-		}
 		log := e.Log.With("policy", name, "request_id", run.RequestID)
-		e.undoFence(ctx, pl, log)
 		result := agentapi.Failover{Policy: name, RequestID: run.RequestID, From: run.From, To: run.To, Mode: run.Mode,
 			Agent: e.AgentID, StartedAt: run.StartedAt, CompletedAt: time.Now().UTC(),
 			Reason: "the agent running this failover stopped before it completed; nothing flipped: retry the request"}
-		if _, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpAbort, Policy: name, Generation: p.CreatedAt, RequestID: run.RequestID, Result: &result}); err != nil {
+		ended, err := e.abort(ctx, p, *run, result, log)
+		if err != nil {
 			log.Error("could not abort an interrupted failover", "error", err)
 			continue
+		}
+		if !ended {
+			continue // another replica ended it first
 		}
 		log.Warn("aborted a failover interrupted by an agent stop; nothing flipped")
 	}
