@@ -268,6 +268,12 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 		if len(p.Diverged) != 0 {
 			t.Fatalf("north-america is still diverged after the rebuild: %+v", p.Diverged)
 		}
+		// The forced failover's record now says what was found on return
+		// beside what was known at the failover.
+		if lf := p.LastFailover; lf == nil || lf.Report == nil || lf.Report.RecordsFoundOnReturn == nil ||
+			*lf.Report.RecordsFoundOnReturn != truthTotal || lf.Report.RecordsLost != truthTotal {
+			t.Fatalf("last failover after the quarantine: %+v, want %d records lost and found on return", lf, truthTotal)
+		}
 		t.Logf("north-america's divergent tail of %d records quarantined in LH.ORDERS.diverged on europe, record for record; north-america rebuilt as a standby", q.Records)
 	})
 

@@ -129,6 +129,11 @@ output "records_lost" {
   value = try(kafka_failover.loosehanger.report.records_lost, 0)
 }
 
+# records_lost is exact as of this moment: when the old active last answered.
+output "source_last_contact" {
+  value = try(kafka_failover.loosehanger.report.source_last_contact, "")
+}
+
 output "records_quarantined" {
   value = sum(concat([0], [for r in kafka_failover_reconciliation.back : r.records_quarantined]))
 }

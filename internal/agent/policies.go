@@ -115,7 +115,26 @@ func (s *server) answerPolicy(w http.ResponseWriter, r *http.Request, name strin
 		return
 	}
 	p.Standbys = s.standbys(p)
+	p.LastFailover = withFoundOnReturn(p.LastFailover, p.Quarantines)
 	writeJSON(w, http.StatusOK, p)
+}
+
+// withFoundOnReturn answers a forced failover with what the quarantine of
+// the cluster it left behind counted, once that cluster returned: the
+// exact loss, next to the figure known at the failover.
+func withFoundOnReturn(f *agentapi.Failover, quarantines []agentapi.Quarantine) *agentapi.Failover {
+	if f == nil || f.Report == nil || f.Mode != agentapi.ModeForced {
+		return f
+	}
+	for _, q := range quarantines {
+		if q.Cluster == f.From && q.DivergedEpoch == f.Epoch {
+			out, rep := *f, *f.Report // the store's copy stays as it is
+			rep.RecordsFoundOnReturn = &q.Records
+			out.Report = &rep
+			return &out
+		}
+	}
+	return f
 }
 
 // standbys says, per standby, whether it could take over now.

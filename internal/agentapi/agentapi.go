@@ -358,6 +358,11 @@ type FailoverReport struct {
 	SourceLastContact *time.Time `json:"source_last_contact,omitempty"`
 	// Accuracy says in words how far RecordsLost can be trusted.
 	Accuracy string `json:"accuracy,omitempty"`
+	// RecordsFoundOnReturn: after a forced failover, the records the lost
+	// cluster turned out to hold that were never mirrored, counted one by
+	// one when it returned and its tail was quarantined: the final figure
+	// beside RecordsLost, what was known at the failover. Absent until then.
+	RecordsFoundOnReturn *int64 `json:"records_found_on_return,omitempty"`
 }
 
 // PartitionLoss is one mirrored partition's account.

@@ -53,20 +53,24 @@ type failoverModel struct {
 }
 
 type reportModel struct {
-	RecordsLost      int64                `tfsdk:"records_lost"`
-	OffsetsCommitted int64                `tfsdk:"offsets_committed"`
-	Partitions       []partitionLossModel `tfsdk:"partitions"`
-	Groups           []groupModel         `tfsdk:"groups"`
+	RecordsLost       int64                `tfsdk:"records_lost"`
+	SourceLastContact types.String         `tfsdk:"source_last_contact"`
+	Accuracy          types.String         `tfsdk:"accuracy"`
+	OffsetsCommitted  int64                `tfsdk:"offsets_committed"`
+	Partitions        []partitionLossModel `tfsdk:"partitions"`
+	Groups            []groupModel         `tfsdk:"groups"`
 }
 
 type partitionLossModel struct {
-	Mirror              string `tfsdk:"mirror"`
-	Topic               string `tfsdk:"topic"`
-	TargetTopic         string `tfsdk:"target_topic"`
-	Partition           int64  `tfsdk:"partition"`
-	SourceHighWatermark int64  `tfsdk:"source_high_watermark"`
-	MirroredUpTo        int64  `tfsdk:"mirrored_up_to"`
-	RecordsLost         int64  `tfsdk:"records_lost"`
+	Mirror              string       `tfsdk:"mirror"`
+	Topic               string       `tfsdk:"topic"`
+	TargetTopic         string       `tfsdk:"target_topic"`
+	Partition           int64        `tfsdk:"partition"`
+	SourceHighWatermark int64        `tfsdk:"source_high_watermark"`
+	ObservedAt          types.String `tfsdk:"high_watermark_observed_at"`
+	LowerBound          bool         `tfsdk:"lower_bound"`
+	MirroredUpTo        int64        `tfsdk:"mirrored_up_to"`
+	RecordsLost         int64        `tfsdk:"records_lost"`
 }
 
 type groupModel struct {
@@ -79,13 +83,14 @@ type groupModel struct {
 var (
 	partitionLossTypes = map[string]attr.Type{
 		"mirror": types.StringType, "topic": types.StringType, "target_topic": types.StringType, "partition": types.Int64Type,
-		"source_high_watermark": types.Int64Type, "mirrored_up_to": types.Int64Type, "records_lost": types.Int64Type,
+		"source_high_watermark": types.Int64Type, "high_watermark_observed_at": types.StringType, "lower_bound": types.BoolType,
+		"mirrored_up_to": types.Int64Type, "records_lost": types.Int64Type,
 	}
 	groupTypes = map[string]attr.Type{
 		"group": types.StringType, "records_not_mirrored": types.Int64Type, "checkpointed_at": types.StringType, "partitions": types.Int64Type,
 	}
 	reportTypes = map[string]attr.Type{
-		"records_lost": types.Int64Type, "offsets_committed": types.Int64Type,
+		"records_lost": types.Int64Type, "source_last_contact": types.StringType, "accuracy": types.StringType, "offsets_committed": types.Int64Type,
 		"partitions": types.ListType{ElemType: types.ObjectType{AttrTypes: partitionLossTypes}},
 		"groups":     types.ListType{ElemType: types.ObjectType{AttrTypes: groupTypes}},
 	}
@@ -154,7 +159,15 @@ func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				PlanModifiers:       []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
 				Attributes: map[string]schema.Attribute{
 					"records_lost": schema.Int64Attribute{
-						MarkdownDescription: "Records on the old active cluster that were never mirrored, summed over partitions: exact for what the agent last saw of the old active cluster's high watermarks.",
+						MarkdownDescription: "Records on the old active cluster that were never mirrored, summed over partitions: exact as of `source_last_contact` (the agent watches the source's high watermarks every 250 ms); records the old active took after that are counted when it returns (`kafka_failover_status`'s `last_failover.records_found_on_return`).",
+						Computed:            true,
+					},
+					"source_last_contact": schema.StringAttribute{
+						MarkdownDescription: "When the old active cluster last answered the agent (RFC 3339): `records_lost` is exact as of then. Null when it was never observed.",
+						Computed:            true,
+					},
+					"accuracy": schema.StringAttribute{
+						MarkdownDescription: "How far `records_lost` can be trusted, in words: final after a planned failover, exact as of the last contact after a forced one, with the number of partitions whose figures are lower bounds.",
 						Computed:            true,
 					},
 					"offsets_committed": schema.Int64Attribute{
@@ -165,13 +178,15 @@ func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 						MarkdownDescription: "Per mirrored partition: what the old active cluster held and what reached the new one.",
 						Computed:            true,
 						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-							"mirror":                schema.StringAttribute{MarkdownDescription: "The mirror that copied the partition.", Computed: true},
-							"topic":                 schema.StringAttribute{MarkdownDescription: "The topic on the old active cluster.", Computed: true},
-							"target_topic":          schema.StringAttribute{MarkdownDescription: "The topic on the new active cluster.", Computed: true},
-							"partition":             schema.Int64Attribute{MarkdownDescription: "The partition number.", Computed: true},
-							"source_high_watermark": schema.Int64Attribute{MarkdownDescription: "The last high watermark the agent saw on the old active cluster.", Computed: true},
-							"mirrored_up_to":        schema.Int64Attribute{MarkdownDescription: "One past the last source offset that reached the new active cluster.", Computed: true},
-							"records_lost":          schema.Int64Attribute{MarkdownDescription: "Records of the partition that were never mirrored.", Computed: true},
+							"mirror":                     schema.StringAttribute{MarkdownDescription: "The mirror that copied the partition.", Computed: true},
+							"topic":                      schema.StringAttribute{MarkdownDescription: "The topic on the old active cluster.", Computed: true},
+							"target_topic":               schema.StringAttribute{MarkdownDescription: "The topic on the new active cluster.", Computed: true},
+							"partition":                  schema.Int64Attribute{MarkdownDescription: "The partition number.", Computed: true},
+							"source_high_watermark":      schema.Int64Attribute{MarkdownDescription: "The last high watermark the agent saw on the old active cluster.", Computed: true},
+							"high_watermark_observed_at": schema.StringAttribute{MarkdownDescription: "When the old active cluster answered `source_high_watermark` (RFC 3339); null if it never did.", Computed: true},
+							"lower_bound":                schema.BoolAttribute{MarkdownDescription: "The partition was not observed within a watch round of `source_last_contact`: `records_lost` may be below the truth.", Computed: true},
+							"mirrored_up_to":             schema.Int64Attribute{MarkdownDescription: "One past the last source offset that reached the new active cluster.", Computed: true},
+							"records_lost":               schema.Int64Attribute{MarkdownDescription: "Records of the partition that were never mirrored.", Computed: true},
 						}},
 					},
 					"groups": schema.ListNestedAttribute{
@@ -419,16 +434,29 @@ func failoverFromPolicy(ctx context.Context, p agentapi.Policy, prior failoverMo
 	return m
 }
 
+// timeValue is a time as RFC 3339 text, null when zero.
+func timeValue(t time.Time) types.String {
+	if t.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(t.UTC().Format(time.RFC3339Nano))
+}
+
 // reportValue is a failover report as the report attribute.
 func reportValue(ctx context.Context, rep *agentapi.FailoverReport, diags *diag.Diagnostics) types.Object {
 	if rep == nil {
 		return types.ObjectNull(reportTypes)
 	}
 	rm := reportModel{RecordsLost: rep.RecordsLost, OffsetsCommitted: int64(rep.OffsetsCommitted),
+		SourceLastContact: types.StringNull(), Accuracy: types.StringValue(rep.Accuracy),
 		Partitions: []partitionLossModel{}, Groups: []groupModel{}}
+	if rep.SourceLastContact != nil {
+		rm.SourceLastContact = timeValue(*rep.SourceLastContact)
+	}
 	for _, p := range rep.Partitions {
 		rm.Partitions = append(rm.Partitions, partitionLossModel{Mirror: p.Mirror, Topic: p.Topic, TargetTopic: p.TargetTopic, Partition: int64(p.Partition),
-			SourceHighWatermark: p.SourceHighWatermark, MirroredUpTo: p.MirroredUpTo, RecordsLost: p.RecordsLost})
+			SourceHighWatermark: p.SourceHighWatermark, ObservedAt: timeValue(p.HighWatermarkObservedAt), LowerBound: p.LowerBound,
+			MirroredUpTo: p.MirroredUpTo, RecordsLost: p.RecordsLost})
 	}
 	for _, g := range rep.Groups {
 		rm.Groups = append(rm.Groups, groupModel{Group: g.Group, RecordsNotMirrored: g.RecordsNotMirrored,

@@ -104,11 +104,19 @@ func TestAccReconciliationQuarantinesTheTailAndRebuildsTheCluster(t *testing.T) 
 						t.Fatalf("before the reconciliation: diverged %v (%v), want north-america", p.Diverged, err)
 					}
 				},
-				Config: reconcileConfig(e, "europe", "forced", reconciliationBlock),
+				Config: reconcileConfig(e, "europe", "forced", reconciliationBlock) + `
+data "kafka_failover_status" "after" {
+  policy     = "loosehanger"
+  depends_on = [kafka_failover_reconciliation.na]
+}`,
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionCreate)},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
+					// Known at the failover: nothing (north-america was
+					// drained); found on its return: the 7 written after.
+					statecheck.ExpectKnownValue("data.kafka_failover_status.after", tfjsonpath.New("last_failover").AtMapKey("records_lost"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue("data.kafka_failover_status.after", tfjsonpath.New("last_failover").AtMapKey("records_found_on_return"), knownvalue.Int64Exact(7)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("records_quarantined"), knownvalue.Int64Exact(7)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("diverged_epoch"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("active_cluster"), knownvalue.StringExact("europe")),

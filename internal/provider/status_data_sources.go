@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/agentclient"
 )
 
@@ -34,6 +37,46 @@ type failoverStatusModel struct {
 	Epoch                  types.Int64    `tfsdk:"epoch"`
 	Diverged               []types.String `tfsdk:"diverged"`
 	Standbys               []standbyModel `tfsdk:"standbys"`
+	LastFailover           types.Object   `tfsdk:"last_failover"`
+}
+
+type lastFailoverModel struct {
+	From                 types.String `tfsdk:"from"`
+	To                   types.String `tfsdk:"to"`
+	Mode                 types.String `tfsdk:"mode"`
+	Epoch                types.Int64  `tfsdk:"epoch"`
+	CompletedAt          types.String `tfsdk:"completed_at"`
+	RecordsLost          types.Int64  `tfsdk:"records_lost"`
+	SourceLastContact    types.String `tfsdk:"source_last_contact"`
+	RecordsFoundOnReturn types.Int64  `tfsdk:"records_found_on_return"`
+}
+
+var lastFailoverTypes = map[string]attr.Type{
+	"from": types.StringType, "to": types.StringType, "mode": types.StringType, "epoch": types.Int64Type, "completed_at": types.StringType,
+	"records_lost": types.Int64Type, "source_last_contact": types.StringType, "records_found_on_return": types.Int64Type,
+}
+
+// lastFailoverValue is the policy's last completed failover, with what its
+// report knew then and what the quarantine found on return.
+func lastFailoverValue(ctx context.Context, f *agentapi.Failover, diags *diag.Diagnostics) types.Object {
+	if f == nil {
+		return types.ObjectNull(lastFailoverTypes)
+	}
+	m := lastFailoverModel{From: types.StringValue(f.From), To: types.StringValue(f.To), Mode: types.StringValue(f.Mode),
+		Epoch: types.Int64Value(f.Epoch), CompletedAt: timeValue(f.CompletedAt),
+		RecordsLost: types.Int64Null(), SourceLastContact: types.StringNull(), RecordsFoundOnReturn: types.Int64Null()}
+	if r := f.Report; r != nil {
+		m.RecordsLost = types.Int64Value(r.RecordsLost)
+		if r.SourceLastContact != nil {
+			m.SourceLastContact = timeValue(*r.SourceLastContact)
+		}
+		if r.RecordsFoundOnReturn != nil {
+			m.RecordsFoundOnReturn = types.Int64Value(*r.RecordsFoundOnReturn)
+		}
+	}
+	v, d := types.ObjectValueFrom(ctx, lastFailoverTypes, m)
+	diags.Append(d...)
+	return v
 }
 
 type standbyModel struct {
@@ -86,6 +129,20 @@ func (d *FailoverStatusDataSource) Schema(_ context.Context, _ datasource.Schema
 					"reason":      schema.StringAttribute{MarkdownDescription: "Why it is not ready; empty when it is.", Computed: true},
 				}},
 			},
+			"last_failover": schema.SingleNestedAttribute{
+				MarkdownDescription: "The policy's last failover; null while it has never failed over.",
+				Computed:            true,
+				Attributes: map[string]schema.Attribute{
+					"from":                    schema.StringAttribute{MarkdownDescription: "The cluster that was active before.", Computed: true},
+					"to":                      schema.StringAttribute{MarkdownDescription: "The cluster that became active.", Computed: true},
+					"mode":                    schema.StringAttribute{MarkdownDescription: "`planned` or `forced`.", Computed: true},
+					"epoch":                   schema.Int64Attribute{MarkdownDescription: "The epoch the failover made.", Computed: true},
+					"completed_at":            schema.StringAttribute{MarkdownDescription: "When it completed (RFC 3339).", Computed: true},
+					"records_lost":            schema.Int64Attribute{MarkdownDescription: "Records known at the failover to be on the old active cluster and never mirrored: exact as of `source_last_contact`.", Computed: true},
+					"source_last_contact":     schema.StringAttribute{MarkdownDescription: "When the old active cluster last answered the agent before the failover (RFC 3339).", Computed: true},
+					"records_found_on_return": schema.Int64Attribute{MarkdownDescription: "After a forced failover: the records the old active cluster turned out to hold that were never mirrored, counted one by one when it returned and its tail was quarantined (`kafka_failover_reconciliation`). The final figure; null until then.", Computed: true},
+				},
+			},
 		},
 	}
 }
@@ -117,6 +174,7 @@ func (d *FailoverStatusDataSource) Read(ctx context.Context, req datasource.Read
 			LagSeconds: types.Int64Value(s.LagSeconds), Reason: types.StringValue(s.Reason),
 		})
 	}
+	m.LastFailover = lastFailoverValue(ctx, p.LastFailover, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
