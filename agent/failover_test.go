@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -20,6 +21,7 @@ import (
 type failoverSetup struct {
 	na    *devClusterProc
 	eu    []string
+	euc   *devcluster.Cluster // in this process: a test can compact its topics
 	agent *agentProc
 }
 
@@ -27,7 +29,7 @@ func newFailoverSetup(t *testing.T, fencing string, tasksMax int) *failoverSetup
 	t.Helper()
 	na := startDevCluster(t, "north-america")
 	eu := kafkatest.Cluster(t, "europe")
-	s := &failoverSetup{na: na, eu: eu.Bootstrap(), agent: startAgent(t, eu.BootstrapString())}
+	s := &failoverSetup{na: na, eu: eu.Bootstrap(), euc: eu, agent: startAgent(t, eu.BootstrapString())}
 	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: na.addrs()})
 	s.agent.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: s.eu})
 	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
