@@ -67,8 +67,13 @@ func TestTwoConcurrentFailoverRequestsOnTwoAgentsFlipOnce(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d of 2 concurrent failovers succeeded, want exactly 1: %v %v", ok, codes, bodies)
 	}
+	// The second replica answers from its own tail, which may not have
+	// read the winner's flip yet.
 	var p agentapi.Policy
-	second.call("GET", "/v1/policies/loosehanger", nil, &p)
+	kafkatest.Eventually(t, 10*time.Second, "the second agent reads the flip", func() (bool, string) {
+		second.call("GET", "/v1/policies/loosehanger", nil, &p)
+		return p.Epoch > 0, fmt.Sprintf("epoch %d active %s", p.Epoch, p.Active)
+	})
 	if p.Epoch != 1 || p.Active != "europe" {
 		t.Fatalf("after two concurrent requests: epoch %d active %s, want 1 europe", p.Epoch, p.Active)
 	}

@@ -21,7 +21,7 @@ import (
 type failoverSetup struct {
 	na    *devClusterProc
 	eu    []string
-	euc   *devcluster.Cluster // in this process, so a test can hold its requests
+	euc   *devcluster.Cluster // in this process: a test can hold its requests or compact its topics
 	agent *agentProc
 }
 

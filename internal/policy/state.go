@@ -87,43 +87,87 @@ func (st *State) LastQuarantine(cluster string) (agentapi.Quarantine, bool) {
 	return agentapi.Quarantine{}, false
 }
 
-// Machine holds the state of every policy; the store feeds it in order.
+// Machine holds the state of every policy; the store feeds it the state
+// topic's records in order. The topic is compacted, which keeps only a
+// policy's latest record and may leave it after ops written under an
+// earlier one of the same generation: a policy's state is therefore its
+// generation's ops replayed from its primary, whatever the order of the
+// policy's records and its ops. Ops have unique keys in one partition, so
+// compaction removes none and keeps their order.
 type Machine struct {
 	policies map[string]*State
-	applied  map[string]bool // nonce -> whether the op applied
+	stored   map[string]generation // of each policy's latest record
+	ops      map[string][]Op       // by policy name, every generation, in log order
+	applied  map[string]bool       // nonce -> whether the op applied
+}
+
+// generation is what a policy's state starts from.
+type generation struct {
+	primary string
+	created time.Time
 }
 
 // NewMachine answers an empty machine.
 func NewMachine() *Machine {
-	return &Machine{policies: map[string]*State{}, applied: map[string]bool{}}
+	return &Machine{policies: map[string]*State{}, stored: map[string]generation{}, ops: map[string][]Op{}, applied: map[string]bool{}}
 }
 
-// PolicyStored starts a policy's state when it is created (a new
-// generation); an update of the same policy keeps its state.
-func (m *Machine) PolicyStored(name, primary string, generation time.Time) {
-	if st, ok := m.policies[name]; ok && st.Generation.Equal(generation) {
+// PolicyStored sets a policy's state to its generation's ops replayed from
+// its primary; an update of the same generation keeps the state.
+func (m *Machine) PolicyStored(name, primary string, created time.Time) {
+	g := generation{primary: primary, created: created}
+	if prev, ok := m.stored[name]; ok && prev.primary == primary && prev.created.Equal(created) {
 		return
 	}
-	m.policies[name] = &State{Generation: generation, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]int64{}}
+	m.stored[name] = g
+	st := &State{Generation: created, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]int64{}}
+	m.policies[name] = st
+	for _, op := range m.ops[name] {
+		if op.Generation.Equal(created) {
+			m.remember(op, st.apply(op))
+		}
+	}
 }
 
-// PolicyDeleted forgets a policy's state.
-func (m *Machine) PolicyDeleted(name string) { delete(m.policies, name) }
+// PolicyDeleted forgets a policy's state. Its ops stay: a record of the
+// same generation written by a replica that had not read the delete brings
+// the state back as it was, the same whether compaction removed the delete.
+func (m *Machine) PolicyDeleted(name string) {
+	delete(m.policies, name)
+	delete(m.stored, name)
+}
+
+// NewGeneration answers the created_at of a policy created now under name:
+// later than every generation the name's ops carry, so that the ops of a
+// deleted policy never count for a new one, even one created in the same
+// millisecond.
+func (m *Machine) NewGeneration(name string, now time.Time) time.Time {
+	created := now.UTC().Truncate(time.Millisecond)
+	for _, op := range m.ops[name] {
+		if !op.Generation.Before(created) {
+			created = op.Generation.Add(time.Millisecond)
+		}
+	}
+	return created
+}
 
 // Apply applies op if its rule holds, and remembers whether it did.
 func (m *Machine) Apply(op Op) bool {
-	ok := m.apply(op)
-	if op.Nonce != "" {
-		m.applied[op.Nonce] = ok
-	}
+	m.ops[op.Policy] = append(m.ops[op.Policy], op)
+	st, ok := m.policies[op.Policy]
+	ok = ok && st.Generation.Equal(op.Generation) && st.apply(op)
+	m.remember(op, ok)
 	return ok
 }
 
-func (m *Machine) apply(op Op) bool {
-	st, ok := m.policies[op.Policy]
-	if !ok || !st.Generation.Equal(op.Generation) {
-		return false
+func (m *Machine) remember(op Op, applied bool) {
+	if op.Nonce != "" {
+		m.applied[op.Nonce] = applied
 	}
+}
+
+// apply applies an op of the state's generation if its rule holds.
+func (st *State) apply(op Op) bool {
 	inProgress := func() bool { return st.InProgress != nil && st.InProgress.RequestID == op.RequestID }
 	switch op.Kind {
 	case OpBegin:

@@ -511,8 +511,8 @@ func (s *Store) DeleteMirror(ctx context.Context, name string) error {
 func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Policy, error) {
 	s.mu.Lock()
 	prev, had := s.policies[p.Name]
+	p.CreatedAt = s.machine.NewGeneration(p.Name, time.Now())
 	s.mu.Unlock()
-	p.CreatedAt = time.Now().UTC().Truncate(time.Millisecond)
 	if had {
 		p.CreatedAt, p.Primary = prev.CreatedAt, prev.Primary
 	}
