@@ -93,7 +93,7 @@ func startAgentWithoutSecretKey(t *testing.T, stateBootstrap string) *agentProc 
 	if err := os.WriteFile(token, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	a := &agentProc{
 		t:       t,
 		url:     "http://" + addr,

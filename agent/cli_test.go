@@ -49,7 +49,7 @@ func TestDevClusterKeepsItsDataAcrossRestarts(t *testing.T) {
 }
 
 func TestDevClusterRunsTheBrokersItIsAskedFor(t *testing.T) {
-	addr := freePorts(t, 3)
+	addr := kafkatest.FreePorts(t, 3)
 	host, port, _ := net.SplitHostPort(addr)
 	d := &devClusterProc{bootstrap: addr, logPath: filepath.Join(t.TempDir(), "dev.log"),
 		args: []string{"dev-cluster", "--name", "europe", "--listen", addr, "--brokers", "3"}}
@@ -103,7 +103,7 @@ func TestTheAPIServesTLSWhenGivenACertificate(t *testing.T) {
 	_ = os.WriteFile(crt, certPEM, 0o600)
 	_ = os.WriteFile(key, keyPEM, 0o600)
 	a := &agentProc{t: t, logPath: filepath.Join(dir, "agent.log")}
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	token := filepath.Join(dir, "token")
 	_ = os.WriteFile(token, []byte(testToken), 0o600)
 	a.args = []string{"run", "--listen", addr, "--state-bootstrap", state.BootstrapString(), "--token-file", token, "--tls-cert-file", crt, "--tls-key-file", key}

@@ -29,6 +29,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest/testcerts"
 )
 
 // LibsEnv names the environment variable that holds the jar directory;
@@ -65,7 +67,7 @@ type Cluster struct {
 	name  string
 	libs  string
 	opts  Options
-	certs *certs // nil unless secure
+	certs *testcerts.Certs // nil unless secure
 	nodes []*node
 }
 
@@ -115,7 +117,7 @@ func Start(t testing.TB, name string, opts Options) *Cluster {
 	c := &Cluster{t: t, name: name, libs: libs, opts: opts}
 	if opts.Secure {
 		var err error
-		if c.certs, err = newCerts(); err != nil {
+		if c.certs, err = testcerts.New(); err != nil {
 			t.Fatalf("test certificates: %v", err)
 		}
 	}
@@ -160,7 +162,7 @@ func (c *Cluster) UserOpts(user, password string) []kgo.Opt {
 	if c.certs == nil {
 		return nil
 	}
-	cfg, err := c.certs.clientTLS()
+	cfg, err := c.certs.ClientTLS()
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -174,14 +176,14 @@ func (c *Cluster) UserOpts(user, password string) []kgo.Opt {
 func (c *Cluster) Secure() bool { return c.certs != nil }
 
 // CAPEM answers the CA certificate that signed the brokers' certificate.
-func (c *Cluster) CAPEM() string { return c.certs.caPEM }
+func (c *Cluster) CAPEM() string { return c.certs.CAPEM }
 
 // ClientCertPEM and ClientKeyPEM answer a client certificate the brokers
 // accept (they request one; SASL still decides who the client is).
-func (c *Cluster) ClientCertPEM() string { return c.certs.clientCertPEM }
+func (c *Cluster) ClientCertPEM() string { return c.certs.ClientCertPEM }
 
 // ClientKeyPEM is the key of ClientCertPEM.
-func (c *Cluster) ClientKeyPEM() string { return c.certs.clientKeyPEM }
+func (c *Cluster) ClientKeyPEM() string { return c.certs.ClientKeyPEM }
 
 // Kill ends every node with SIGKILL, the way a region is lost.
 func (c *Cluster) Kill() {
@@ -240,8 +242,8 @@ func (c *Cluster) writeFiles() error {
 			"log4j2.properties": log4jProperties(n.logPath()),
 		}
 		if c.certs != nil {
-			files["broker.pem"] = c.certs.serverKeyPEM + c.certs.serverCertPEM
-			files["ca.pem"] = c.certs.caPEM
+			files["broker.pem"] = c.certs.ServerKeyPEM + c.certs.ServerCertPEM
+			files["ca.pem"] = c.certs.CAPEM
 		}
 		for name, text := range files {
 			if err := os.WriteFile(filepath.Join(n.dir, name), []byte(text), 0o600); err != nil {

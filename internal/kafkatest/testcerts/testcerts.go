@@ -1,4 +1,7 @@
-package apachekafka
+// Package testcerts makes the TLS material of a test cluster in Go: a CA,
+// a broker certificate for 127.0.0.1 and localhost, and a client
+// certificate, so that no keytool or openssl is needed.
+package testcerts
 
 import (
 	"crypto/ecdsa"
@@ -13,16 +16,16 @@ import (
 	"time"
 )
 
-// certs is the TLS material of one test cluster: a CA, the brokers'
-// certificate for 127.0.0.1 and localhost, and a client certificate, all
-// made here so that no keytool is needed.
-type certs struct {
-	caPEM                       string
-	serverCertPEM, serverKeyPEM string
-	clientCertPEM, clientKeyPEM string
+// Certs is the TLS material of one test cluster, PEM encoded; keys are
+// PKCS#8, the only kind Kafka's PEM key store reads.
+type Certs struct {
+	CAPEM                       string
+	ServerCertPEM, ServerKeyPEM string
+	ClientCertPEM, ClientKeyPEM string
 }
 
-func newCerts() (*certs, error) {
+// New makes a CA valid for a day and the certificates it signs.
+func New() (*Certs, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -64,21 +67,20 @@ func newCerts() (*certs, error) {
 		if err != nil {
 			return "", "", err
 		}
-		// Kafka's PEM key store reads PKCS#8 keys only.
 		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
 			return "", "", err
 		}
 		return pemText("CERTIFICATE", der), pemText("PRIVATE KEY", keyDER), nil
 	}
-	c := &certs{caPEM: pemText("CERTIFICATE", caDER)}
+	c := &Certs{CAPEM: pemText("CERTIFICATE", caDER)}
 	// The broker's certificate is also its client certificate towards
 	// the other brokers, hence both usages.
-	if c.serverCertPEM, c.serverKeyPEM, err = issue(2, "broker", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	if c.ServerCertPEM, c.ServerKeyPEM, err = issue(2, "broker", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		[]net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}); err != nil {
 		return nil, err
 	}
-	if c.clientCertPEM, c.clientKeyPEM, err = issue(3, "client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil); err != nil {
+	if c.ClientCertPEM, c.ClientKeyPEM, err = issue(3, "client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil, nil); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -88,13 +90,28 @@ func pemText(kind string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}))
 }
 
-// clientTLS trusts the test CA and presents the client certificate.
-func (c *certs) clientTLS() (*tls.Config, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(c.caPEM))
-	pair, err := tls.X509KeyPair([]byte(c.clientCertPEM), []byte(c.clientKeyPEM))
+// ClientTLS trusts the CA and presents the client certificate.
+func (c *Certs) ClientTLS() (*tls.Config, error) {
+	pair, err := tls.X509KeyPair([]byte(c.ClientCertPEM), []byte(c.ClientKeyPEM))
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{pair}}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.pool(), Certificates: []tls.Certificate{pair}}, nil
+}
+
+// ServerTLS presents the broker certificate and asks for, without
+// demanding, a client certificate signed by the CA.
+func (c *Certs) ServerTLS() (*tls.Config, error) {
+	pair, err := tls.X509KeyPair([]byte(c.ServerCertPEM), []byte(c.ServerKeyPEM))
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair},
+		ClientCAs: c.pool(), ClientAuth: tls.VerifyClientCertIfGiven}, nil
+}
+
+func (c *Certs) pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(c.CAPEM))
+	return pool
 }
