@@ -44,14 +44,27 @@ type ClusterOptions struct {
 	Secure bool
 }
 
+// The kinds of test cluster.
+const (
+	Dev    = "dev"
+	Apache = "apache"
+)
+
 // NewCluster starts a cluster of the kind KFO_TEST_KAFKA selects, on
 // loopback, stopped when the test ends.
 func NewCluster(t testing.TB, name string, opts ClusterOptions) Kafka {
 	t.Helper()
-	switch kind := os.Getenv(KindEnv); kind {
-	case "", "dev":
+	return NewClusterOfKind(t, os.Getenv(KindEnv), name, opts)
+}
+
+// NewClusterOfKind is NewCluster for a test that names its kind ("" is
+// Dev); an Apache cluster is skipped, saying why, without Apache Kafka.
+func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafka {
+	t.Helper()
+	switch kind {
+	case "", Dev:
 		return startDevKafka(t, name, opts)
-	case "apache":
+	case Apache:
 		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{Brokers: opts.Brokers, Secure: opts.Secure})}
 	default:
 		t.Fatalf("%s=%q: use dev (the default) or apache", KindEnv, kind)
