@@ -47,8 +47,9 @@ type agentProc struct {
 	cmd     *exec.Cmd
 }
 
-// startAgent runs an agent beside the state cluster on a free loopback port.
-func startAgent(t testing.TB, stateBootstrap string) *agentProc {
+// startAgent runs an agent beside the state cluster on a free loopback port;
+// extra are more flags of run.
+func startAgent(t testing.TB, stateBootstrap string, extra ...string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
@@ -66,6 +67,7 @@ func startAgent(t testing.TB, stateBootstrap string) *agentProc {
 		logPath: filepath.Join(dir, "agent.log"),
 		args:    []string{"run", "--listen", addr, "--state-bootstrap", stateBootstrap, "--token-file", token, "--secret-key-file", key, "--session-timeout", "3s"},
 	}
+	a.args = append(a.args, extra...)
 	a.start()
 	t.Cleanup(func() {
 		a.stop()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,14 +22,14 @@ func TestMirrorCopiesExactlyOnceOverSASLSSLOnDevClusters(t *testing.T) {
 }
 
 // mirrorExactlyOnceOverSASLSSL mirrors between two clusters that take TLS
-// and SCRAM-SHA-512 only (with a client certificate), kills the agent with
-// SIGKILL while it copies, and finds the target holding every source record
-// once, in order.
+// and SCRAM-SHA-512 only (with a client certificate), the target also being
+// the agent's state cluster, reached through the --state-* flags. It kills
+// the agent with SIGKILL while it copies, and finds the target holding
+// every source record once, in order.
 func mirrorExactlyOnceOverSASLSSL(t *testing.T, kind string) {
 	src := kafkatest.NewClusterOfKind(t, kind, "north-america", kafkatest.ClusterOptions{Secure: true})
 	dst := kafkatest.NewClusterOfKind(t, kind, "europe", kafkatest.ClusterOptions{Secure: true})
-	state := kafkatest.Cluster(t, "state")
-	a := startAgent(t, state.BootstrapString())
+	a := startAgent(t, strings.Join(dst.Bootstrap(), ","), stateConnFlags(t, dst.Declared())...)
 	a.mustPut("/v1/clusters/north-america", src.Declared())
 	a.mustPut("/v1/clusters/europe", dst.Declared())
 	const partitions = 3
@@ -48,6 +50,30 @@ func mirrorExactlyOnceOverSASLSSL(t *testing.T, kind string) {
 	stopAndWaitMirrored(t, stop, prod, partitions, a)
 	n := assertSameRecordsWith(t, src.Bootstrap(), src.ClientOpts(), dst.Bootstrap(), dst.ClientOpts(), "LH.ORDERS", "LH.ORDERS")
 	t.Logf("the target holds each of the %d source records once, in order", n)
+	if logs, _ := os.ReadFile(a.logPath); strings.Contains(string(logs), dst.Declared().SASL.Password) {
+		t.Fatal("the agent's log holds the state cluster's SASL password")
+	}
+}
+
+// stateConnFlags writes c's secrets to files and answers the flags that make
+// the agent's state connection use them.
+func stateConnFlags(t *testing.T, c agentapi.Cluster) []string {
+	dir := t.TempDir()
+	files := map[string]string{
+		"--state-sasl-password-file": c.SASL.Password,
+		"--state-tls-ca-file":        c.TLS.CAPEM,
+		"--state-tls-cert-file":      c.TLS.CertPEM,
+		"--state-tls-key-file":       c.TLS.KeyPEM,
+	}
+	args := []string{"--state-sasl-mechanism", c.SASL.Mechanism, "--state-sasl-username", c.SASL.Username}
+	for flag, text := range files {
+		path := filepath.Join(dir, strings.TrimPrefix(flag, "--state-"))
+		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, flag, path)
+	}
+	return args
 }
 
 func TestMirrorStatusSaysWhyATLSSourceCannotBeRead(t *testing.T) {

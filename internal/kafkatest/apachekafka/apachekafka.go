@@ -288,6 +288,9 @@ func (c *Cluster) serverProperties(n *node) string {
 		"share.coordinator.state.topic.replication.factor=" + strconv.Itoa(rf),
 		"share.coordinator.state.topic.min.isr=" + strconv.Itoa(minISR),
 		"group.initial.rebalance.delay.ms=0",
+		// As on dev clusters: tests run agents with short sessions (the
+		// broker's default floor is 6 s).
+		"group.min.session.timeout.ms=500",
 		"num.network.threads=2",
 		"num.io.threads=2",
 		"background.threads=2",
