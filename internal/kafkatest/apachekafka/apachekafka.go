@@ -358,7 +358,9 @@ func (c *Cluster) java(n *node, class string, args ...string) *exec.Cmd {
 		"-cp", filepath.Join(c.libs, "*"),
 		class,
 	}
-	return exec.Command("java", append(jvm, args...)...)
+	cmd := exec.Command("java", append(jvm, args...)...)
+	dieWithTest(cmd)
+	return cmd
 }
 
 // format writes each node's storage with the cluster id and, for a secure
