@@ -93,7 +93,7 @@ func startAgentWithoutSecretKey(t *testing.T, stateBootstrap string) *agentProc 
 	if err := os.WriteFile(token, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	a := &agentProc{
 		t:       t,
 		url:     "http://" + addr,
@@ -522,6 +522,16 @@ func TestAPIValidationRefusesBadPutsNamingTheFieldAndStoresNothing(t *testing.T)
 		{name: "tasks_max too large", path: "/v1/mirrors/too-many-tasks", body: `{` + okMirror + `,"tasks_max":5000}`, field: "tasks_max", mention: "1024"},
 		{name: "mirror path name with a slash", path: "/v1/mirrors/a%2Fb", body: `{` + okMirror + `}`, field: "name"},
 	}
+	certPEM, _ := selfSignedPEM(t)
+	_, otherKeyPEM := selfSignedPEM(t)
+	keyPair := func(cert, key string) string {
+		raw, _ := json.Marshal(agentapi.TLS{CertPEM: cert, KeyPEM: key})
+		return `{` + okCluster + `,"tls":` + string(raw) + `}`
+	}
+	cases = append(cases,
+		validationCase{name: "key_pem of another certificate", path: "/v1/clusters/wrong-key", body: keyPair(certPEM, otherKeyPEM), field: "tls.key_pem", mention: "tls.cert_pem"},
+		validationCase{name: "key_pem that is no PEM key", path: "/v1/clusters/bad-key", body: keyPair(certPEM, "not a key"), field: "tls.key_pem"},
+	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, raw, _ := apiDo(t, a, "PUT", tc.path, "Bearer "+testToken, tc.body)

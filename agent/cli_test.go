@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func TestDevClusterKeepsItsDataAcrossRestarts(t *testing.T) {
 }
 
 func TestDevClusterRunsTheBrokersItIsAskedFor(t *testing.T) {
-	addr := freePorts(t, 3)
+	addr := kafkatest.FreePorts(t, 3)
 	host, port, _ := net.SplitHostPort(addr)
 	d := &devClusterProc{bootstrap: addr, logPath: filepath.Join(t.TempDir(), "dev.log"),
 		args: []string{"dev-cluster", "--name", "europe", "--listen", addr, "--brokers", "3"}}
@@ -74,13 +75,19 @@ func TestEveryRunFlagAlsoComesFromTheEnvironment(t *testing.T) {
 		"KFO_LISTEN": "127.0.0.1:9999", "KFO_STATE_BOOTSTRAP": "eu-1:9092,eu-2:9092", "KFO_TOKEN_FILE": "/run/token",
 		"KFO_SECRET_KEY_FILE": "/run/key", "KFO_TLS_CERT_FILE": "/run/crt", "KFO_TLS_KEY_FILE": "/run/tls-key",
 		"KFO_SESSION_TIMEOUT": "7s", "KFO_AGENT_ID": "eu-agent-1",
+		"KFO_STATE_SASL_MECHANISM": "SCRAM-SHA-512", "KFO_STATE_SASL_USERNAME": "agent", "KFO_STATE_SASL_PASSWORD_FILE": "/run/state-pw",
+		"KFO_STATE_TLS_CA_FILE": "/run/ca.pem", "KFO_STATE_TLS_CERT_FILE": "/run/state.crt", "KFO_STATE_TLS_KEY_FILE": "/run/state.key",
+		"KFO_STATE_TLS_INSECURE_SKIP_VERIFY": "true",
 	}
 	f, err := parseAgentFlags(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []string{f.listen, f.stateBootstrap, f.tokenFile, f.secretKeyFile, f.tlsCert, f.tlsKey, f.sessionTimeout.String(), f.agentID}
-	want := []string{"127.0.0.1:9999", "eu-1:9092,eu-2:9092", "/run/token", "/run/key", "/run/crt", "/run/tls-key", "7s", "eu-agent-1"}
+	st := f.state
+	got := []string{f.listen, f.stateBootstrap, f.tokenFile, f.secretKeyFile, f.tlsCert, f.tlsKey, f.sessionTimeout.String(), f.agentID,
+		st.saslMechanism, st.saslUsername, st.saslPasswordFile, st.tlsCAFile, st.tlsCertFile, st.tlsKeyFile, fmt.Sprint(st.tlsInsecure, st.tls)}
+	want := []string{"127.0.0.1:9999", "eu-1:9092,eu-2:9092", "/run/token", "/run/key", "/run/crt", "/run/tls-key", "7s", "eu-agent-1",
+		"SCRAM-SHA-512", "agent", "/run/state-pw", "/run/ca.pem", "/run/state.crt", "/run/state.key", "true true"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("flags from the environment: %v, want %v", got, want)
 	}
@@ -95,6 +102,37 @@ func TestEveryRunFlagAlsoComesFromTheEnvironment(t *testing.T) {
 	}
 }
 
+func TestStateConnectionFlagsThatDoNotGoTogetherAreRefusedNamingTheFlag(t *testing.T) {
+	base := []string{"--state-bootstrap", "eu-1:9092", "--token-file", "/run/token"}
+	for _, tc := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"--state-sasl-mechanism", "GSSAPI", "--state-sasl-username", "u", "--state-sasl-password-file", "/f"}, "--state-sasl-mechanism"},
+		{[]string{"--state-sasl-mechanism", "SCRAM-SHA-512", "--state-sasl-username", "u"}, "--state-sasl-password-file"},
+		{[]string{"--state-sasl-username", "u", "--state-sasl-password-file", "/f"}, "--state-sasl-mechanism"},
+		{[]string{"--state-tls-cert-file", "/c"}, "--state-tls-key-file"},
+	} {
+		_, err := parseAgentFlags(append(base, tc.args...), func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), tc.mention) {
+			t.Errorf("%v: err %v; want one naming %s", tc.args, err, tc.mention)
+		}
+	}
+	if _, err := parseAgentFlags(base, func(k string) string { return map[string]string{"KFO_STATE_TLS": "yes please"}[k] }); err == nil || !strings.Contains(err.Error(), "KFO_STATE_TLS") {
+		t.Errorf("KFO_STATE_TLS=yes please: err %v; want one naming KFO_STATE_TLS", err)
+	}
+	// A CA file that holds no certificate fails at start, naming the flags.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	_ = os.WriteFile(ca, []byte("not a certificate"), 0o600)
+	f, err := parseAgentFlags(append(base, "--state-tls-ca-file", ca), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.state.conn(f.stateBootstrap); err == nil || !strings.Contains(err.Error(), "--state-tls") {
+		t.Errorf("a CA file without a certificate: err %v; want one naming --state-tls-*", err)
+	}
+}
+
 func TestTheAPIServesTLSWhenGivenACertificate(t *testing.T) {
 	state := kafkatest.Cluster(t, "europe")
 	dir := t.TempDir()
@@ -103,7 +141,7 @@ func TestTheAPIServesTLSWhenGivenACertificate(t *testing.T) {
 	_ = os.WriteFile(crt, certPEM, 0o600)
 	_ = os.WriteFile(key, keyPEM, 0o600)
 	a := &agentProc{t: t, logPath: filepath.Join(dir, "agent.log")}
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	token := filepath.Join(dir, "token")
 	_ = os.WriteFile(token, []byte(testToken), 0o600)
 	a.args = []string{"run", "--listen", addr, "--state-bootstrap", state.BootstrapString(), "--token-file", token, "--tls-cert-file", crt, "--tls-key-file", key}

@@ -230,11 +230,18 @@ func waitRunsEveryTask(t *testing.T, a *agentProc, partitions int) {
 // produced as mirrored, and compares both sides record by record.
 func (s *mirrorSetup) stopAndCompare(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) int {
 	t.Helper()
+	stopAndWaitMirrored(t, stop, prod, partitions, a)
+	return assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
+}
+
+// stopAndWaitMirrored stops the producer of LH.ORDERS and waits until the
+// mirror has copied every record it wrote.
+func stopAndWaitMirrored(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) {
+	t.Helper()
 	stop()
 	want := map[string]map[int32]int64{"LH.ORDERS": {}}
 	for p := int32(0); p < partitions; p++ {
 		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
 	}
 	waitMirrored(t, a, want, 2*time.Minute)
-	return assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "LH.ORDERS")
 }

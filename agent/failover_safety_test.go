@@ -153,7 +153,7 @@ func TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason(t *testing.T) {
 		}
 	}
 	// A third region whose cluster does not answer.
-	s.agent.mustPut("/v1/clusters/asia", agentapi.Cluster{BootstrapServers: []string{freeAddr(t)}})
+	s.agent.mustPut("/v1/clusters/asia", agentapi.Cluster{BootstrapServers: []string{kafkatest.FreeAddr(t)}})
 	s.agent.mustPut("/v1/mirrors/na-to-asia", agentapi.Mirror{Source: "north-america", Target: "asia", Topics: agentapi.Selector{Include: []string{`LH\..*`}}})
 	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe", "asia"},
 		Mirrors: []string{"na-to-eu", "na-to-asia"}, Fencing: agentapi.FencingACL, DrainTimeout: "30s"})

@@ -63,8 +63,9 @@ type agentProc struct {
 	cmd     *exec.Cmd
 }
 
-// startAgent runs an agent beside the state cluster on a free loopback port.
-func startAgent(t testing.TB, stateBootstrap string) *agentProc {
+// startAgent runs an agent beside the state cluster on a free loopback port;
+// extra are more flags of run.
+func startAgent(t testing.TB, stateBootstrap string, extra ...string) *agentProc {
 	t.Helper()
 	return startAgentWith(t, stateBootstrap)
 }
@@ -82,7 +83,7 @@ func startAgentWith(t testing.TB, stateBootstrap string, env ...string) *agentPr
 	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef-test-key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := kafkatest.FreeAddr(t)
 	a := &agentProc{
 		t:       t,
 		url:     "http://" + addr,
@@ -90,6 +91,7 @@ func startAgentWith(t testing.TB, stateBootstrap string, env ...string) *agentPr
 		env:     env,
 		args:    []string{"run", "--listen", addr, "--state-bootstrap", stateBootstrap, "--token-file", token, "--secret-key-file", key, "--session-timeout", "3s"},
 	}
+	a.args = append(a.args, extra...)
 	a.start()
 	t.Cleanup(func() {
 		a.stop()
@@ -110,40 +112,6 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-// freePorts finds n consecutive free loopback ports and answers the first
-// as host:port; dev clusters with n brokers take the ports after it.
-func freePorts(t testing.TB, n int) string {
-	t.Helper()
-	for range 50 {
-		first := freeAddr(t)
-		_, portText, _ := net.SplitHostPort(first)
-		port, _ := strconv.Atoi(portText)
-		ok := true
-		for i := 1; i < n && ok; i++ {
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+i)))
-			if err != nil {
-				ok = false
-				continue
-			}
-			ln.Close()
-		}
-		if ok {
-			return first
-		}
-	}
-	t.Fatalf("no %d consecutive free ports on 127.0.0.1", n)
-	return ""
-}
-
-func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func (a *agentProc) start() {
@@ -294,7 +262,7 @@ func startDevCluster(t testing.TB, name string) *devClusterProc {
 	t.Helper()
 	dir := t.TempDir()
 	d := &devClusterProc{
-		bootstrap: freeAddr(t),
+		bootstrap: kafkatest.FreeAddr(t),
 		logPath:   filepath.Join(dir, name+".log"),
 	}
 	d.args = []string{"dev-cluster", "--name", name, "--listen", d.bootstrap, "--data-dir", filepath.Join(dir, "data")}

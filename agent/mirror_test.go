@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
@@ -80,8 +82,15 @@ func waitMirrored(t *testing.T, a *agentProc, want map[string]map[int32]int64, t
 // record missing, none twice.
 func assertSameRecords(t *testing.T, srcBoot, dstBoot []string, topic, targetTopic string) int {
 	t.Helper()
-	src := kafkatest.ReadAll(t, srcBoot, topic)
-	dst := kafkatest.ReadAll(t, dstBoot, targetTopic)
+	return assertSameRecordsWith(t, srcBoot, nil, dstBoot, nil, topic, targetTopic)
+}
+
+// assertSameRecordsWith is assertSameRecords for clusters that need client
+// options, such as TLS and SASL.
+func assertSameRecordsWith(t *testing.T, srcBoot []string, srcOpts []kgo.Opt, dstBoot []string, dstOpts []kgo.Opt, topic, targetTopic string) int {
+	t.Helper()
+	src := kafkatest.ReadAll(t, srcBoot, topic, srcOpts...)
+	dst := kafkatest.ReadAll(t, dstBoot, targetTopic, dstOpts...)
 	if len(src) != len(dst) {
 		t.Fatalf("%s: source has %d partitions, target %s has %d", topic, len(src), targetTopic, len(dst))
 	}

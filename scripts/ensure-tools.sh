@@ -8,9 +8,13 @@
 #              `terraform` on PATH is used; otherwise (or with KFO_REQUIRE_OPENTOFU=1)
 #              OpenTofu is built from the Go module proxy and cached in
 #              ${KFO_TOOLS_DIR:-$HOME/.cache/kafka-failover/tools}/tofu.
+#   Apache Kafka  jars for the tests that run against Apache Kafka, fetched by
+#              scripts/fetch-kafka.sh from Maven Central with mvn (the Debian
+#              package maven, which brings a Java runtime, when mvn is missing).
 #
-# Progress goes to stderr, one "ensure-tools: ..." line per action. The last
-# stdout line is TF_ACC_TERRAFORM_PATH=<absolute path>, for a Makefile to eval.
+# Progress goes to stderr, one "ensure-tools: ..." line per action. stdout is
+# NAME=value lines for a Makefile to source: KFO_KAFKA_LIBS=<jar directory>,
+# then TF_ACC_TERRAFORM_PATH=<absolute path>.
 set -euo pipefail
 shopt -s inherit_errexit # keep set -e inside $(...) too
 
@@ -31,33 +35,46 @@ fi
 command -v go >/dev/null 2>&1 || die "go not found on PATH or in /usr/local/go/bin; install Go first"
 log "go found at $(command -v go) ($(go version))"
 
-# --- kcat --------------------------------------------------------------------
+# --- Debian packages ---------------------------------------------------------
 apt_get() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
-apt_install_kcat() { # apt output is shown on stderr and kept in $tmp/apt.log
-  apt_get install -y --no-install-recommends kcat 2>&1 | tee "$tmp/apt.log" >&2
+apt_install() { # apt output is shown on stderr and kept in $tmp/apt.log
+  apt_get install -y --no-install-recommends "$1" 2>&1 | tee "$tmp/apt.log" >&2
 }
 
-if command -v kcat >/dev/null 2>&1; then
-  log "kcat found at $(command -v kcat)"
-else
-  command -v apt-get >/dev/null 2>&1 || die "kcat is missing and apt-get is unavailable; install the Debian package kcat manually"
+# ensure_command CMD PACKAGE installs the Debian package PACKAGE when CMD is missing.
+ensure_command() {
+  local cmd=$1 pkg=$2
+  if command -v "$cmd" >/dev/null 2>&1; then
+    log "$cmd found at $(command -v "$cmd")"
+    return
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is unavailable; install the Debian package $pkg manually"
   if [ "$(id -u)" -eq 0 ]; then as_root=()
   elif command -v sudo >/dev/null 2>&1; then as_root=(sudo)
-  else die "kcat is missing, and installing the Debian package kcat needs root or sudo"
+  else die "$cmd is missing, and installing the Debian package $pkg needs root or sudo"
   fi
-  log "installing kcat (Debian package kcat)${as_root:+ with sudo}..."
-  if ! apt_install_kcat; then
+  log "installing $cmd (Debian package $pkg)${as_root:+ with sudo}..."
+  if ! apt_install "$pkg"; then
     # Missing or stale package lists: refresh them once and retry.
     grep -qE 'Unable to locate package|no installation candidate|Unable to fetch' "$tmp/apt.log" ||
-      die "apt-get install kcat failed (see output above); install the Debian package kcat manually"
+      die "apt-get install $pkg failed (see output above); install the Debian package $pkg manually"
     log "package lists missing or stale; running apt-get update..."
-    if ! { apt_get update >&2 && apt_install_kcat; }; then
-      die "could not install the Debian package kcat (see output above)"
+    if ! { apt_get update >&2 && apt_install "$pkg"; }; then
+      die "could not install the Debian package $pkg (see output above)"
     fi
   fi
-  command -v kcat >/dev/null 2>&1 || die "Debian package kcat installed but kcat is not on PATH"
-  log "kcat installed at $(command -v kcat)"
-fi
+  command -v "$cmd" >/dev/null 2>&1 || die "Debian package $pkg installed but $cmd is not on PATH"
+  log "$cmd installed at $(command -v "$cmd")"
+}
+
+# --- kcat --------------------------------------------------------------------
+ensure_command kcat kcat
+
+# --- Apache Kafka ------------------------------------------------------------
+ensure_command mvn maven
+ensure_command java default-jre-headless
+kafka_libs=$("$(dirname "$0")/fetch-kafka.sh") || die "fetching Apache Kafka failed (see output above)"
+echo "KFO_KAFKA_LIBS=$kafka_libs"
 
 # --- terraform / OpenTofu ----------------------------------------------------
 first_line() { "$@" 2>/dev/null | sed -n 1p; } # sed reads everything: no SIGPIPE

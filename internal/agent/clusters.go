@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -109,6 +110,13 @@ func (s *server) validateCluster(c *agentapi.Cluster) error {
 		}
 		if c.TLS.KeyPEM != "" && c.TLS.CertPEM == "" {
 			return invalid("tls.cert_pem", "required with tls.key_pem: a client key needs its certificate")
+		}
+		// The pair is checked now: a bad one would fail every connection
+		// later. tls's errors never quote the key.
+		if c.TLS.KeyPEM != "" {
+			if _, err := tls.X509KeyPair([]byte(c.TLS.CertPEM), []byte(c.TLS.KeyPEM)); err != nil {
+				return invalid("tls.key_pem", "is not the PEM private key of tls.cert_pem (%v)", err)
+			}
 		}
 	}
 	return nil

@@ -25,14 +25,14 @@ import (
 // Config is what an agent process needs; the agent binary fills it from
 // flags and the environment, tests fill it directly.
 type Config struct {
-	Listen         string        // address of the HTTP API
-	StateBootstrap []string      // the cluster the agent runs beside
-	Token          string        // the API's bearer token
-	SecretKeyFile  string        // encrypts stored secrets; empty refuses secrets
-	TLSCertFile    string        // serve the API over TLS when set
-	TLSKeyFile     string        //
-	AgentID        string        // names this replica in status answers
-	SessionTimeout time.Duration // how soon a silent replica's tasks move
+	Listen         string         // address of the HTTP API
+	State          kafkaconn.Conn // the cluster the agent runs beside, with its SASL and TLS
+	Token          string         // the API's bearer token
+	SecretKeyFile  string         // encrypts stored secrets; empty refuses secrets
+	TLSCertFile    string         // serve the API over TLS when set
+	TLSKeyFile     string         //
+	AgentID        string         // names this replica in status answers
+	SessionTimeout time.Duration  // how soon a silent replica's tasks move
 	// Ready, when set, receives the API's base URL once it listens.
 	Ready func(url string)
 	// FailoverStep, when set, is called after each failover step that a
@@ -61,7 +61,8 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		log.Warn("no secret key file: clusters with SASL passwords or TLS keys will be refused")
 	}
 
-	state := kafkaconn.Conn{Name: "state", BootstrapServers: cfg.StateBootstrap}
+	state := cfg.State
+	state.Name = "state"
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	st, err := store.Open(openCtx, state, sealer)
 	cancel()
@@ -124,7 +125,8 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String()
-	log.Info("agent listening", "url", url, "state_bootstrap", strings.Join(cfg.StateBootstrap, ","))
+	log.Info("agent listening", "url", url, "state_bootstrap", strings.Join(state.BootstrapServers, ","),
+		"state_sasl_mechanism", state.SASLMechanism, "state_tls", state.TLS)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if cfg.Ready != nil {

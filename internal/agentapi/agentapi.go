@@ -99,7 +99,9 @@ type MirrorStatus struct {
 	Partitions []PartitionStatus `json:"partitions"`
 	// LagRecords is the sum over partitions.
 	LagRecords int64 `json:"lag_records"`
-	// Reason says why a mirror is stopped.
+	// Reason says why a mirror is stopped, or why it failed: what the
+	// mirror could not do with its clusters (a partition's own error is in
+	// its status).
 	Reason string `json:"reason,omitempty"`
 }
 

@@ -39,6 +39,8 @@ type Config struct {
 	Listen  string // host:port of the first broker; more brokers take the next ports
 	Brokers int    // number of brokers, 1 when zero
 	DataDir string // where the cluster keeps its data across restarts; memory only when empty
+	// Extra are more kfake options, applied last: tests add SASL and TLS.
+	Extra []kfake.Opt
 }
 
 // SegmentBytes is the clusters' default segment.bytes. kfake keeps a
@@ -103,7 +105,7 @@ func Start(cfg Config) (*Cluster, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
-	kc, err := kfake.NewCluster(opts...)
+	kc, err := kfake.NewCluster(append(opts, cfg.Extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start development cluster %q on %s: %w", cfg.Name, cfg.Listen, err)
 	}

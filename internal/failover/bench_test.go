@@ -39,6 +39,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agent"
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -156,7 +157,7 @@ func startFOBenchAgent(b *testing.B, state []string) *foBenchAPI {
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(ctx, agent.Config{
-			Listen: addr, StateBootstrap: state, Token: foBenchToken, SecretKeyFile: key,
+			Listen: addr, State: kafkaconn.Conn{BootstrapServers: state}, Token: foBenchToken, SecretKeyFile: key,
 			SessionTimeout: 3 * time.Second,
 			Ready:          func(url string) { ready <- url },
 		}, logf)

@@ -35,10 +35,19 @@ func Opts(c Conn) ([]kgo.Opt, error) {
 	if len(c.BootstrapServers) == 0 {
 		return nil, fmt.Errorf("cluster %q has no bootstrap servers", c.Name)
 	}
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(c.BootstrapServers...),
-		kgo.Dialer((&net.Dialer{Timeout: 5 * time.Second}).DialContext),
+	// One dialer for both: franz-go refuses a Dialer beside DialTLSConfig.
+	// The timeout bounds the TLS handshake too.
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	dial := dialer.DialContext
+	if c.TLS {
+		cfg, err := tlsConfig(c)
+		if err != nil {
+			return nil, err
+		}
+		// An empty ServerName is taken from each broker's host.
+		dial = (&tls.Dialer{NetDialer: dialer, Config: cfg}).DialContext
 	}
+	opts := []kgo.Opt{kgo.SeedBrokers(c.BootstrapServers...), kgo.Dialer(dial)}
 	switch c.SASLMechanism {
 	case "":
 	case "PLAIN":
@@ -49,13 +58,6 @@ func Opts(c Conn) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism()))
 	default:
 		return nil, fmt.Errorf("cluster %q: unknown SASL mechanism %q", c.Name, c.SASLMechanism)
-	}
-	if c.TLS {
-		cfg, err := tlsConfig(c)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
 	return opts, nil
 }

@@ -146,7 +146,8 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 	defer b.mu.Unlock()
 	now := time.Now()
 	st := agentapi.MirrorStatus{Name: mirror, State: agentapi.MirrorStarting, Partitions: []agentapi.PartitionStatus{}}
-	failed := b.errors[mirror] != ""
+	st.Reason = b.errors[mirror]
+	failed := st.Reason != ""
 	for k, p := range b.parts {
 		if !strings.HasPrefix(k, mirror+"/") || now.Sub(p.UpdatedAt) > staleAfter {
 			continue

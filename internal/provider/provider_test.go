@@ -15,6 +15,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agent"
 	"github.com/kafka-failover/kafka-failover/internal/agentclient"
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -71,7 +72,7 @@ func startEnv(t *testing.T) *accEnv {
 	go func() {
 		done <- agent.Run(ctx, agent.Config{
 			Listen:         "127.0.0.1:0",
-			StateBootstrap: e.target.Bootstrap(),
+			State:          kafkaconn.Conn{BootstrapServers: e.target.Bootstrap()},
 			Token:          e.token,
 			SecretKeyFile:  keyFile,
 			AgentID:        "acc-" + t.Name(),

@@ -1,0 +1,66 @@
+package kafkaconn_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest/testcerts"
+)
+
+// connOf is the connection the agent builds from a declared cluster.
+func connOf(k kafkatest.Kafka) kafkaconn.Conn {
+	d := k.Declared()
+	return kafkaconn.Conn{
+		Name: "europe", BootstrapServers: d.BootstrapServers,
+		SASLMechanism: d.SASL.Mechanism, SASLUsername: d.SASL.Username, SASLPassword: d.SASL.Password,
+		TLS: true, CAPEM: d.TLS.CAPEM, CertPEM: d.TLS.CertPEM, KeyPEM: d.TLS.KeyPEM,
+	}
+}
+
+// metadata connects with opts and reads the cluster's brokers.
+func metadata(opts []kgo.Opt) error {
+	cl, err := kgo.NewClient(append(opts, kgo.RetryTimeout(3*time.Second))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = kadm.NewClient(cl).BrokerMetadata(ctx)
+	return err
+}
+
+func TestOptsConnectOverTLSWithSCRAMAndAClientCertificate(t *testing.T) {
+	k := kafkatest.NewCluster(t, "europe", kafkatest.ClusterOptions{Secure: true})
+	opts, err := kafkaconn.Opts(connOf(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := metadata(opts); err != nil {
+		t.Fatalf("metadata over TLS through kafkaconn.Opts: %v", err)
+	}
+}
+
+func TestOptsRefuseABrokerTheGivenCADidNotSign(t *testing.T) {
+	k := kafkatest.NewCluster(t, "europe", kafkatest.ClusterOptions{Secure: true})
+	other, err := testcerts.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := connOf(k)
+	conn.CAPEM = other.CAPEM
+	opts, err := kafkaconn.Opts(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := metadata(opts); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("metadata from a broker signed by another CA: err %v; want a certificate error", err)
+	}
+}

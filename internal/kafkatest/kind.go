@@ -1,0 +1,171 @@
+package kafkatest
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/devcluster"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest/apachekafka"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest/testcerts"
+)
+
+// KindEnv selects the Kafka that NewCluster starts: "dev" (the default, a
+// kfake dev cluster inside the test process) or "apache" (Apache Kafka in
+// Java processes, see package apachekafka).
+const KindEnv = "KFO_TEST_KAFKA"
+
+// Kafka is a test cluster of either kind, so the same test runs on both.
+type Kafka interface {
+	Bootstrap() []string
+	// ClientOpts connect with every right: as the super user of a secure
+	// cluster. They hold no seed brokers.
+	ClientOpts() []kgo.Opt
+	// Declared is the cluster as the agent's API takes it, secrets included.
+	Declared() agentapi.Cluster
+	// Kill loses the cluster at once, as a region is lost; Restart brings
+	// it back on the same addresses with the data it had.
+	Kill()
+	Restart()
+}
+
+// ClusterOptions shape a cluster of either kind.
+type ClusterOptions struct {
+	Brokers int // 1 when 0
+	// Secure listens with TLS and SCRAM-SHA-512 (SASL_SSL); ClientOpts and
+	// Declared then authenticate as the super user and trust the test CA.
+	Secure bool
+}
+
+// The kinds of test cluster.
+const (
+	Dev    = "dev"
+	Apache = "apache"
+)
+
+// NewCluster starts a cluster of the kind KFO_TEST_KAFKA selects, on
+// loopback, stopped when the test ends.
+func NewCluster(t testing.TB, name string, opts ClusterOptions) Kafka {
+	t.Helper()
+	return NewClusterOfKind(t, os.Getenv(KindEnv), name, opts)
+}
+
+// NewClusterOfKind is NewCluster for a test that names its kind ("" is
+// Dev); an Apache cluster is skipped, saying why, without Apache Kafka.
+func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafka {
+	t.Helper()
+	switch kind {
+	case "", Dev:
+		return startDevKafka(t, name, opts)
+	case Apache:
+		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{Brokers: opts.Brokers, Secure: opts.Secure})}
+	default:
+		t.Fatalf("%s=%q: use dev (the default) or apache", KindEnv, kind)
+		return nil
+	}
+}
+
+type apacheKafka struct {
+	name string
+	*apachekafka.Cluster
+}
+
+func (a apacheKafka) Declared() agentapi.Cluster {
+	c := agentapi.Cluster{Name: a.name, BootstrapServers: a.Bootstrap()}
+	if a.Secure() {
+		c.SASL = &agentapi.SASL{Mechanism: apachekafka.Mechanism, Username: apachekafka.AdminUser, Password: apachekafka.AdminPassword}
+		c.TLS = &agentapi.TLS{CAPEM: a.CAPEM(), CertPEM: a.ClientCertPEM(), KeyPEM: a.ClientKeyPEM()}
+	}
+	return c
+}
+
+// The super user of a secure dev cluster.
+const (
+	devAdmin         = "admin"
+	devAdminPassword = "admin-secret-pw"
+)
+
+// devKafka is a dev cluster on fixed ports with a data directory, so that
+// Restart finds it where Kill left it.
+type devKafka struct {
+	t     testing.TB
+	cfg   devcluster.Config
+	certs *testcerts.Certs
+	c     *devcluster.Cluster
+}
+
+func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
+	t.Helper()
+	d := &devKafka{t: t, cfg: devcluster.Config{Name: name, Brokers: max(opts.Brokers, 1), DataDir: filepath.Join(t.TempDir(), "data")}}
+	d.cfg.Listen = FreePorts(t, d.cfg.Brokers)
+	if opts.Secure {
+		var err error
+		if d.certs, err = testcerts.New(); err != nil {
+			t.Fatal(err)
+		}
+		server, err := d.certs.ServerTLS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.cfg.Extra = []kfake.Opt{kfake.TLS(server), kfake.EnableSASL(), kfake.Superuser(apachekafka.Mechanism, devAdmin, devAdminPassword)}
+	}
+	d.Restart()
+	t.Cleanup(d.Kill)
+	return d
+}
+
+func (d *devKafka) Bootstrap() []string {
+	_, port, _ := net.SplitHostPort(d.cfg.Listen)
+	first, _ := strconv.Atoi(port)
+	out := make([]string, d.cfg.Brokers)
+	for i := range out {
+		out[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(first+i))
+	}
+	return out
+}
+
+func (d *devKafka) ClientOpts() []kgo.Opt {
+	if d.certs == nil {
+		return nil
+	}
+	cfg, err := d.certs.ClientTLS()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return []kgo.Opt{kgo.DialTLSConfig(cfg), kgo.SASL(scram.Auth{User: devAdmin, Pass: devAdminPassword}.AsSha512Mechanism())}
+}
+
+func (d *devKafka) Declared() agentapi.Cluster {
+	c := agentapi.Cluster{Name: d.cfg.Name, BootstrapServers: d.Bootstrap()}
+	if d.certs != nil {
+		c.SASL = &agentapi.SASL{Mechanism: apachekafka.Mechanism, Username: devAdmin, Password: devAdminPassword}
+		c.TLS = &agentapi.TLS{CAPEM: d.certs.CAPEM, CertPEM: d.certs.ClientCertPEM, KeyPEM: d.certs.ClientKeyPEM}
+	}
+	return c
+}
+
+func (d *devKafka) Kill() {
+	if d.c != nil {
+		d.c.Close()
+		d.c = nil
+	}
+}
+
+func (d *devKafka) Restart() {
+	d.t.Helper()
+	if d.c != nil {
+		return
+	}
+	c, err := devcluster.Start(d.cfg)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.c = c
+}
