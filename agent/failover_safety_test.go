@@ -235,7 +235,7 @@ func TestAnAgentKilledInAPlannedFailoverLeavesTheActiveClusterWritable(t *testin
 		t.Run("after "+step, func(t *testing.T) {
 			naAddrs, admin, app := kafkatest.ACLCluster(t, "north-america")
 			eu := kafkatest.Cluster(t, "europe")
-			a := startAgentWith(t, eu.BootstrapString(), "KFO_TEST_HALT_FAILOVER_AFTER="+step)
+			a := startAgentWith(t, eu.BootstrapString(), []string{"KFO_TEST_HALT_FAILOVER_AFTER=" + step})
 			a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: naAddrs,
 				SASL: &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "admin", Password: "admin-secret-pw"}})
 			a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})

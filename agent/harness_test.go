@@ -67,12 +67,12 @@ type agentProc struct {
 // extra are more flags of run.
 func startAgent(t testing.TB, stateBootstrap string, extra ...string) *agentProc {
 	t.Helper()
-	return startAgentWith(t, stateBootstrap)
+	return startAgentWith(t, stateBootstrap, nil, extra...)
 }
 
 // startAgentWith is startAgent with variables added to the agent's
 // environment, e.g. KFO_TEST_HALT_FAILOVER_AFTER.
-func startAgentWith(t testing.TB, stateBootstrap string, env ...string) *agentProc {
+func startAgentWith(t testing.TB, stateBootstrap string, env []string, extra ...string) *agentProc {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
