@@ -63,8 +63,9 @@ type storedCluster struct {
 
 // Store is the replica's view of the state topic.
 type Store struct {
-	cl     *kgo.Client
-	sealer *Sealer
+	cl        *kgo.Client
+	sealer    *Sealer
+	maxRecord int // the state topic's max.message.bytes
 
 	mu       sync.Mutex
 	clusters map[string]storedCluster
@@ -93,6 +94,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		return nil, err
 	}
 	err = EnsureCompactedTopic(ctx, kadm.NewClient(admin), StateTopic, 1)
+	maxRecord := maxRecordBytes(ctx, kadm.NewClient(admin))
 	admin.Close()
 	if err != nil {
 		return nil, fmt.Errorf("state topic %s on %s: %w", StateTopic, strings.Join(state.BootstrapServers, ","), err)
@@ -101,13 +103,14 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{StateTopic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.DefaultProduceTopic(StateTopic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(int32(maxRecord)),
 	)...)
 	if err != nil {
 		return nil, err
 	}
 	tailCtx, cancel := context.WithCancel(context.Background())
 	s := &Store{
-		cl: cl, sealer: sealer,
+		cl: cl, sealer: sealer, maxRecord: maxRecord,
 		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
 		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
 		applied: -1, changed: make(chan struct{}),
@@ -295,6 +298,9 @@ func (s *Store) waitApplied(ctx context.Context, offset int64) error {
 // write produces one record and waits until the tail has applied it.
 func (s *Store) write(ctx context.Context, key string, value []byte) (int64, error) {
 	r := &kgo.Record{Key: []byte(key), Value: value, Partition: 0}
+	if err := s.fits(r); err != nil {
+		return 0, err
+	}
 	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
 	}
