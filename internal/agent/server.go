@@ -159,7 +159,7 @@ func decode(r *http.Request, v any) error {
 	if dec.More() {
 		return &malformed{"the body holds more than one JSON value: send exactly one object"}
 	}
-	return nil
+	return bound(v)
 }
 
 // unknownFieldPath finds the JSON path of the first field in raw that typ
