@@ -156,7 +156,7 @@ func TestAFailoverWhoseFlipAndAbortCannotBeRecordedEndsWhenItsAgentRestarts(t *t
 	s.agent.start()
 	p = assertAborted(t, s.agent, "unrecordable", 30*time.Second)
 	s.assertNotFenced(t)
-	t.Logf("HTTP %d %s; after the restart: %s", code, body, p.LastFailover.Reason)
+	t.Logf("HTTP %d %s; after the restart: %s", code, strings.Join(strings.Fields(body), " "), p.LastFailover.Reason)
 }
 
 func TestAFailoverRequestIDTooLongToRecordIsRefusedAndLeavesNothingUnderWay(t *testing.T) {
