@@ -210,6 +210,21 @@ func reconcileHint(policyName, cluster string, st policy.State) string {
 		policyName, cluster, st.Active, cluster, st.Active, cluster, cluster)
 }
 
+// sameFailover refuses a request that repeats the id of a completed
+// failover but asks for another one, rather than answer that one as if it
+// were this. The same failover goes to the same cluster in the same mode,
+// and expects, if anything, the epoch it started from; requested_by is not
+// part of it.
+func sameFailover(done agentapi.Failover, req agentapi.FailoverRequest) error {
+	from := done.Epoch - 1
+	if req.To == done.To && req.Mode == done.Mode && (req.ExpectedEpoch == nil || *req.ExpectedEpoch == from) {
+		return nil
+	}
+	return refuse(http.StatusConflict, "request_id", "request %s was a %s failover to %s from epoch %d, which completed at epoch %d; "+
+		"a repeated request_id must repeat its to and mode, and an expected_epoch if any of %d: send a new request_id for another failover",
+		done.RequestID, done.Mode, done.To, from, done.Epoch, from)
+}
+
 func derefOr(f *agentapi.Failover) agentapi.Failover {
 	if f == nil {
 		return agentapi.Failover{}
@@ -228,6 +243,9 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 		return nil, nil, refuse(http.StatusBadRequest, "request_id", "required: a unique id for this failover, so that a retried request flips only once")
 	}
 	if prev, ok := st.Results[req.RequestID]; ok && prev.Outcome == agentapi.OutcomeCompleted {
+		if err := sameFailover(prev, req); err != nil {
+			return nil, nil, err
+		}
 		return nil, &prev, nil
 	}
 	if !slices.Contains(agentapi.FailoverModes, req.Mode) {
