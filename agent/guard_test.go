@@ -319,21 +319,21 @@ func TestTwoConcurrentPutsCreatingTheSameObjectCreateItOnce(t *testing.T) {
 	a.mustPut("/v1/clusters/dst", agentapi.Cluster{BootstrapServers: state.Bootstrap()})
 	a.mustPut("/v1/mirrors/src-to-dst", agentapi.Mirror{Source: "src", Target: "dst", Topics: agentapi.Selector{Include: []string{"none-such"}}})
 	kinds := []struct {
-		kind   string
-		bodies [2]string
+		kind, key, field string // key prefix and a field the two bodies differ in
+		bodies           [2]string
 	}{
-		{"mirrors", [2]string{
+		{"mirrors", "mirror/", "tasks_max", [2]string{
 			`{"source":"src","target":"dst","topics":{"include":["orders"]},"tasks_max":2}`,
 			`{"source":"src","target":"dst","topics":{"include":["payments"]},"tasks_max":3}`}},
-		{"policies", [2]string{
+		{"policies", "policy/", "primary", [2]string{
 			`{"clusters":["src","dst"],"primary":"src","mirrors":["src-to-dst"]}`,
 			`{"clusters":["src","dst"],"primary":"dst","mirrors":["src-to-dst"]}`}},
-		{"clusters", [2]string{
+		{"clusters", "cluster/", "bootstrap_servers", [2]string{
 			`{"bootstrap_servers":["kafka-1:9092"]}`,
 			`{"bootstrap_servers":["kafka-2:9092"]}`}},
 	}
 	for _, k := range kinds {
-		creates := map[int]int{}
+		creates, answers := map[int]int{}, map[int]int{}
 		for try := range 20 {
 			path := fmt.Sprintf("/v1/%s/race-%d", k.kind, try)
 			codes, raws := putRace(t, a, path, k.bodies)
@@ -343,6 +343,7 @@ func TestTwoConcurrentPutsCreatingTheSameObjectCreateItOnce(t *testing.T) {
 			}
 			a.call("GET", path, nil, &stored)
 			for i, code := range codes {
+				answers[code]++
 				switch code {
 				case http.StatusCreated:
 					created++
@@ -362,6 +363,26 @@ func TestTwoConcurrentPutsCreatingTheSameObjectCreateItOnce(t *testing.T) {
 		}
 		if creates[1] != 20 {
 			t.Errorf("two concurrent PUTs creating each of 20 %s: answers with this many creates: %v; want exactly 1 each time", k.kind, creates)
+		}
+		t.Logf("%s: HTTP status -> answers: %v", k.kind, answers)
+	}
+	// The latest record of each key, which compaction keeps, holds the
+	// object as stored, also where a create was refused.
+	latest := map[string]map[string]any{}
+	for _, r := range kafkatest.ReadAll(t, state.Bootstrap(), store.StateTopic)[0] {
+		var v map[string]any
+		if jsonUnmarshal(r.Value, &v) == nil {
+			latest[string(r.Key)] = v
+		}
+	}
+	for _, k := range kinds {
+		for try := range 20 {
+			var stored map[string]any
+			a.call("GET", fmt.Sprintf("/v1/%s/race-%d", k.kind, try), nil, &stored)
+			if last := latest[fmt.Sprintf("%srace-%d", k.key, try)]; fmt.Sprint(last[k.field]) != fmt.Sprint(stored[k.field]) {
+				t.Errorf("%s race-%d: the latest record in the state topic has %s %v, the agent answers %v: a replica reading a compacted topic would disagree",
+					k.kind, try, k.field, last[k.field], stored[k.field])
+			}
 		}
 	}
 }

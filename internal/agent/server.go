@@ -113,9 +113,14 @@ func writeError(w http.ResponseWriter, status int, e agentapi.Error) { writeJSON
 // fail turns an error into the right answer.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *fieldError
+	var ce *conflictError
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, fe.field, fe.msg))
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, agentapiErr(codeConflict, ce.field, ce.msg))
+	case errors.Is(err, store.ErrCreatedMeanwhile):
+		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", "another request created it while this one was stored: read it and retry"))
 	case errors.Is(err, store.ErrNoSecretKey):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, "", err.Error()))
 	case errors.Is(err, store.ErrNotFound):

@@ -27,14 +27,14 @@ func TestARecordOverTheStateTopicsMaxMessageBytesIsRefusedBeforeItIsWritten(t *t
 	noise := make([]byte, 6000)
 	_, _ = rand.Read(noise)
 	m := agentapi.Mirror{Name: "big", Source: "a", Target: "b", Topics: agentapi.Selector{Include: []string{base64.StdEncoding.EncodeToString(noise)}}}
-	_, err = s.PutMirror(ctx, m)
+	_, _, err = s.PutMirror(ctx, m)
 	t.Logf("refused: %v", err)
 	if err == nil || !strings.Contains(err.Error(), "max.message.bytes") || !strings.Contains(err.Error(), limit) || !strings.Contains(err.Error(), "mirror/big") {
 		t.Fatalf("a mirror record over the state topic's max.message.bytes %s: %v; want an error naming the record and the limit", limit, err)
 	}
 	// One that fits is written.
 	m.Topics.Include = []string{strings.Repeat("x", 3000)}
-	if _, err := s.PutMirror(ctx, m); err != nil {
+	if _, _, err := s.PutMirror(ctx, m); err != nil {
 		t.Fatalf("a mirror record of %d bytes under the limit of %s: %v", 3000, limit, err)
 	}
 }
