@@ -267,8 +267,8 @@ func TestAPIClusterPutIsIdempotentGetAnswersItAndDeleteRemovesIt(t *testing.T) {
 
 	want := agentapi.Cluster{Name: "europe", BootstrapServers: state.Bootstrap()}
 	var first, second, got agentapi.Cluster
-	if code := a.call("PUT", "/v1/clusters/europe", agentapi.Cluster{BootstrapServers: state.Bootstrap()}, &first); code != http.StatusOK {
-		t.Fatalf("first PUT: %d", code)
+	if code := a.call("PUT", "/v1/clusters/europe", agentapi.Cluster{BootstrapServers: state.Bootstrap()}, &first); code != http.StatusCreated {
+		t.Fatalf("first PUT: %d, want 201", code)
 	}
 	if !reflect.DeepEqual(first, want) {
 		t.Errorf("first PUT answered %+v, want the stored object %+v", first, want)
@@ -355,7 +355,7 @@ func TestAPISecretsAreWriteOnlyAbsentFromLogsAndEncryptedInTheStateTopic(t *test
 	}
 	raw, _ := json.Marshal(body)
 	code, putRaw, _ := apiDo(t, a, "PUT", "/v1/clusters/secure", "Bearer "+testToken, string(raw))
-	if code != http.StatusOK {
+	if code != http.StatusCreated {
 		t.Fatalf("PUT secure cluster: %d %q", code, putRaw)
 	}
 	code, getRaw, _ := apiDo(t, a, "GET", "/v1/clusters/secure", "Bearer "+testToken, "")
@@ -562,7 +562,7 @@ func TestAPIValidationRefusesBadPutsNamingTheFieldAndStoresNothing(t *testing.T)
 	// tasks_max cannot change on an existing mirror; the refused PUT leaves
 	// the stored mirror as it was.
 	var before, after agentapi.Mirror
-	if code := a.call("PUT", "/v1/mirrors/steady", `{`+okMirror+`,"tasks_max":8}`, &before); code != http.StatusOK {
+	if code := a.call("PUT", "/v1/mirrors/steady", `{`+okMirror+`,"tasks_max":8}`, &before); code != http.StatusCreated {
 		t.Fatalf("PUT steady: %d", code)
 	}
 	code, raw, _ := apiDo(t, a, "PUT", "/v1/mirrors/steady", "Bearer "+testToken, `{`+okMirror+`,"tasks_max":2,"refresh_interval":"1m"}`)
@@ -589,7 +589,7 @@ func TestAPIMirrorDefaultsAreFilledInAndCreatedAtIsKept(t *testing.T) {
 	syncOn := true
 	start := time.Now()
 	var first agentapi.Mirror
-	if code := a.call("PUT", "/v1/mirrors/m", `{"source":"src","target":"dst","topics":{"include":["orders"]},"tasks_max":0}`, &first); code != http.StatusOK {
+	if code := a.call("PUT", "/v1/mirrors/m", `{"source":"src","target":"dst","topics":{"include":["orders"]},"tasks_max":0}`, &first); code != http.StatusCreated {
 		t.Fatalf("PUT minimal mirror: %d", code)
 	}
 	want := agentapi.Mirror{
@@ -632,7 +632,7 @@ func TestAPIStateIsDurableAcrossRestartsAndSharedBetweenReplicas(t *testing.T) {
 	a.call("PUT", "/v1/clusters/src", agentapi.Cluster{BootstrapServers: state.Bootstrap()}, &src)
 	a.call("PUT", "/v1/clusters/dst", agentapi.Cluster{BootstrapServers: state.Bootstrap()}, &dst)
 	a.call("PUT", "/v1/clusters/secure", agentapi.Cluster{BootstrapServers: []string{"kafka-1:9093"}, SASL: &agentapi.SASL{Mechanism: "PLAIN", Username: "u", Password: "s3cr3t-pw-XYZ"}}, &secure)
-	if code := a.call("PUT", "/v1/mirrors/m", agentapi.Mirror{Source: "src", Target: "dst", Topics: agentapi.Selector{Include: []string{"none-such"}}, TasksMax: 2}, &m); code != http.StatusOK {
+	if code := a.call("PUT", "/v1/mirrors/m", agentapi.Mirror{Source: "src", Target: "dst", Topics: agentapi.Selector{Include: []string{"none-such"}}, TasksMax: 2}, &m); code != http.StatusCreated {
 		t.Fatalf("PUT mirror: %d", code)
 	}
 	if secure.SASL == nil || !secure.SASL.PasswordSet {
@@ -668,7 +668,7 @@ func TestAPIStateIsDurableAcrossRestartsAndSharedBetweenReplicas(t *testing.T) {
 		t.Helper()
 		var written any
 		if body != nil {
-			if code := writer.call("PUT", path, body, &written); code != http.StatusOK {
+			if code := writer.call("PUT", path, body, &written); code != http.StatusOK && code != http.StatusCreated {
 				t.Fatalf("PUT %s: %d", path, code)
 			}
 		} else if code := writer.call("DELETE", path, nil, nil); code != http.StatusNoContent {

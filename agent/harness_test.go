@@ -232,7 +232,7 @@ func (a *agentProc) call(method, path string, body any, out any) int {
 func (a *agentProc) mustPut(path string, body any) {
 	a.t.Helper()
 	var e agentapi.Error
-	if code := a.call("PUT", path, body, &e); code != 200 {
+	if code := a.call("PUT", path, body, &e); code != 200 && code != 201 {
 		a.t.Fatalf("PUT %s: %d %+v", path, code, e.Error)
 	}
 }

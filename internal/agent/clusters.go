@@ -50,17 +50,17 @@ func (s *server) putCluster(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.validateCluster(&c); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	stored, err := s.Store.PutCluster(r.Context(), c)
+	var stored agentapi.Cluster
+	created, err := storeObject("cluster", c.Name, func() error { return s.validateCluster(&c) }, func() (created bool, err error) {
+		stored, created, err = s.Store.PutCluster(r.Context(), c)
+		return created, err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.Log.Info("cluster stored", "cluster", c.Name, "bootstrap_servers", strings.Join(c.BootstrapServers, ","))
-	writeJSON(w, http.StatusOK, stored)
+	writeJSON(w, putStatus(created), stored)
 }
 
 func (s *server) validateCluster(c *agentapi.Cluster) error {

@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	exec := &failover.Executor{Store: st, Mirrors: mg, AgentID: cfg.AgentID, Log: log, AfterStep: cfg.FailoverStep}
 	started := time.Now()
 	go func() {
-		t := time.NewTicker(30 * time.Second)
+		t := time.NewTicker(failover.RecoverEvery)
 		defer t.Stop()
 		for {
 			exec.Recover(ctx, started)

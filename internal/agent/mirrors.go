@@ -22,17 +22,17 @@ func (s *server) putMirror(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.validateMirror(&m); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	stored, err := s.Store.PutMirror(r.Context(), m)
+	var stored agentapi.Mirror
+	created, err := storeObject("mirror", m.Name, func() error { return s.validateMirror(&m) }, func() (created bool, err error) {
+		stored, created, err = s.Store.PutMirror(r.Context(), m)
+		return created, err
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.Log.Info("mirror stored", "mirror", m.Name, "source", m.Source, "target", m.Target)
-	writeJSON(w, http.StatusOK, stored)
+	writeJSON(w, putStatus(created), stored)
 }
 
 // validateMirror checks m and fills in the defaults, so that the stored

@@ -24,16 +24,16 @@ func (s *server) putPolicy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.validatePolicy(&p); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.Store.PutPolicy(r.Context(), p); err != nil {
+	created, err := storeObject("policy", p.Name, func() error { return s.validatePolicy(&p) }, func() (bool, error) {
+		_, created, err := s.Store.PutPolicy(r.Context(), p)
+		return created, err
+	})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	s.Log.Info("policy stored", "policy", p.Name, "clusters", strings.Join(p.Clusters, ","))
-	s.answerPolicy(w, r, p.Name)
+	s.answerPolicy(w, r, p.Name, putStatus(created))
 }
 
 // validatePolicy checks p and fills in its defaults.
@@ -108,7 +108,7 @@ func (s *server) validatePolicy(p *agentapi.Policy) error {
 }
 
 // answerPolicy answers a policy with its live state and standby readiness.
-func (s *server) answerPolicy(w http.ResponseWriter, r *http.Request, name string) {
+func (s *server) answerPolicy(w http.ResponseWriter, r *http.Request, name string, status int) {
 	p, err := s.Store.GetPolicy(name)
 	if err != nil {
 		s.notFound(w, "policy", name, err, r)
@@ -116,7 +116,7 @@ func (s *server) answerPolicy(w http.ResponseWriter, r *http.Request, name strin
 	}
 	p.Standbys = s.standbys(p)
 	p.LastFailover = withFoundOnReturn(p.LastFailover, p.Quarantines)
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, status, p)
 }
 
 // withFoundOnReturn answers a forced failover with what the quarantine of
@@ -173,7 +173,7 @@ func (s *server) standbys(p agentapi.Policy) []agentapi.StandbyStatus {
 }
 
 func (s *server) getPolicy(w http.ResponseWriter, r *http.Request) {
-	s.answerPolicy(w, r, r.PathValue("name"))
+	s.answerPolicy(w, r, r.PathValue("name"), http.StatusOK)
 }
 
 func (s *server) listPolicies(w http.ResponseWriter, _ *http.Request) {

@@ -113,9 +113,14 @@ func writeError(w http.ResponseWriter, status int, e agentapi.Error) { writeJSON
 // fail turns an error into the right answer.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *fieldError
+	var ce *conflictError
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, fe.field, fe.msg))
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, agentapiErr(codeConflict, ce.field, ce.msg))
+	case errors.Is(err, store.ErrCreatedMeanwhile):
+		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", "another request created it while this one was stored: read it and retry"))
 	case errors.Is(err, store.ErrNoSecretKey):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, "", err.Error()))
 	case errors.Is(err, store.ErrNotFound):
@@ -159,7 +164,7 @@ func decode(r *http.Request, v any) error {
 	if dec.More() {
 		return &malformed{"the body holds more than one JSON value: send exactly one object"}
 	}
-	return nil
+	return bound(v)
 }
 
 // unknownFieldPath finds the JSON path of the first field in raw that typ

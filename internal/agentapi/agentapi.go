@@ -5,6 +5,22 @@ package agentapi
 
 import "time"
 
+// Limits on the fields the agent stores. Every record it writes to its
+// state topic must stay below the topic's max.message.bytes (1 MB by
+// default), or a failover could start and then fail to record its end. A
+// request over a limit is refused (400) naming the field. Names of clusters,
+// mirrors and policies are at most 100 bytes (see the agent's name rule).
+const (
+	MaxIDBytes       = 256      // request_id, requested_by, sasl.username
+	MaxNameBytes     = 100      // a cluster, mirror or policy name, also where one is referred to
+	MaxSecretBytes   = 4096     // sasl.password
+	MaxPEMBytes      = 64 << 10 // each of tls.ca_pem, tls.cert_pem, tls.key_pem
+	MaxHostPortBytes = 261      // a bootstrap server: a 255-byte host name, ':' and a port
+	MaxRegexBytes    = 1024     // each regular expression of a selector
+	MaxListItems     = 100      // bootstrap servers, each list of regular expressions, a policy's clusters and mirrors
+	MaxDurationBytes = 64       // refresh_interval, checkpoint_interval, drain_timeout
+)
+
 // Cluster is a Kafka cluster the agent can reach. Secrets (the SASL password
 // and the TLS key) are write-only: a stored Cluster never carries them back.
 type Cluster struct {

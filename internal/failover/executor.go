@@ -57,6 +57,31 @@ type Executor struct {
 	AfterStep func(policy, step string)
 
 	mu sync.Mutex // one failover at a time on this replica
+
+	runMu   sync.Mutex
+	running string // the request id of the failover this replica runs now
+}
+
+// RecoverEvery is how often the agent calls Recover.
+const RecoverEvery = 30 * time.Second
+
+// runs records the failover this replica runs, until done is called.
+func (e *Executor) runs(requestID string) (done func()) {
+	e.runMu.Lock()
+	e.running = requestID
+	e.runMu.Unlock()
+	return func() {
+		e.runMu.Lock()
+		e.running = ""
+		e.runMu.Unlock()
+	}
+}
+
+// runningHere reports whether this replica runs the failover now.
+func (e *Executor) runningHere(requestID string) bool {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	return e.running == requestID
 }
 
 // Failover steps after which an agent may stop, in the order they happen.
@@ -105,6 +130,7 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 		run.Fence, pl.fence = &f, &f
 	}
 	op := policy.Op{Kind: policy.OpBegin, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Run: &run}
+	defer e.runs(req.RequestID)() // before the begin op: Recover must not take it for abandoned
 	applied, err := e.Store.AppendOp(ctx, op)
 	if err != nil {
 		return agentapi.Failover{}, err
@@ -136,7 +162,7 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 	result.Report = report
 	applied, err = e.Store.AppendOp(wctx, policy.Op{Kind: policy.OpComplete, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Result: &result})
 	if err != nil {
-		return agentapi.Failover{}, fmt.Errorf("record the flip: %w", err)
+		return e.unrecorded(wctx, pl.p, run, result, err, log)
 	}
 	if !applied {
 		// Another replica judged this failover stale and aborted it first:
@@ -150,6 +176,27 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 	return final, nil
 }
 
+// unrecorded ends a failover whose flip could not be written: nothing
+// flipped, so it is aborted like any other, its fence lifted and its mirrors
+// unfrozen. If the flip was written after all (only its answer was lost),
+// that is the result. If the abort cannot be written either, the failover
+// stays under way in the state topic until Recover ends it.
+func (e *Executor) unrecorded(ctx context.Context, p agentapi.Policy, run agentapi.FailoverRun, result agentapi.Failover, cause error, log *slog.Logger) (agentapi.Failover, error) {
+	result.Report = nil
+	result.Reason = "the flip could not be recorded: " + cause.Error()
+	_, err := e.abort(ctx, p, run, result, log)
+	if st, _ := e.Store.PolicyState(p.Name); st.Results[run.RequestID].Outcome == agentapi.OutcomeCompleted {
+		log.Warn("the flip was recorded although its write answered an error", "error", cause)
+		return st.Results[run.RequestID], nil
+	}
+	if err != nil {
+		log.Error("could not record the flip nor the abort; the failover stays under way until an agent ends it", "error", cause, "abort_error", err)
+		return agentapi.Failover{}, fmt.Errorf("the flip could not be recorded (%w) and neither could the abort (%v): nothing flipped; the failover ends when this agent restarts or within %s", cause, err, RecoverEvery)
+	}
+	log.Warn("failover aborted; its flip could not be recorded and nothing flipped", "error", cause)
+	return agentapi.Failover{}, fmt.Errorf("the flip could not be recorded, so nothing flipped: %w", cause)
+}
+
 // reconcileHint tells how a diverged cluster becomes a standby, and then a
 // possible active cluster, again: the agent's reverse request, which the
 // provider's kafka_failover_reconciliation sends.
@@ -161,6 +208,21 @@ func reconcileHint(policyName, cluster string, st policy.State) string {
 	return fmt.Sprintf("once it answers again, POST /v1/policies/%s/reverse to the agent with {\"cluster\": %q, \"request_id\": \"<a new unique id>\"} (in Terraform: a kafka_failover_reconciliation of %[2]q): "+
 		"it quarantines those records in <topic>.diverged on %s and rebuilds %s as a standby through a mirror from %s to %s, which the policy's mirrors must include; when that mirror has caught up, fail over to %s",
 		policyName, cluster, st.Active, cluster, st.Active, cluster, cluster)
+}
+
+// sameFailover refuses a request that repeats the id of a completed
+// failover but asks for another one, rather than answer that one as if it
+// were this. The same failover goes to the same cluster in the same mode,
+// and expects, if anything, the epoch it started from; requested_by is not
+// part of it.
+func sameFailover(done agentapi.Failover, req agentapi.FailoverRequest) error {
+	from := done.Epoch - 1
+	if req.To == done.To && req.Mode == done.Mode && (req.ExpectedEpoch == nil || *req.ExpectedEpoch == from) {
+		return nil
+	}
+	return refuse(http.StatusConflict, "request_id", "request %s was a %s failover to %s from epoch %d, which completed at epoch %d; "+
+		"a repeated request_id must repeat its to and mode, and an expected_epoch if any of %d: send a new request_id for another failover",
+		done.RequestID, done.Mode, done.To, from, done.Epoch, from)
 }
 
 func derefOr(f *agentapi.Failover) agentapi.Failover {
@@ -181,6 +243,9 @@ func (e *Executor) validate(ctx context.Context, name string, req agentapi.Failo
 		return nil, nil, refuse(http.StatusBadRequest, "request_id", "required: a unique id for this failover, so that a retried request flips only once")
 	}
 	if prev, ok := st.Results[req.RequestID]; ok && prev.Outcome == agentapi.OutcomeCompleted {
+		if err := sameFailover(prev, req); err != nil {
+			return nil, nil, err
+		}
 		return nil, &prev, nil
 	}
 	if !slices.Contains(agentapi.FailoverModes, req.Mode) {
@@ -631,6 +696,9 @@ func (e *Executor) groupPositions(ctx context.Context, pl *plan, m agentapi.Mirr
 	return out, nil
 }
 
+// maxReasonBytes bounds the reason an aborted failover records.
+const maxReasonBytes = 4096
+
 // abort ends a failover without a flip. Its fence comes off while the state
 // topic still has the failover under way, so that no new failover can have
 // fenced the same topics in between; one that another replica ended
@@ -651,6 +719,10 @@ func (e *Executor) abort(ctx context.Context, p agentapi.Policy, run agentapi.Fa
 	}
 	if lift != nil {
 		result.Reason += "; " + lift.Error()
+	}
+	if len(result.Reason) > maxReasonBytes {
+		// Errors quote what they were given: the abort must fit in a record.
+		result.Reason = strings.ToValidUTF8(result.Reason[:maxReasonBytes], "") + "..."
 	}
 	applied, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpAbort, Policy: p.Name, Generation: p.CreatedAt, RequestID: run.RequestID, Result: &result})
 	if err != nil || applied || f == nil {
@@ -692,9 +764,10 @@ func (e *Executor) unrecordedFence(ctx context.Context, p agentapi.Policy, run a
 	return &f, nil
 }
 
-// Recover aborts failovers this replica left under way when it stopped,
-// and any whose executor has been silent for longer than they may take:
-// a flip completes or is cleanly not done.
+// Recover aborts failovers this replica left under way, when it stopped or
+// when it could not record their outcome, and any whose executor has been
+// silent for longer than they may take: a flip completes or is cleanly not
+// done.
 func (e *Executor) Recover(ctx context.Context, startedAt time.Time) {
 	for _, name := range e.Store.Policies() {
 		st, ok := e.Store.PolicyState(name)
@@ -710,7 +783,7 @@ func (e *Executor) Recover(ctx context.Context, startedAt time.Time) {
 		if d, err := time.ParseDuration(p.DrainTimeout); err == nil {
 			drain = d
 		}
-		mine := run.Agent == e.AgentID && run.StartedAt.Before(startedAt)
+		mine := run.Agent == e.AgentID && (run.StartedAt.Before(startedAt) || !e.runningHere(run.RequestID))
 		stale := time.Since(run.StartedAt) > drain+2*time.Minute
 		if !mine && !stale {
 			continue

@@ -42,8 +42,11 @@ func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.Revers
 		return agentapi.Quarantine{}, refuse(http.StatusBadRequest, "request_id", "required: a unique id for this request, so that a retry copies only once")
 	}
 	for _, q := range st.Quarantines {
-		if q.RequestID != req.RequestID || (req.Cluster != "" && req.Cluster != q.Cluster) {
+		if q.RequestID != req.RequestID {
 			continue
+		}
+		if req.Cluster != "" && req.Cluster != q.Cluster {
+			return agentapi.Quarantine{}, refuse(http.StatusConflict, "request_id", "request %s reconciled %s; a repeated request_id must name the same cluster, or none: send a new request_id to reconcile %s", req.RequestID, q.Cluster, req.Cluster)
 		}
 		epoch, diverged := st.Diverged[q.Cluster]
 		switch {

@@ -316,7 +316,7 @@ func newQuarantineEnv(t *testing.T) (na, eu *devcluster.Cluster, e *Executor, m 
 	}
 	t.Cleanup(st.Close)
 	for name, c := range map[string][]string{"north-america": na.Bootstrap(), "europe": eu.Bootstrap()} {
-		if _, err := st.PutCluster(context.Background(), agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
+		if _, _, err := st.PutCluster(context.Background(), agentapi.Cluster{Name: name, BootstrapServers: c}); err != nil {
 			t.Fatal(err)
 		}
 	}

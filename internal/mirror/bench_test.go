@@ -158,7 +158,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	})
 	e.srcAdm = kadm.NewClient(kafkatest.Client(b, e.src))
 	e.dstAdm = kadm.NewClient(kafkatest.Client(b, e.dst))
-	if _, err := st.PutCluster(ctx, agentapi.Cluster{Name: benchTarget, BootstrapServers: e.dst}); err != nil {
+	if _, _, err := st.PutCluster(ctx, agentapi.Cluster{Name: benchTarget, BootstrapServers: e.dst}); err != nil {
 		b.Fatalf("put the target cluster: %v", err)
 	}
 	return e
@@ -188,14 +188,14 @@ func (e *benchEnv) taskFailures() int {
 // each its own target topic.
 func (e *benchEnv) putSource(name string) {
 	e.b.Helper()
-	if _, err := e.st.PutCluster(e.ctx, agentapi.Cluster{Name: name, BootstrapServers: e.src}); err != nil {
+	if _, _, err := e.st.PutCluster(e.ctx, agentapi.Cluster{Name: name, BootstrapServers: e.src}); err != nil {
 		e.b.Fatalf("put cluster %s: %v", name, err)
 	}
 }
 
 func (e *benchEnv) putMirror(name, source, topic string) {
 	e.b.Helper()
-	_, err := e.st.PutMirror(e.ctx, agentapi.Mirror{
+	_, _, err := e.st.PutMirror(e.ctx, agentapi.Mirror{
 		Name: name, Source: source, Target: benchTarget,
 		Topics:            agentapi.Selector{Include: []string{topic}},
 		ReplicationPolicy: agentapi.ReplicationPrefix,

@@ -48,7 +48,7 @@ func (w *stateWriter) step(name string) {
 	op := policy.Op{Policy: name, Generation: p.CreatedAt, RequestID: id}
 	switch k := w.rng.IntN(14); {
 	case k == 0:
-		_, err := w.s.PutCluster(w.ctx, agentapi.Cluster{Name: w.pick(append(replayClusters, "spare")), BootstrapServers: []string{fmt.Sprintf("127.0.0.1:%d", 9000+w.rng.IntN(100))}})
+		_, _, err := w.s.PutCluster(w.ctx, agentapi.Cluster{Name: w.pick(append(replayClusters, "spare")), BootstrapServers: []string{fmt.Sprintf("127.0.0.1:%d", 9000+w.rng.IntN(100))}})
 		w.must(err)
 	case k == 1:
 		c := w.pick(replayClusters)
@@ -61,11 +61,11 @@ func (w *stateWriter) step(name string) {
 		w.must(w.s.DeletePolicy(w.ctx, name))
 	case !stored || k <= 4:
 		// Created with a primary, or updated (max_lag_records changes).
-		_, err := w.s.PutPolicy(w.ctx, agentapi.Policy{Name: name, Clusters: replayClusters, Primary: w.pick(replayClusters),
+		_, _, err := w.s.PutPolicy(w.ctx, agentapi.Policy{Name: name, Clusters: replayClusters, Primary: w.pick(replayClusters),
 			Mirrors: []string{"m-" + name}, MaxLagRecords: int64(1 + w.rng.IntN(1000))})
 		w.must(err)
 		if w.rng.IntN(2) == 0 {
-			_, err = w.s.PutMirror(w.ctx, agentapi.Mirror{Name: "m-" + name, Source: w.pick(replayClusters), Target: w.pick(replayClusters)})
+			_, _, err = w.s.PutMirror(w.ctx, agentapi.Mirror{Name: "m-" + name, Source: w.pick(replayClusters), Target: w.pick(replayClusters)})
 			w.must(err)
 		}
 	case k <= 7:

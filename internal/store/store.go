@@ -6,8 +6,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,14 +61,17 @@ type storedCluster struct {
 
 // Store is the replica's view of the state topic.
 type Store struct {
-	cl     *kgo.Client
-	sealer *Sealer
+	cl        *kgo.Client
+	sealer    *Sealer
+	maxRecord int // the state topic's max.message.bytes
 
 	mu       sync.Mutex
 	clusters map[string]storedCluster
 	mirrors  map[string]agentapi.Mirror
 	policies map[string]agentapi.Policy
 	forgot   map[string]ForgottenDivergence // by cluster
+	awaited  map[string]bool                // nonce of a put this replica waits for -> whether it applied
+	lastPut  map[string]string              // key -> nonce of its latest record
 	machine  *policy.Machine
 	applied  int64         // offset of the last record applied
 	changed  chan struct{} // closed and replaced on every applied record
@@ -93,6 +94,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		return nil, err
 	}
 	err = EnsureCompactedTopic(ctx, kadm.NewClient(admin), StateTopic, 1)
+	maxRecord := maxRecordBytes(ctx, kadm.NewClient(admin))
 	admin.Close()
 	if err != nil {
 		return nil, fmt.Errorf("state topic %s on %s: %w", StateTopic, strings.Join(state.BootstrapServers, ","), err)
@@ -101,15 +103,17 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{StateTopic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.DefaultProduceTopic(StateTopic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(int32(maxRecord)),
 	)...)
 	if err != nil {
 		return nil, err
 	}
 	tailCtx, cancel := context.WithCancel(context.Background())
 	s := &Store{
-		cl: cl, sealer: sealer,
+		cl: cl, sealer: sealer, maxRecord: maxRecord,
 		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
 		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
+		awaited: map[string]bool{}, lastPut: map[string]string{},
 		applied: -1, changed: make(chan struct{}),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -191,13 +195,16 @@ func (s *Store) apply(r *kgo.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := string(r.Key)
+	if r.Value == nil {
+		delete(s.lastPut, key)
+	}
 	switch {
 	case strings.HasPrefix(key, kindCluster):
 		name := strings.TrimPrefix(key, kindCluster)
 		var c storedCluster
 		if r.Value == nil {
 			delete(s.clusters, name)
-		} else if json.Unmarshal(r.Value, &c) == nil {
+		} else if json.Unmarshal(r.Value, &c) == nil && s.admit(r, has(s.clusters, name)) {
 			s.clusters[name] = c
 		}
 	case strings.HasPrefix(key, kindMirror):
@@ -205,7 +212,7 @@ func (s *Store) apply(r *kgo.Record) {
 		var m agentapi.Mirror
 		if r.Value == nil {
 			delete(s.mirrors, name)
-		} else if json.Unmarshal(r.Value, &m) == nil {
+		} else if json.Unmarshal(r.Value, &m) == nil && s.admit(r, has(s.mirrors, name)) {
 			s.mirrors[name] = m
 		}
 	case strings.HasPrefix(key, kindPolicy):
@@ -214,7 +221,7 @@ func (s *Store) apply(r *kgo.Record) {
 		if r.Value == nil {
 			delete(s.policies, name)
 			s.machine.PolicyDeleted(name)
-		} else if json.Unmarshal(r.Value, &p) == nil {
+		} else if json.Unmarshal(r.Value, &p) == nil && s.admit(r, has(s.policies, name)) {
 			s.policies[name] = p
 			s.machine.PolicyStored(name, p.Primary, p.CreatedAt)
 		}
@@ -294,12 +301,19 @@ func (s *Store) waitApplied(ctx context.Context, offset int64) error {
 
 // write produces one record and waits until the tail has applied it.
 func (s *Store) write(ctx context.Context, key string, value []byte) (int64, error) {
-	r := &kgo.Record{Key: []byte(key), Value: value, Partition: 0}
+	return s.writeRecord(ctx, &kgo.Record{Key: []byte(key), Value: value})
+}
+
+func (s *Store) writeRecord(ctx context.Context, r *kgo.Record) (int64, error) {
+	r.Partition = 0
+	if err := s.fits(r); err != nil {
+		return 0, err
+	}
 	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
 		return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
 	}
 	if err := s.waitApplied(ctx, r.Offset); err != nil {
-		return 0, fmt.Errorf("waiting to read back %s: %w", key, err)
+		return 0, fmt.Errorf("waiting to read back %s: %w", r.Key, err)
 	}
 	return r.Offset, nil
 }
@@ -324,26 +338,27 @@ func (s *Store) Healthy() error {
 // PutCluster stores c, sealing its secrets, and answers the stored cluster
 // without them. A PUT without a password keeps the stored one, so that
 // re-applying a configuration that holds no secret does not erase it.
-func (s *Store) PutCluster(ctx context.Context, c agentapi.Cluster) (agentapi.Cluster, error) {
+// created says this call created it; see put for a create made meanwhile.
+func (s *Store) PutCluster(ctx context.Context, c agentapi.Cluster) (stored agentapi.Cluster, created bool, err error) {
 	s.mu.Lock()
 	prev, had := s.clusters[c.Name]
 	s.mu.Unlock()
-	stored := storedCluster{Cluster: c}
+	sc := storedCluster{Cluster: c}
 	if c.SASL != nil {
 		sasl := *c.SASL
 		switch {
 		case sasl.Password != "":
 			sealed, err := s.sealer.Seal(sasl.Password)
 			if err != nil {
-				return agentapi.Cluster{}, err
+				return agentapi.Cluster{}, false, err
 			}
-			stored.SealedPassword = sealed
+			sc.SealedPassword = sealed
 		case had && prev.SASL != nil && prev.SASL.Username == sasl.Username:
-			stored.SealedPassword = prev.SealedPassword
+			sc.SealedPassword = prev.SealedPassword
 		}
 		sasl.Password = ""
-		sasl.PasswordSet = stored.SealedPassword != nil
-		stored.SASL = &sasl
+		sasl.PasswordSet = sc.SealedPassword != nil
+		sc.SASL = &sasl
 	}
 	if c.TLS != nil {
 		t := *c.TLS
@@ -351,24 +366,25 @@ func (s *Store) PutCluster(ctx context.Context, c agentapi.Cluster) (agentapi.Cl
 		case t.KeyPEM != "":
 			sealed, err := s.sealer.Seal(t.KeyPEM)
 			if err != nil {
-				return agentapi.Cluster{}, err
+				return agentapi.Cluster{}, false, err
 			}
-			stored.SealedKeyPEM = sealed
+			sc.SealedKeyPEM = sealed
 		case had && prev.TLS != nil && prev.TLS.CertPEM == t.CertPEM:
-			stored.SealedKeyPEM = prev.SealedKeyPEM
+			sc.SealedKeyPEM = prev.SealedKeyPEM
 		}
 		t.KeyPEM = ""
-		t.KeyPEMSet = stored.SealedKeyPEM != nil
-		stored.TLS = &t
+		t.KeyPEMSet = sc.SealedKeyPEM != nil
+		sc.TLS = &t
 	}
-	value, err := json.Marshal(stored)
+	value, err := json.Marshal(sc)
 	if err != nil {
-		return agentapi.Cluster{}, err
+		return agentapi.Cluster{}, false, err
 	}
-	if _, err := s.write(ctx, kindCluster+c.Name, value); err != nil {
-		return agentapi.Cluster{}, err
+	if created, err = s.put(ctx, kindCluster+c.Name, value, had); err != nil {
+		return agentapi.Cluster{}, false, err
 	}
-	return s.GetCluster(c.Name)
+	stored, err = s.GetCluster(c.Name)
+	return stored, created, err
 }
 
 // GetCluster answers a stored cluster without its secrets.
@@ -459,7 +475,8 @@ func (s *Store) ForgetDivergence(ctx context.Context, f ForgottenDivergence) err
 
 // PutMirror stores m and answers it as stored. CreatedAt is kept from the
 // first PUT so that start_from=latest keeps its meaning across updates.
-func (s *Store) PutMirror(ctx context.Context, m agentapi.Mirror) (agentapi.Mirror, error) {
+// created says this call created it; see put for a create made meanwhile.
+func (s *Store) PutMirror(ctx context.Context, m agentapi.Mirror) (stored agentapi.Mirror, created bool, err error) {
 	s.mu.Lock()
 	prev, had := s.mirrors[m.Name]
 	s.mu.Unlock()
@@ -469,12 +486,13 @@ func (s *Store) PutMirror(ctx context.Context, m agentapi.Mirror) (agentapi.Mirr
 	}
 	value, err := json.Marshal(m)
 	if err != nil {
-		return agentapi.Mirror{}, err
+		return agentapi.Mirror{}, false, err
 	}
-	if _, err := s.write(ctx, kindMirror+m.Name, value); err != nil {
-		return agentapi.Mirror{}, err
+	if created, err = s.put(ctx, kindMirror+m.Name, value, had); err != nil {
+		return agentapi.Mirror{}, false, err
 	}
-	return s.GetMirror(m.Name)
+	stored, err = s.GetMirror(m.Name)
+	return stored, created, err
 }
 
 // GetMirror answers a stored mirror.
@@ -508,7 +526,8 @@ func (s *Store) DeleteMirror(ctx context.Context, name string) error {
 
 // PutPolicy stores p and answers it as stored. created_at and primary are
 // kept from the first PUT: the active cluster changes only by failover.
-func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Policy, error) {
+// created says this call created it; see put for a create made meanwhile.
+func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (stored agentapi.Policy, created bool, err error) {
 	s.mu.Lock()
 	prev, had := s.policies[p.Name]
 	p.CreatedAt = s.machine.NewGeneration(p.Name, time.Now())
@@ -519,12 +538,13 @@ func (s *Store) PutPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Poli
 	p.Active, p.ActiveBootstrapServers, p.Epoch, p.Standbys, p.InProgress, p.LastFailover, p.Diverged, p.Quarantines = "", nil, 0, nil, nil, nil, nil, nil
 	value, err := json.Marshal(p)
 	if err != nil {
-		return agentapi.Policy{}, err
+		return agentapi.Policy{}, false, err
 	}
-	if _, err := s.write(ctx, kindPolicy+p.Name, value); err != nil {
-		return agentapi.Policy{}, err
+	if created, err = s.put(ctx, kindPolicy+p.Name, value, had); err != nil {
+		return agentapi.Policy{}, false, err
 	}
-	return s.GetPolicy(p.Name)
+	stored, err = s.GetPolicy(p.Name)
+	return stored, created, err
 }
 
 // GetPolicy answers a stored policy with its live state filled in.
@@ -577,9 +597,7 @@ func (s *Store) PolicyState(name string) (policy.State, bool) {
 // AppendOp writes a failover op and answers whether it applied, once this
 // replica has read it back: the state topic's order decides.
 func (s *Store) AppendOp(ctx context.Context, op policy.Op) (bool, error) {
-	var nonce [8]byte
-	_, _ = rand.Read(nonce[:])
-	op.Nonce = hex.EncodeToString(nonce[:])
+	op.Nonce = newNonce()
 	value, err := json.Marshal(op)
 	if err != nil {
 		return false, err
