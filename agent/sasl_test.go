@@ -25,8 +25,8 @@ func TestMirrorReadsFromASASLClusterWithTheStoredPasswordAndNeverShowsIt(t *test
 		BootstrapServers: srcBoot,
 		SASL:             &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "mirror", Password: password},
 	}, &stored)
-	if code != 200 || stored.SASL == nil || !stored.SASL.PasswordSet || stored.SASL.Password != "" {
-		t.Fatalf("PUT cluster with a password: %d %+v; want 200, password_set and no password", code, stored.SASL)
+	if code != 201 || stored.SASL == nil || !stored.SASL.PasswordSet || stored.SASL.Password != "" {
+		t.Fatalf("PUT cluster with a password: %d %+v; want 201 (created), password_set and no password", code, stored.SASL)
 	}
 	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: dst.Bootstrap()})
 	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s"})
