@@ -112,12 +112,9 @@ func (s *server) validateMirror(m *agentapi.Mirror) error {
 	if m.TasksMax < 1 || m.TasksMax > 1024 {
 		return invalid("tasks_max", "%d is out of range: use 1 to 1024", m.TasksMax)
 	}
-	// Each source partition belongs to one task for the mirror's life, so
-	// that its transactional id, which fences zombies, never changes.
+	// tasks_max may change: progress is kept per source partition, and the
+	// tasks of a new tasks_max fence those of the old (mirror.TransactionalID).
 	if prev, err := s.Store.GetMirror(m.Name); err == nil {
-		if prev.TasksMax != m.TasksMax {
-			return invalid("tasks_max", "cannot change from %d to %d on an existing mirror: partitions would move between transactional ids; create a new mirror instead", prev.TasksMax, m.TasksMax)
-		}
 		if prev.Source != m.Source || prev.Target != m.Target {
 			return invalid("source", "a mirror's source and target cannot change (%s -> %s): create a new mirror instead", prev.Source, prev.Target)
 		}
