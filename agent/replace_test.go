@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,18 @@ func TestAMirrorDeletedAndCreatedAgainWithFewerTasksCopiesNothingTwice(t *testin
 	s, prod := replaceSetup(t)
 	if code := s.agent.call("DELETE", "/v1/mirrors/na-to-eu", nil, nil); code != http.StatusNoContent {
 		t.Fatalf("DELETE mirror: HTTP %d", code)
+	}
+	// The old offset syncs stay on europe and the mirror created again
+	// resumes from them: they only fit the same source and target topics.
+	s.agent.mustPut("/v1/clusters/south-america", agentapi.Cluster{BootstrapServers: s.na.addrs()})
+	otherSource, prefixed := storyMirror(2), storyMirror(2)
+	otherSource.Source, prefixed.ReplicationPolicy = "south-america", agentapi.ReplicationPrefix
+	for field, m := range map[string]agentapi.Mirror{"source": otherSource, "replication_policy": prefixed} {
+		var e agentapi.Error
+		code := s.agent.call("PUT", "/v1/mirrors/na-to-eu", m, &e)
+		if code != http.StatusConflict || e.Error.Code != agentapi.CodeConflict || e.Error.Field != field || !strings.Contains(e.Error.Message, "give the new mirror another name") {
+			t.Fatalf("PUT of the deleted mirror's name with another %s: HTTP %d %+v, want 409 naming %s and what to do", field, code, e.Error, field)
+		}
 	}
 	s.agent.mustPut("/v1/mirrors/na-to-eu", storyMirror(2))
 	prod.Produce(t, "LH.ORDERS", 6, 100)

@@ -100,6 +100,16 @@ func invalid(field, format string, args ...any) error {
 	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
+// conflictError is a 409: the request is valid, but what the agent holds
+// forbids it.
+type conflictError struct{ field, msg string }
+
+func (e *conflictError) Error() string { return e.field + ": " + e.msg }
+
+func conflict(field, format string, args ...any) error {
+	return &conflictError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -113,9 +123,12 @@ func writeError(w http.ResponseWriter, status int, e agentapi.Error) { writeJSON
 // fail turns an error into the right answer.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *fieldError
+	var ce *conflictError
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, fe.field, fe.msg))
+	case errors.As(err, &ce):
+		writeError(w, http.StatusConflict, agentapiErr(codeConflict, ce.field, ce.msg))
 	case errors.Is(err, store.ErrNoSecretKey):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, "", err.Error()))
 	case errors.Is(err, store.ErrNotFound):
