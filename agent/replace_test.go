@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,4 +96,30 @@ func TestChangingTasksMaxIsAnUpdateInPlaceThatCopiesNothingTwice(t *testing.T) {
 	n := assertSameRecords(t, s.na.addrs(), s.eu, "LH.ORDERS", "LH.ORDERS")
 	t.Logf("tasks_max 4 -> 2 -> 5 -> 1 while records flowed: all %d records on europe exactly once", n)
 	assertFailoverResumesExactly(t, s)
+}
+
+// Two agents share the tasks; one is frozen (SIGSTOP) mid-flight, keeping
+// its open transactions, while tasks_max changes: the survivor's tasks of
+// the new tasks_max fence the zombie's ids of the old one, and when it wakes
+// nothing it tries to commit lands on the target.
+func TestAZombieAgentOfTheOldTasksMaxIsFencedWhenTasksMaxChanges(t *testing.T) {
+	s := newMirrorSetup(t)
+	second := startAgent(t, s.dst.BootstrapString())
+	const partitions = 6
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil)
+	mirror := agentapi.Mirror{Source: "north-america", Target: "europe",
+		Topics: agentapi.Selector{Include: []string{`LH\.ORDERS`}}, RefreshInterval: "1s", TasksMax: 4}
+	s.agent.mustPut("/v1/mirrors/na-to-eu", mirror)
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
+	waitBothAgentsRunTasks(t, second)
+
+	s.agent.signal(t, syscall.SIGSTOP)
+	mirror.TasksMax = 3
+	second.mustPut("/v1/mirrors/na-to-eu", mirror)
+	waitRunsEveryTask(t, second, partitions)
+	s.agent.signal(t, syscall.SIGCONT)
+	time.Sleep(3 * time.Second) // the zombie wakes while records still flow
+	n := s.stopAndCompare(t, stop, prod, partitions, second)
+	t.Logf("after the zombie of tasks_max 4 woke under tasks_max 3: all %d records exactly once", n)
 }
