@@ -51,6 +51,9 @@ type task struct {
 	// mirror is frozen by a failover, deleted, or runs another tasks_max;
 	// read from the state topic up to now; nil: never held.
 	hold func(context.Context) (string, error)
+	// announced is set once the task's barrier is committed: it stays in
+	// the compacted sync topic, so a held task does not write one a second.
+	announced bool
 }
 
 // heldError stops a task that must not copy now: it is not a failure, and
@@ -118,12 +121,16 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	if _, _, err := producer.ProducerID(ctx); err != nil {
 		return fmt.Errorf("fence earlier owners of %s: %w", txid, err)
 	}
-	if err := t.announce(ctx, producer); err != nil {
-		return err
+	if !t.announced {
+		if err := t.announce(ctx, producer); err != nil {
+			return err
+		}
+		t.announced = true
 	}
 	// Asked after the producer id is ours and announced: a failover that
 	// fenced the id before now had committed its freeze before that, and
-	// tasks of a later tasks_max that started before now fence this one.
+	// tasks of a later tasks_max that started after the announcement fence
+	// this one.
 	if t.hold != nil {
 		why, err := t.hold(ctx)
 		if err != nil {
