@@ -559,22 +559,25 @@ func TestAPIValidationRefusesBadPutsNamingTheFieldAndStoresNothing(t *testing.T)
 		t.Errorf("GET body-name after the name mismatch: %d, want 404", code)
 	}
 
-	// tasks_max cannot change on an existing mirror; the refused PUT leaves
-	// the stored mirror as it was.
+	// replication_policy cannot change on an existing mirror; the refused
+	// PUT leaves the stored mirror as it was. tasks_max can.
 	var before, after agentapi.Mirror
 	if code := a.call("PUT", "/v1/mirrors/steady", `{`+okMirror+`,"tasks_max":8}`, &before); code != http.StatusCreated {
 		t.Fatalf("PUT steady: %d", code)
 	}
-	code, raw, _ := apiDo(t, a, "PUT", "/v1/mirrors/steady", "Bearer "+testToken, `{`+okMirror+`,"tasks_max":2,"refresh_interval":"1m"}`)
+	code, raw, _ := apiDo(t, a, "PUT", "/v1/mirrors/steady", "Bearer "+testToken, `{`+okMirror+`,"tasks_max":8,"replication_policy":"prefix","refresh_interval":"1m"}`)
 	if code != http.StatusBadRequest {
-		t.Fatalf("PUT changing tasks_max: %d %q, want 400", code, raw)
+		t.Fatalf("PUT changing replication_policy: %d %q, want 400", code, raw)
 	}
-	if e := apiErrorOf(t, "PUT changing tasks_max", raw); e.Code != agentapi.CodeInvalidField || e.Field != "tasks_max" {
-		t.Errorf("PUT changing tasks_max: %+v, want invalid_field tasks_max", e)
+	if e := apiErrorOf(t, "PUT changing replication_policy", raw); e.Code != agentapi.CodeInvalidField || e.Field != "replication_policy" {
+		t.Errorf("PUT changing replication_policy: %+v, want invalid_field replication_policy", e)
 	}
 	a.call("GET", "/v1/mirrors/steady", nil, &after)
 	if !reflect.DeepEqual(before, after) {
 		t.Errorf("refused PUT changed the mirror: %+v became %+v", before, after)
+	}
+	if code := a.call("PUT", "/v1/mirrors/steady", `{`+okMirror+`,"tasks_max":2}`, &after); code != http.StatusOK || after.TasksMax != 2 || !after.CreatedAt.Equal(before.CreatedAt) {
+		t.Errorf("PUT changing tasks_max from 8 to 2: %d %+v, want 200 and the same mirror with tasks_max 2", code, after)
 	}
 }
 

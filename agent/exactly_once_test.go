@@ -192,13 +192,7 @@ func TestAZombieAgentResumedAfterItsTasksMovedIsFencedAndWritesNothing(t *testin
 	s.putMirror(t, `LH\.ORDERS`)
 	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
 	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
-	kafkatest.Eventually(t, time.Minute, "both agents run tasks", func() (bool, string) {
-		owners := map[string]bool{}
-		for _, p := range second.status("na-to-eu").Partitions {
-			owners[p.Agent] = true
-		}
-		return len(owners) == 2, fmt.Sprint(owners)
-	})
+	waitBothAgentsRunTasks(t, second)
 
 	// Freeze the first agent mid-flight: it keeps its open transactions and
 	// its buffered records, misses its heartbeats, and loses its tasks.
@@ -210,6 +204,19 @@ func TestAZombieAgentResumedAfterItsTasksMovedIsFencedAndWritesNothing(t *testin
 	time.Sleep(3 * time.Second)
 	n := s.stopAndCompare(t, stop, prod, partitions, second)
 	t.Logf("after the zombie woke: all %d records exactly once", n)
+}
+
+// waitBothAgentsRunTasks waits until the status, as a tells it, shows
+// partitions copied by two agents.
+func waitBothAgentsRunTasks(t *testing.T, a *agentProc) {
+	t.Helper()
+	kafkatest.Eventually(t, time.Minute, "both agents run tasks", func() (bool, string) {
+		owners := map[string]bool{}
+		for _, p := range a.status("na-to-eu").Partitions {
+			owners[p.Agent] = true
+		}
+		return len(owners) == 2, fmt.Sprint(owners)
+	})
 }
 
 // waitRunsEveryTask waits until agent a reports every partition as its own.

@@ -32,19 +32,24 @@ func newFailoverSetup(t *testing.T, fencing string, tasksMax int) *failoverSetup
 	s := &failoverSetup{na: na, eu: eu.Bootstrap(), euc: eu, agent: startAgent(t, eu.BootstrapString())}
 	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: na.addrs()})
 	s.agent.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: s.eu})
-	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
+	s.agent.mustPut("/v1/mirrors/na-to-eu", storyMirror(tasksMax))
+	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{
+		Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+		Mirrors: []string{"na-to-eu"}, Fencing: fencing, DrainTimeout: "30s",
+	})
+	return s
+}
+
+// storyMirror is the reference story's mirror of LH.* and consumer-* groups.
+func storyMirror(tasksMax int) agentapi.Mirror {
+	return agentapi.Mirror{
 		Source: "north-america", Target: "europe",
 		Topics:             agentapi.Selector{Include: []string{`LH\..*`}},
 		Groups:             agentapi.Selector{Include: []string{`consumer-.*`}},
 		RefreshInterval:    "1s",
 		CheckpointInterval: "500ms",
 		TasksMax:           tasksMax,
-	})
-	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{
-		Clusters: []string{"north-america", "europe"}, Primary: "north-america",
-		Mirrors: []string{"na-to-eu"}, Fencing: fencing, DrainTimeout: "30s",
-	})
-	return s
+	}
 }
 
 // partitionCounts answers the records per partition of a topic.

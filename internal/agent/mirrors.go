@@ -10,6 +10,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 )
 
 func (s *server) putMirror(w http.ResponseWriter, r *http.Request) {
@@ -112,17 +113,27 @@ func (s *server) validateMirror(m *agentapi.Mirror) error {
 	if m.TasksMax < 1 || m.TasksMax > 1024 {
 		return invalid("tasks_max", "%d is out of range: use 1 to 1024", m.TasksMax)
 	}
-	// Each source partition belongs to one task for the mirror's life, so
-	// that its transactional id, which fences zombies, never changes.
+	// tasks_max may change: progress is kept per source partition, and the
+	// tasks of a new tasks_max fence those of the old (mirror.TransactionalID).
 	if prev, err := s.Store.GetMirror(m.Name); err == nil {
-		if prev.TasksMax != m.TasksMax {
-			return invalid("tasks_max", "cannot change from %d to %d on an existing mirror: partitions would move between transactional ids; create a new mirror instead", prev.TasksMax, m.TasksMax)
-		}
 		if prev.Source != m.Source || prev.Target != m.Target {
 			return invalid("source", "a mirror's source and target cannot change (%s -> %s): create a new mirror instead", prev.Source, prev.Target)
 		}
 		if prev.ReplicationPolicy != m.ReplicationPolicy {
 			return invalid("replication_policy", "cannot change on an existing mirror: its target topics already have names; create a new mirror instead")
+		}
+		return nil
+	}
+	// A mirror created again resumes from the offset syncs its namesake
+	// left on the target: they only fit the same source and target topics.
+	if rm, ok := s.Store.Retired(m.Name, m.Target); ok {
+		field, was, is := "source", rm.Source, m.Source
+		if rm.Source == m.Source {
+			field, was, is = "replication_policy", rm.ReplicationPolicy, m.ReplicationPolicy
+		}
+		if was != is {
+			return conflict(field, "a deleted mirror named %q copied from %s into %s with replication_policy %s; its offset syncs on %s (topic %s) say where that copy stands, and a mirror of the same name created again resumes from them, so it cannot have %s %s: give the new mirror another name",
+				m.Name, rm.Source, m.Target, rm.ReplicationPolicy, m.Target, offsetsync.Topic(m.Name), field, is)
 		}
 	}
 	return nil

@@ -2,16 +2,10 @@ package agent
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
-
-// conflictError is a 409 about one field.
-type conflictError struct{ field, msg string }
-
-func (e *conflictError) Error() string { return e.field + ": " + e.msg }
 
 // storeObject validates an object and stores it, and answers whether this
 // request created it. When another request created the same object
@@ -29,7 +23,7 @@ func storeObject(kind, name string, validate func() error, put func() (created b
 	if err := validate(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			return false, &conflictError{field: fe.field, msg: fmt.Sprintf("%s %q was created by another request meanwhile, and this one cannot update it: %s", kind, name, fe.msg)}
+			return false, conflict(fe.field, "%s %q was created by another request meanwhile, and this one cannot update it: %s", kind, name, fe.msg)
 		}
 		return false, err
 	}

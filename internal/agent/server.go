@@ -100,6 +100,16 @@ func invalid(field, format string, args ...any) error {
 	return &fieldError{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
+// conflictError is a 409: the request is valid, but what the agent holds
+// forbids it.
+type conflictError struct{ field, msg string }
+
+func (e *conflictError) Error() string { return e.field + ": " + e.msg }
+
+func conflict(field, format string, args ...any) error {
+	return &conflictError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -414,10 +414,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 	commits := map[string]kadm.Offsets{}
 	resumptions := map[string]*agentapi.GroupResumption{}
 	for _, m := range pl.mirrors {
-		if err := fenceTasks(ctx, dstOpts, m.Name, max(m.TasksMax, 1)); err != nil {
-			return nil, err
-		}
-		idx, err := finalSyncs(ctx, dstOpts, m.Name)
+		idx, err := mirror.FinalSyncs(ctx, dstOpts, m)
 		if err != nil {
 			return nil, err
 		}

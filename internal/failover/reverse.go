@@ -213,7 +213,7 @@ func (e *Executor) quarantine(ctx context.Context, m agentapi.Mirror, policyName
 	if err != nil {
 		return nil, err
 	}
-	idx, err := finalSyncs(ctx, dstOpts, m.Name)
+	idx, err := mirror.FinalSyncs(ctx, dstOpts, m)
 	if err != nil {
 		return nil, err
 	}

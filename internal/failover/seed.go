@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
@@ -17,9 +16,8 @@ import (
 // at its source's end: everything the source holds now came from the other
 // side (or was mirrored there before), so copying it back would duplicate it.
 // Each source partition gets an offset sync without runs whose SourceNext is
-// the partition's end, written to its task's partition of the sync topic
-// with the task's transactional id (the mirror is stopped, so this also
-// fences any zombie of the task).
+// the partition's end, written as the task that owns it would (the mirror is
+// stopped, so this also fences any zombie of the task).
 func (e *Executor) seedFromEnd(ctx context.Context, m agentapi.Mirror) error {
 	topics, err := e.matchingTopics(ctx, m)
 	if err != nil || len(topics) == 0 {
@@ -35,47 +33,18 @@ func (e *Executor) seedFromEnd(ctx context.Context, m agentapi.Mirror) error {
 	if err != nil {
 		return fmt.Errorf("end offsets on %s: %w", m.Source, err)
 	}
-	tasksMax := max(m.TasksMax, 1)
-	byTask := map[int][]offsetsync.Sync{}
+	var syncs []offsetsync.Sync
 	ends.Each(func(o kadm.ListedOffset) {
-		task := mirror.TaskOf(o.Topic, o.Partition, tasksMax)
-		byTask[task] = append(byTask[task], offsetsync.Sync{Topic: o.Topic, Partition: o.Partition,
+		syncs = append(syncs, offsetsync.Sync{Topic: o.Topic, Partition: o.Partition,
 			TargetTopic: mirror.TargetTopic(m.ReplicationPolicy, m.Source, o.Topic), SourceNext: o.Offset})
 	})
 	dst, dstOpts, err := e.client(m.Target)
 	if err != nil {
 		return err
 	}
-	err = mirror.EnsureTopicPartitions(ctx, kadm.NewClient(dst), offsetsync.Topic(m.Name), int32(tasksMax), true)
 	dst.Close()
-	if err != nil {
-		return fmt.Errorf("offset sync topic of %s on %s: %w", m.Name, m.Target, err)
-	}
-	for task, syncs := range byTask {
-		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(mirror.TransactionalID(m.Name, task)), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
-		if err != nil {
-			return err
-		}
-		err = func() error {
-			defer cl.Close()
-			if err := cl.BeginTransaction(); err != nil {
-				return err
-			}
-			for _, s := range syncs {
-				v, err := s.Encode()
-				if err != nil {
-					return err
-				}
-				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: offsetsync.Topic(m.Name), Partition: int32(task), Key: s.Key(), Value: v}).FirstErr(); err != nil {
-					_ = cl.EndTransaction(ctx, kgo.TryAbort)
-					return err
-				}
-			}
-			return cl.EndTransaction(ctx, kgo.TryCommit)
-		}()
-		if err != nil {
-			return fmt.Errorf("seed mirror %s at %s's end (task %d): %w", m.Name, m.Source, task, err)
-		}
+	if err := mirror.SeedSyncs(ctx, dstOpts, m, syncs); err != nil {
+		return fmt.Errorf("seed mirror %s at %s's end: %w", m.Name, m.Source, err)
 	}
 	return nil
 }

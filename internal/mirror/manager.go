@@ -133,14 +133,12 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 	if err != nil {
 		return spec, nil, err
 	}
-	if m.TasksMax <= 0 {
-		m.TasksMax = agentapi.DefaultTasksMax
-	}
+	m.TasksMax = tasksMaxOf(m)
 	log := mg.Log.With("mirror", m.Name)
 	return spec, &runner{
 		m: m, sel: sel, srcOpts: srcOpts, dstOpts: dstOpts, state: stateOpts,
 		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, cpMetrics: mg.CheckpointMetrics,
-		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m),
+		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m), hold: mg.holdNow(m),
 	}, nil
 }
 
@@ -161,6 +159,28 @@ func (mg *Manager) frozenNow(m agentapi.Mirror) func(context.Context) (string, e
 		}
 		if frozen, why := mg.Store.MirrorFrozen(m.Name, m.Source, m.Target); frozen {
 			return why, nil
+		}
+		return "", nil
+	}
+}
+
+// holdNow answers, for a task about to copy, why it must not ("" when it
+// may): its mirror is frozen, or was deleted or given another tasks_max
+// since this runner started, read from the state topic up to now. A task of
+// an old tasks_max copies nothing once the new one is stored: the new tasks
+// own its partitions under other transactional ids.
+func (mg *Manager) holdNow(m agentapi.Mirror) func(context.Context) (string, error) {
+	frozen := mg.frozenNow(m)
+	return func(ctx context.Context) (string, error) {
+		if why, err := frozen(ctx); why != "" || err != nil {
+			return why, err
+		}
+		cur, err := mg.Store.GetMirror(m.Name)
+		if err != nil {
+			return "the mirror was deleted; this replica stops it", nil
+		}
+		if n := tasksMaxOf(cur); n != m.TasksMax {
+			return fmt.Sprintf("tasks_max changed from %d to %d; this replica restarts the mirror with %d tasks", m.TasksMax, n, n), nil
 		}
 		return "", nil
 	}

@@ -58,13 +58,17 @@ func BenchmarkTaskRestartReadsSyncHistory(b *testing.B) {
 				b.Fatal(err)
 			}
 
-			t := &task{id: 0, m: agentapi.Mirror{Name: name}, dstOpts: []kgo.Opt{kgo.SeedBrokers(bootstrap...)}}
-			producer := kafkatest.Client(b, bootstrap, kgo.TransactionalID(TransactionalID(name, 0)))
+			t := &task{id: 0, m: agentapi.Mirror{Name: name, TasksMax: 1}, dstOpts: []kgo.Opt{kgo.SeedBrokers(bootstrap...)}}
+			producer := kafkatest.Client(b, bootstrap, kgo.TransactionalID(TransactionalID(name, 1, 0)))
 			if _, _, err := producer.ProducerID(ctx); err != nil {
 				b.Fatal(err)
 			}
 			start := time.Now()
-			progress, err := t.readProgress(ctx, producer)
+			err := t.announce(ctx, producer)
+			var progress map[tp]int64
+			if err == nil {
+				progress, err = t.readProgress(ctx)
+			}
 			took[i] = time.Since(start)
 			producer.Close()
 			if err != nil {

@@ -37,8 +37,10 @@ type runner struct {
 	metrics  *Metrics
 	sessions time.Duration
 	agentID  string
-	// frozen is asked by each task before it copies; see Manager.frozenNow.
-	frozen func(context.Context) (string, error)
+	// frozen is asked by the checkpointer before it commits; see
+	// Manager.frozenNow. hold is asked by each task before it copies; see
+	// Manager.holdNow.
+	frozen, hold func(context.Context) (string, error)
 
 	cpMetrics *checkpoint.Metrics
 
@@ -198,7 +200,7 @@ func (r *runner) startTasks(ctx context.Context, ids []int32) {
 			stats:   newTaskStats(int(id), r.agentID),
 			metrics: r.metrics,
 			partsCh: make(chan []SourcePartition, 1), restartIn: time.Second,
-			frozen: r.frozen,
+			hold: r.hold,
 		}
 		t.setPartitions(r.partsOf(int(id)))
 		tctx, cancel := context.WithCancel(ctx)

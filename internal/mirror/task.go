@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -15,12 +14,6 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 )
-
-// TransactionalID is stable per mirror and task: a restarted or moved task
-// fences the previous owner by initializing the same id.
-func TransactionalID(mirror string, task int) string {
-	return "__kfo_mirror." + mirror + ".task-" + strconv.Itoa(task)
-}
 
 // maxBatchRecords bounds one transaction.
 const maxBatchRecords = 20000
@@ -54,16 +47,20 @@ type task struct {
 	metrics   *Metrics
 	partsCh   chan []SourcePartition // the latest set wins
 	restartIn time.Duration
-	// frozen answers why the mirror must not copy now ("" when it may),
-	// read from the state topic up to now; nil: never frozen.
-	frozen func(context.Context) (string, error)
+	// hold answers why the task must not copy now ("" when it may): its
+	// mirror is frozen by a failover, deleted, or runs another tasks_max;
+	// read from the state topic up to now; nil: never held.
+	hold func(context.Context) (string, error)
+	// announced is set once the task's barrier is committed: it stays in
+	// the compacted sync topic, so a held task does not write one a second.
+	announced bool
 }
 
-// frozenError stops a task that found its mirror frozen by a failover: it
-// is not a failure, and the task checks again until its runner is stopped.
-type frozenError struct{ why string }
+// heldError stops a task that must not copy now: it is not a failure, and
+// the task checks again until its runner is stopped.
+type heldError struct{ why string }
 
-func (e *frozenError) Error() string { return "mirror frozen: " + e.why }
+func (e *heldError) Error() string { return "mirror task held: " + e.why }
 
 func (t *task) setPartitions(parts []SourcePartition) {
 	select {
@@ -77,21 +74,21 @@ func (t *task) setPartitions(parts []SourcePartition) {
 // committed progress, which is what exactly once rests on.
 func (t *task) run(ctx context.Context) {
 	var parts []SourcePartition
-	lastFrozen := ""
+	lastHeld := ""
 	for ctx.Err() == nil {
 		err := t.runOnce(ctx, &parts)
 		if ctx.Err() != nil {
 			return
 		}
-		var fz *frozenError
+		var held *heldError
 		switch {
-		case errors.As(err, &fz):
-			if fz.why != lastFrozen {
-				t.log.Info("mirror task does not copy: the mirror is frozen", "reason", fz.why)
-				lastFrozen = fz.why
+		case errors.As(err, &held):
+			if held.why != lastHeld {
+				t.log.Info("mirror task does not copy now", "reason", held.why)
+				lastHeld = held.why
 			}
 		default:
-			lastFrozen = ""
+			lastHeld = ""
 			t.log.Warn("mirror task failed; restarting from its last committed offset sync", "error", err)
 			t.stats.setError(err)
 			t.metrics.errors.WithLabelValues(t.m.Name).Inc()
@@ -104,8 +101,9 @@ func (t *task) run(ctx context.Context) {
 }
 
 func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
+	txid := TransactionalID(t.m.Name, t.m.TasksMax, t.id)
 	producer, err := kgo.NewClient(append(t.dstOpts,
-		kgo.TransactionalID(TransactionalID(t.m.Name, t.id)),
+		kgo.TransactionalID(txid),
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(2*maxBatchRecords),
@@ -121,20 +119,28 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	// Initializing the transactional id fences every earlier owner of
 	// this task and settles its open transaction.
 	if _, _, err := producer.ProducerID(ctx); err != nil {
-		return fmt.Errorf("fence earlier owners of %s: %w", TransactionalID(t.m.Name, t.id), err)
+		return fmt.Errorf("fence earlier owners of %s: %w", txid, err)
 	}
-	// Asked after the producer id is ours: a failover that fenced the id
-	// before now had committed its freeze before that.
-	if t.frozen != nil {
-		why, err := t.frozen(ctx)
+	if !t.announced {
+		if err := t.announce(ctx, producer); err != nil {
+			return err
+		}
+		t.announced = true
+	}
+	// Asked after the producer id is ours and announced: a failover that
+	// fenced the id before now had committed its freeze before that, and
+	// tasks of a later tasks_max that started after the announcement fence
+	// this one.
+	if t.hold != nil {
+		why, err := t.hold(ctx)
 		if err != nil {
 			return err
 		}
 		if why != "" {
-			return &frozenError{why}
+			return &heldError{why}
 		}
 	}
-	progress, err := t.readProgress(ctx, producer)
+	progress, err := t.readProgress(ctx)
 	if err != nil {
 		return err
 	}
@@ -423,58 +429,40 @@ func (t *task) abort(ctx context.Context, producer *kgo.Client, cause error) err
 	return cause
 }
 
-// readProgress commits a barrier record to the task's sync partition and
-// reads the partition back up to it: every sync committed before is then
-// known, and the next source offset of each partition is the greatest
-// SourceNext seen.
-func (t *task) readProgress(ctx context.Context, producer *kgo.Client) (map[tp]int64, error) {
+// announce commits the task's barrier, which names its transactional id
+// to whoever must fence it later.
+func (t *task) announce(ctx context.Context, producer *kgo.Client) error {
 	topic := offsetsync.Topic(t.m.Name)
 	if err := producer.BeginTransaction(); err != nil {
-		return nil, err
+		return err
 	}
-	barrier := &kgo.Record{Topic: topic, Partition: int32(t.id), Key: offsetsync.BarrierKey(t.id), Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
-	if err := producer.ProduceSync(ctx, barrier).FirstErr(); err != nil {
-		return nil, t.abort(ctx, producer, fmt.Errorf("write barrier to %s: %w", topic, err))
+	if err := producer.ProduceSync(ctx, barrier(topic, t.m.TasksMax, t.id)).FirstErr(); err != nil {
+		return t.abort(ctx, producer, fmt.Errorf("write barrier to %s: %w", topic, err))
 	}
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return nil, fmt.Errorf("commit barrier to %s: %w", topic, err)
+		return fmt.Errorf("commit barrier to %s: %w", topic, err)
 	}
-	reader, err := kgo.NewClient(append(t.dstOpts,
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {int32(t.id): kgo.NewOffset().AtStart()}}),
-	)...)
+	return nil
+}
+
+// readProgress fences the writers of other tasks_max and answers the next
+// source offset of each source partition whose syncs are in the task's own
+// sync partition or in one those writers wrote: the greatest SourceNext
+// committed. Tasks of the current tasks_max write their own partitions only.
+func (t *task) readProgress(ctx context.Context) (map[tp]int64, error) {
+	parts, err := fenceOtherWriters(ctx, t.dstOpts, t.m)
 	if err != nil {
 		return nil, err
 	}
-	defer reader.Close()
+	parts[int32(t.id)] = true
 	progress := map[tp]int64{}
-	for {
-		fetches := reader.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err := fetches.Err0(); err != nil {
-			return nil, fmt.Errorf("read offset syncs from %s: %w", topic, err)
-		}
-		done := false
-		fetches.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= barrier.Offset {
-				done = true
-			}
-			if offsetsync.IsBarrier(r.Key) {
-				return
-			}
-			s, err := offsetsync.Decode(r.Value)
-			if err != nil {
-				return
-			}
-			k := tp{s.Topic, s.Partition}
-			if s.SourceNext > progress[k] {
-				progress[k] = s.SourceNext
-			}
-		})
-		if done {
-			return progress, nil
-		}
+	err = readCommittedSyncs(ctx, t.dstOpts, t.m.Name, parts, func(s offsetsync.Sync) error {
+		k := tp{s.Topic, s.Partition}
+		progress[k] = max(progress[k], s.SourceNext)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read offset syncs: %w", err)
 	}
+	return progress, nil
 }

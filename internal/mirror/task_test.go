@@ -35,7 +35,7 @@ type taskEnv struct {
 	task     *task
 }
 
-func newTaskEnv(t *testing.T, frozen func(context.Context) (string, error)) *taskEnv {
+func newTaskEnv(t *testing.T, hold func(context.Context) (string, error)) *taskEnv {
 	t.Helper()
 	e := &taskEnv{
 		src: kafkatest.Cluster(t, "north-america").Bootstrap(),
@@ -45,32 +45,46 @@ func newTaskEnv(t *testing.T, frozen func(context.Context) (string, error)) *tas
 	kafkatest.CreateTopic(t, e.src, "LH.ORDERS", 1, nil)
 	kafkatest.CreateTopic(t, e.dst, "LH.ORDERS", 1, nil)
 	kafkatest.CreateTopic(t, e.dst, offsetsync.Topic(e.m.Name), 1, nil)
-	e.task = &task{
-		id: 0, m: e.m,
-		srcOpts: []kgo.Opt{kgo.SeedBrokers(e.src...)},
-		dstOpts: []kgo.Opt{kgo.SeedBrokers(e.dst...)},
-		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		stats:   newTaskStats(0, "agent"),
-		metrics: NewMetrics(prometheus.NewRegistry()),
-		partsCh: make(chan []SourcePartition, 1), restartIn: 100 * time.Millisecond,
-		frozen: frozen,
-	}
-	e.task.setPartitions([]SourcePartition{{Topic: "LH.ORDERS", Partition: 0, TargetTopic: "LH.ORDERS"}})
+	e.task = e.newTask(1, 0)
+	e.task.hold = hold
 	return e
 }
 
+// newTask answers task id of the mirror run with tasksMax tasks, copying
+// LH.ORDERS[0].
+func (e *taskEnv) newTask(tasksMax, id int) *task {
+	m := e.m
+	m.TasksMax = tasksMax
+	tk := &task{
+		id: id, m: m,
+		srcOpts: []kgo.Opt{kgo.SeedBrokers(e.src...)},
+		dstOpts: []kgo.Opt{kgo.SeedBrokers(e.dst...)},
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		stats:   newTaskStats(id, "agent"),
+		metrics: NewMetrics(prometheus.NewRegistry()),
+		partsCh: make(chan []SourcePartition, 1), restartIn: 100 * time.Millisecond,
+	}
+	tk.setPartitions([]SourcePartition{{Topic: "LH.ORDERS", Partition: 0, TargetTopic: "LH.ORDERS"}})
+	return tk
+}
+
 // run runs the task until the test ends.
-func (e *taskEnv) run(t *testing.T) {
+func (e *taskEnv) run(t *testing.T) { runTask(t, e.task) }
+
+// runTask runs tk until the answered stop is called or the test ends.
+func runTask(t *testing.T, tk *task) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.task.run(ctx)
+		tk.run(ctx)
 	}()
-	t.Cleanup(func() {
+	stop = func() {
 		cancel()
 		<-done
-	})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func TestATaskCopiesNothingWhileItsMirrorIsFrozenAndResumesWhenLifted(t *testing.T) {

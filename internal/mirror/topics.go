@@ -90,8 +90,8 @@ func TargetTopic(policy, sourceCluster, topic string) string {
 }
 
 // TaskOf maps a source partition to its task. The mapping depends only on
-// the topic, the partition and tasks_max, so a partition never changes task
-// (and so never changes transactional id) while the mirror lives.
+// the topic, the partition and tasks_max: a partition changes task only when
+// tasks_max changes, and then its new task fences the old one (see syncs.go).
 func TaskOf(topic string, partition int32, tasksMax int) int {
 	h := fnv.New32a()
 	h.Write([]byte(topic))

@@ -2,20 +2,23 @@ package offsetsync
 
 import (
 	"bytes"
-	"strconv"
 )
 
-// Topic holds a mirror's offset syncs on the target. Task i writes only to
-// partition i, so after fencing its zombies no other open transaction can sit
-// on that partition and a task reads its whole progress back exactly.
+// Topic holds a mirror's offset syncs on the target. Task i writes to
+// partition i whatever the mirror's tasks_max; a task reads every partition
+// back, so a source partition's progress is found whichever task wrote it.
 func Topic(mirror string) string { return "__kfo_offset_syncs." + mirror }
 
-// barrierPrefix starts the key of a task's barrier record: written after
-// fencing, read back to know that every earlier sync has been seen.
+// barrierPrefix starts the key of a barrier record: a writer announces
+// itself with one, committed before it writes any sync, so that a reader of
+// the topic knows every writer it must fence.
 const barrierPrefix = "barrier/"
 
-// BarrierKey is the key of task's barrier record.
-func BarrierKey(task int) []byte { return []byte(barrierPrefix + strconv.Itoa(task)) }
+// BarrierKey is the key of a writer's barrier record.
+func BarrierKey(writer string) []byte { return []byte(barrierPrefix + writer) }
 
 // IsBarrier reports whether a record key is a barrier, not a sync.
 func IsBarrier(key []byte) bool { return bytes.HasPrefix(key, []byte(barrierPrefix)) }
+
+// BarrierWriter answers the writer a barrier key announces.
+func BarrierWriter(key []byte) string { return string(bytes.TrimPrefix(key, []byte(barrierPrefix))) }

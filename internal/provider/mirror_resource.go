@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -30,6 +29,7 @@ var (
 	_ resource.ResourceWithConfigure      = &MirrorResource{}
 	_ resource.ResourceWithImportState    = &MirrorResource{}
 	_ resource.ResourceWithValidateConfig = &MirrorResource{}
+	_ resource.ResourceWithModifyPlan     = &MirrorResource{}
 )
 
 // MirrorResource copies matching topics from one cluster to another,
@@ -111,7 +111,10 @@ func selectorAttrs(what, example string, includeRequired bool) map[string]schema
 }
 
 func mirrorSchema() schema.Schema {
-	fixed := " It cannot change on an existing mirror (each partition keeps its task and transactional id for the mirror's life): changing it replaces the mirror."
+	fixed := " It cannot change on an existing mirror: changing it replaces the mirror."
+	// A mirror created again under its name into its target resumes from
+	// the offset syncs it left there (see ModifyPlan).
+	renamed := fixed + " Give the mirror a new `name` in the same change unless `target` changes too: the offset syncs the old mirror left on its target fit only its source and topic names."
 	return schema.Schema{
 		MarkdownDescription: "A mirror copies the matching topics of a `source` cluster to a `target` cluster exactly once: " +
 			"same partitions, keys, values, headers and timestamps, with the exact target offset of every source offset recorded.",
@@ -123,7 +126,7 @@ func mirrorSchema() schema.Schema {
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"source": schema.StringAttribute{
-				MarkdownDescription: "Name of the `kafka_cluster` to copy from." + fixed,
+				MarkdownDescription: "Name of the `kafka_cluster` to copy from." + renamed,
 				Required:            true,
 				Validators:          []validator.String{validName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
@@ -146,7 +149,7 @@ func mirrorSchema() schema.Schema {
 			},
 			"replication_policy": schema.StringAttribute{
 				MarkdownDescription: "How a source topic is named on the target: `identity` keeps the name, `prefix` writes `<source>.<topic>`. One of " +
-					quoted(agentapi.ReplicationPolicies) + ". Default `" + agentapi.ReplicationIdentity + "`." + fixed,
+					quoted(agentapi.ReplicationPolicies) + ". Default `" + agentapi.ReplicationIdentity + "`." + renamed,
 				Optional:      true,
 				Computed:      true,
 				Default:       stringdefault.StaticString(agentapi.ReplicationIdentity),
@@ -182,12 +185,12 @@ func mirrorSchema() schema.Schema {
 				Validators:          []validator.String{durationAtLeast(time.Second)},
 			},
 			"tasks_max": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("How many tasks share the mirror's partitions, 1 to 1024. Default `%d`.", agentapi.DefaultTasksMax) + fixed,
-				Optional:            true,
-				Computed:            true,
-				Default:             int64default.StaticInt64(agentapi.DefaultTasksMax),
-				Validators:          []validator.Int64{int64validator.Between(1, 1024)},
-				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				MarkdownDescription: fmt.Sprintf("How many tasks share the mirror's partitions, 1 to 1024. Default `%d`. ", agentapi.DefaultTasksMax) +
+					"Changing it updates the mirror in place: each partition resumes where it stands under its new task, and nothing is copied twice.",
+				Optional:   true,
+				Computed:   true,
+				Default:    int64default.StaticInt64(agentapi.DefaultTasksMax),
+				Validators: []validator.Int64{int64validator.Between(1, 1024)},
 			},
 			"checkpoint_interval": schema.StringAttribute{
 				MarkdownDescription: "How often the agent reads the committed offsets of the `groups` on the source, translates them to target offsets and stores them on the target, as a Go duration from `" +
@@ -240,6 +243,33 @@ func (r *MirrorResource) ValidateConfig(ctx context.Context, req resource.Valida
 	if source.ValueString() == target.ValueString() {
 		resp.Diagnostics.AddAttributeError(path.Root("target"), "Mirror Target Is Its Source",
 			fmt.Sprintf("source and target are both the cluster %q: a mirror copies from one cluster to another. Set target to the name of the standby cluster the records are copied to.", source.ValueString()))
+	}
+}
+
+// ModifyPlan refuses at plan time a replacement the agent would refuse only
+// after the old mirror is deleted: a mirror created again under the same
+// name into the same target resumes from the offset syncs the old one left
+// there, which fit only the same source and replication policy.
+func (r *MirrorResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+		return
+	}
+	var plan, state mirrorModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !plan.Name.Equal(state.Name) || !plan.Target.Equal(state.Target) {
+		return
+	}
+	for _, c := range []struct {
+		attr    string
+		was, is types.String
+	}{{"source", state.Source, plan.Source}, {"replication_policy", state.ReplicationPolicy, plan.ReplicationPolicy}} {
+		if c.is.IsUnknown() || c.is.Equal(c.was) {
+			continue
+		}
+		resp.Diagnostics.AddAttributeError(path.Root(c.attr), "Mirror Needs A New Name",
+			fmt.Sprintf("Changing %s replaces mirror %s. The mirror created again under the same name into %s would resume from the offset syncs the old one left there, which describe its copy with %s %s, so the agent refuses it (409) after the old mirror is deleted. Give the mirror a new name in the same change.",
+				c.attr, state.Name.ValueString(), state.Target.ValueString(), c.attr, c.was.ValueString()))
 	}
 }
 

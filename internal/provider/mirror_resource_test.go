@@ -38,13 +38,13 @@ resource "kafka_mirror" "na_to_eu" {
 `, e.source.BootstrapString(), e.target.BootstrapString(), source, mirror)
 }
 
-// TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords creates a mirror
-// between two real clusters through a real agent and shows that records
-// arrive on the target; then imports it, updates it in place (checkpoint
-// settings included) and imports it again, replaces it when tasks_max
-// changes, and shows an empty plan after every apply. A first step shows an
-// agent refusal is reported on the attribute it names.
-func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
+// TestAccMirrorCreateImportUpdateAndCopiesRecords creates a mirror between
+// two real clusters through a real agent and shows that records arrive on
+// the target; then imports it, updates it in place (checkpoint settings
+// included) and imports it again, updates tasks_max in place without copying
+// a record twice, and shows an empty plan after every apply. A first step
+// shows an agent refusal is reported on the attribute it names.
+func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, perPartition = "LH.orders", 3, 50
 	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
@@ -60,7 +60,7 @@ func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
   refresh_interval    = "5s"
   checkpoint_interval = "250ms"
   sync_group_offsets  = false`
-	replaced := updated + "\n  tasks_max = 2"
+	rescaled := updated + "\n  tasks_max = 2"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
@@ -128,14 +128,22 @@ func TestAccMirrorCreateImportUpdateReplaceAndCopiesRecords(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"state", "lag_records"},
 			},
 			{
-				Config: mirrorConfig(e, "kafka_cluster.na.name", replaced),
+				Config: mirrorConfig(e, "kafka_cluster.na.name", rescaled),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionDestroyBeforeCreate)},
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("tasks_max"), knownvalue.Int64Exact(2)),
 				},
+				// Every partition resumes where it stood under 4 tasks.
+				Check: recordsMirrored(t, e, topic, partitions*perPartition),
+			},
+			// Another source under the same name and target would resume
+			// from the old source's offset syncs: the plan refuses it.
+			{
+				Config:      mirrorConfig(e, `"south-america"`, rescaled),
+				ExpectError: regexp.MustCompile(`(?s)Mirror Needs A New Name.*Changing source replaces mirror na-to-eu.*Give the mirror a\s+new\s+name`),
 			},
 		},
 	})

@@ -34,7 +34,10 @@ const (
 	// kindForgotten marks a cluster whose divergence was forgotten with its
 	// policy: nothing is mirrored from or into it until it is deleted.
 	kindForgotten = "forgotten/"
-	barrierKey    = "barrier"
+	// kindRetired keys what a deleted mirror left on its target:
+	// retired/<mirror>/<target> (names hold no '/').
+	kindRetired = "retired/"
+	barrierKey  = "barrier"
 )
 
 // ErrNotFound is returned for a name that is not stored.
@@ -50,6 +53,18 @@ type ForgottenDivergence struct {
 	Policy  string    `json:"policy"`
 	Epoch   int64     `json:"epoch"` // of the forced failover that left it behind
 	At      time.Time `json:"at"`
+}
+
+// RetiredMirror is what a deleted mirror left behind on its target: offset
+// syncs that say where each partition of its source stands. A mirror of the
+// same name created again into that target resumes from them, so it must
+// copy the same source under the same replication policy.
+type RetiredMirror struct {
+	Mirror            string    `json:"mirror"`
+	Source            string    `json:"source"`
+	Target            string    `json:"target"`
+	ReplicationPolicy string    `json:"replication_policy"`
+	DeletedAt         time.Time `json:"deleted_at"`
 }
 
 // storedCluster is a cluster as written to the topic: secrets sealed.
@@ -72,6 +87,7 @@ type Store struct {
 	forgot   map[string]ForgottenDivergence // by cluster
 	awaited  map[string]bool                // nonce of a put this replica waits for -> whether it applied
 	lastPut  map[string]string              // key -> nonce of its latest record
+	retired  map[string]RetiredMirror       // by mirror/target
 	machine  *policy.Machine
 	applied  int64         // offset of the last record applied
 	changed  chan struct{} // closed and replaced on every applied record
@@ -114,6 +130,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
 		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
 		awaited: map[string]bool{}, lastPut: map[string]string{},
+		retired: map[string]RetiredMirror{},
 		applied: -1, changed: make(chan struct{}),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -232,6 +249,11 @@ func (s *Store) apply(r *kgo.Record) {
 			delete(s.forgot, name)
 		} else if json.Unmarshal(r.Value, &f) == nil {
 			s.forgot[name] = f
+		}
+	case strings.HasPrefix(key, kindRetired):
+		var rm RetiredMirror
+		if r.Value != nil && json.Unmarshal(r.Value, &rm) == nil {
+			s.retired[strings.TrimPrefix(key, kindRetired)] = rm
 		}
 	case strings.HasPrefix(key, kindFailover):
 		var op policy.Op
@@ -519,9 +541,31 @@ func (s *Store) Mirrors() []agentapi.Mirror {
 }
 
 // DeleteMirror removes a mirror; deleting an unknown one is not an error.
+// What it leaves on its target is recorded first (see RetiredMirror).
 func (s *Store) DeleteMirror(ctx context.Context, name string) error {
+	s.mu.Lock()
+	m, had := s.mirrors[name]
+	s.mu.Unlock()
+	if had {
+		rm := RetiredMirror{Mirror: name, Source: m.Source, Target: m.Target, ReplicationPolicy: m.ReplicationPolicy, DeletedAt: time.Now().UTC().Truncate(time.Millisecond)}
+		value, err := json.Marshal(rm)
+		if err != nil {
+			return err
+		}
+		if _, err := s.write(ctx, kindRetired+name+"/"+m.Target, value); err != nil {
+			return err
+		}
+	}
 	_, err := s.write(ctx, kindMirror+name, nil)
 	return err
+}
+
+// Retired answers what a deleted mirror of this name left on target.
+func (s *Store) Retired(mirror, target string) (RetiredMirror, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rm, ok := s.retired[mirror+"/"+target]
+	return rm, ok
 }
 
 // PutPolicy stores p and answers it as stored. created_at and primary are

@@ -1,0 +1,290 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+)
+
+// The offset-sync protocol of a mirror: who writes which partition of its
+// offset-sync topic, under which transactional id, and how progress is read
+// back. Tasks and failovers both go through the functions of this file.
+//
+// Progress is kept per source partition, not per task: a task reads the
+// syncs of its source partitions whichever task wrote them, so that changing
+// tasks_max, or deleting a mirror and creating it again with another
+// tasks_max, resumes every partition where it stands instead of copying it
+// again.
+//
+// Each tasks_max has its own transactional ids, one per task ("task-i-of-n"),
+// written to partition i. A task fences the earlier owners of its own id by
+// initializing it; a partition that moved from a task of another tasks_max
+// is guarded by fencing every id of another tasks_max before progress is
+// read. Those ids are known: each writer commits a barrier naming itself, in
+// the partition it writes, before its first sync. Fencing only ids of other
+// tasks_max never fences a live task of the current one (which would fence
+// back, a livelock), and a task keeps one producer: a transactional id per
+// source partition would cost a producer and a transaction per partition.
+// A task of an old tasks_max that starts late announces itself, then reads
+// the state topic up to now and copies nothing, as it finds the new
+// tasks_max; one that read it before the change had announced itself before
+// the new tasks started, so they fence it.
+
+// TransactionalID is the id of task task of a mirror run with tasksMax tasks.
+func TransactionalID(mirror string, tasksMax, task int) string {
+	return writerID(mirror, writerOf(tasksMax, task))
+}
+
+func writerOf(tasksMax, task int) string {
+	return "task-" + strconv.Itoa(task) + "-of-" + strconv.Itoa(tasksMax)
+}
+
+func writerID(mirror, writer string) string { return "__kfo_mirror." + mirror + "." + writer }
+
+// announcedID answers the transactional id a barrier announces. Agents that
+// kept one id per task whatever tasks_max wrote "barrier/<task>" for the id
+// "task-<task>".
+func announcedID(mirror string, key []byte) string {
+	w := offsetsync.BarrierWriter(key)
+	if _, err := strconv.Atoi(w); err == nil {
+		w = "task-" + w
+	}
+	return writerID(mirror, w)
+}
+
+// tasksMaxOf answers the number of tasks a stored mirror runs.
+func tasksMaxOf(m agentapi.Mirror) int {
+	if m.TasksMax <= 0 {
+		return agentapi.DefaultTasksMax
+	}
+	return m.TasksMax
+}
+
+// taskIDs answers the transactional ids of the mirror's current tasks.
+func taskIDs(m agentapi.Mirror) map[string]bool {
+	ids := map[string]bool{}
+	for task := range tasksMaxOf(m) {
+		ids[TransactionalID(m.Name, tasksMaxOf(m), task)] = true
+	}
+	return ids
+}
+
+// announcedWriters answers every transactional id that announced itself in
+// the mirror's offset-sync topic, with the partition it writes. It reads
+// uncommitted records: only barrier keys matter, and an open transaction of
+// a zombie must not hold the read up.
+func announcedWriters(ctx context.Context, dstOpts []kgo.Opt, mirror string) (map[string]int32, error) {
+	writers := map[string]int32{}
+	err := readSyncTopic(ctx, dstOpts, mirror, kgo.ReadUncommitted(), nil, func(r *kgo.Record) error {
+		if offsetsync.IsBarrier(r.Key) {
+			writers[announcedID(mirror, r.Key)] = r.Partition
+		}
+		return nil
+	})
+	return writers, err
+}
+
+// fenceIDs initializes each transactional id: its open transaction is
+// aborted, and its earlier owner can commit nothing more.
+func fenceIDs(ctx context.Context, dstOpts []kgo.Opt, ids []string) error {
+	for _, id := range ids {
+		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(id))...)
+		if err != nil {
+			return err
+		}
+		_, _, err = cl.ProducerID(ctx)
+		cl.Close()
+		if err != nil {
+			return fmt.Errorf("fence %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// readSyncTopic reads the given partitions of the mirror's offset-sync topic
+// (nil: all) from the start to their ends as they stand now, and passes each
+// record that is not a transaction marker to each.
+func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolation kgo.IsolationLevel, parts map[int32]bool, each func(*kgo.Record) error) error {
+	topic := offsetsync.Topic(mirror)
+	admin, err := kgo.NewClient(dstOpts...)
+	if err != nil {
+		return err
+	}
+	listed, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+	admin.Close()
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	ends := map[int32]int64{}
+	var listErr error
+	listed.Each(func(o kadm.ListedOffset) {
+		switch {
+		case o.Err != nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+			listErr = fmt.Errorf("end offset of %s[%d]: %w", topic, o.Partition, o.Err)
+		case o.Err == nil && o.Offset > 0 && (parts == nil || parts[o.Partition]):
+			ends[o.Partition] = o.Offset
+		}
+	})
+	if listErr != nil || len(ends) == 0 {
+		return listErr
+	}
+	starts := map[int32]kgo.Offset{}
+	for p := range ends {
+		starts[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(append(dstOpts,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
+		kgo.FetchIsolationLevel(isolation),
+		kgo.KeepControlRecords(), // a partition that ends in a marker is read to its end
+	)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for len(ends) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := fetches.Err0(); err != nil {
+			return fmt.Errorf("read %s: %w", topic, err)
+		}
+		var eachErr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
+				delete(ends, r.Partition)
+			}
+			if !r.Attrs.IsControl() && eachErr == nil {
+				eachErr = each(r)
+			}
+		})
+		if eachErr != nil {
+			return eachErr
+		}
+	}
+	return nil
+}
+
+// readCommittedSyncs passes every committed sync of the given partitions
+// (nil: all) to each.
+func readCommittedSyncs(ctx context.Context, dstOpts []kgo.Opt, mirror string, parts map[int32]bool, each func(offsetsync.Sync) error) error {
+	return readSyncTopic(ctx, dstOpts, mirror, kgo.ReadCommitted(), parts, func(r *kgo.Record) error {
+		if offsetsync.IsBarrier(r.Key) {
+			return nil
+		}
+		s, err := offsetsync.Decode(r.Value)
+		if err != nil {
+			return fmt.Errorf("offset sync at %s[%d]@%d: %w", offsetsync.Topic(mirror), r.Partition, r.Offset, err)
+		}
+		return each(s)
+	})
+}
+
+// fenceOtherWriters fences every writer of the mirror's offset syncs but the
+// current tasks, and answers the partitions that hold syncs of those it
+// fenced.
+func fenceOtherWriters(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror) (map[int32]bool, error) {
+	writers, err := announcedWriters(ctx, dstOpts, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	current := taskIDs(m)
+	parts := map[int32]bool{}
+	var others []string
+	for id, p := range writers {
+		if !current[id] {
+			others = append(others, id)
+			parts[p] = true
+		}
+	}
+	slices.Sort(others)
+	return parts, fenceIDs(ctx, dstOpts, others)
+}
+
+// FinalSyncs fences every writer of a stopped mirror's offset syncs (its
+// tasks, and any task of an earlier tasks_max) and answers all its committed
+// syncs: no transaction is open and none can be, so they are final.
+func FinalSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror) (*offsetsync.Index, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	// The current tasks first: a zombie's open transaction ends now.
+	if err := fenceIDs(ctx, dstOpts, slices.Sorted(maps.Keys(taskIDs(m)))); err != nil {
+		return nil, fmt.Errorf("fence the tasks of mirror %s: %w", m.Name, err)
+	}
+	if _, err := fenceOtherWriters(ctx, dstOpts, m); err != nil {
+		return nil, fmt.Errorf("fence earlier writers of mirror %s: %w", m.Name, err)
+	}
+	idx := &offsetsync.Index{}
+	if err := readCommittedSyncs(ctx, dstOpts, m.Name, nil, idx.Add); err != nil {
+		return nil, fmt.Errorf("offset syncs of %s: %w", m.Name, err)
+	}
+	return idx, nil
+}
+
+// SeedSyncs writes syncs of a stopped mirror as the tasks that own their
+// source partitions would, each task's in one transaction with its barrier:
+// this also fences any zombie of the task.
+func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs []offsetsync.Sync) error {
+	tasksMax := tasksMaxOf(m)
+	topic := offsetsync.Topic(m.Name)
+	byTask := map[int][]offsetsync.Sync{}
+	for _, s := range syncs {
+		task := TaskOf(s.Topic, s.Partition, tasksMax)
+		byTask[task] = append(byTask[task], s)
+	}
+	adm, err := kgo.NewClient(dstOpts...)
+	if err != nil {
+		return err
+	}
+	err = EnsureTopicPartitions(ctx, kadm.NewClient(adm), topic, int32(tasksMax), true)
+	adm.Close()
+	if err != nil {
+		return fmt.Errorf("offset sync topic of %s: %w", m.Name, err)
+	}
+	for task, syncs := range byTask {
+		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(TransactionalID(m.Name, tasksMax, task)), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			defer cl.Close()
+			if err := cl.BeginTransaction(); err != nil {
+				return err
+			}
+			records := []*kgo.Record{barrier(topic, tasksMax, task)}
+			for _, s := range syncs {
+				v, err := s.Encode()
+				if err != nil {
+					return err
+				}
+				records = append(records, &kgo.Record{Topic: topic, Partition: int32(task), Key: s.Key(), Value: v})
+			}
+			if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+				_ = cl.EndTransaction(ctx, kgo.TryAbort)
+				return err
+			}
+			return cl.EndTransaction(ctx, kgo.TryCommit)
+		}()
+		if err != nil {
+			return fmt.Errorf("task %d: %w", task, err)
+		}
+	}
+	return nil
+}
+
+// barrier is the record by which a task announces its transactional id.
+func barrier(topic string, tasksMax, task int) *kgo.Record {
+	return &kgo.Record{Topic: topic, Partition: int32(task), Key: offsetsync.BarrierKey(writerOf(tasksMax, task)),
+		Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
+}
