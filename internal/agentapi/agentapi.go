@@ -99,7 +99,8 @@ type MirrorStatus struct {
 	Partitions []PartitionStatus `json:"partitions"`
 	// LagRecords is the sum over partitions.
 	LagRecords int64 `json:"lag_records"`
-	// Reason says why a mirror is stopped.
+	// Reason says why a mirror is stopped, or which topics it leaves to
+	// another mirror that writes them.
 	Reason string `json:"reason,omitempty"`
 }
 
