@@ -26,6 +26,14 @@ func (s *server) putMirror(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if why, err := s.overlapOnTopics(r.Context(), m); err != nil || why != "" {
+		if err != nil {
+			s.fail(w, r, err)
+		} else {
+			writeError(w, http.StatusConflict, agentapiErr(codeConflict, "topics", why))
+		}
+		return
+	}
 	stored, err := s.Store.PutMirror(r.Context(), m)
 	if err != nil {
 		s.fail(w, r, err)
@@ -145,6 +153,9 @@ func (s *server) deleteMirror(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if _, err := s.Store.GetMirror(name); err != nil {
 		s.notFound(w, "mirror", name, err, r)
+		return
+	}
+	if s.keptForPolicy(w, r, s.Store.MirrorNeeded, name) {
 		return
 	}
 	if err := s.Store.DeleteMirror(r.Context(), name); err != nil {
