@@ -154,6 +154,9 @@ func (s *server) listClusters(w http.ResponseWriter, _ *http.Request) {
 // left pointing at nothing.
 func (s *server) deleteCluster(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if s.keptForPolicy(w, r, s.Store.ClusterNeeded, name) {
+		return
+	}
 	for _, m := range s.Store.Mirrors() {
 		if m.Source == name || m.Target == name {
 			writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", fmt.Sprintf("cluster %q is used by mirror %q: delete the mirror first", name, m.Name)))

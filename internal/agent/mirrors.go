@@ -24,7 +24,16 @@ func (s *server) putMirror(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var stored agentapi.Mirror
-	created, err := storeObject("mirror", m.Name, func() error { return s.validateMirror(&m) }, func() (created bool, err error) {
+	created, err := storeObject("mirror", m.Name, func() error {
+		if err := s.validateMirror(&m); err != nil {
+			return err
+		}
+		why, err := s.overlapOnTopics(r.Context(), m)
+		if err == nil && why != "" {
+			err = conflict("topics", "%s", why)
+		}
+		return err
+	}, func() (created bool, err error) {
 		stored, created, err = s.Store.PutMirror(r.Context(), m)
 		return created, err
 	})
@@ -156,6 +165,9 @@ func (s *server) deleteMirror(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if _, err := s.Store.GetMirror(name); err != nil {
 		s.notFound(w, "mirror", name, err, r)
+		return
+	}
+	if s.keptForPolicy(w, r, s.Store.MirrorNeeded, name) {
 		return
 	}
 	if err := s.Store.DeleteMirror(r.Context(), name); err != nil {

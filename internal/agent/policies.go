@@ -44,16 +44,19 @@ func (s *server) validatePolicy(p *agentapi.Policy) error {
 	if len(p.Clusters) < 2 {
 		return invalid("clusters", "give at least two cluster names: the active one and a standby")
 	}
+	// An update may name a mirror or cluster that is gone: Terraform deletes
+	// a replaced one before it applies the policy again. The policy then
+	// says it is missing (see standbys).
+	prev, err := s.Store.GetPolicy(p.Name)
+	exists := err == nil
 	for i, c := range p.Clusters {
-		if _, err := s.Store.GetCluster(c); err != nil {
+		if _, err := s.Store.GetCluster(c); err != nil && !exists {
 			return invalid(fmt.Sprintf("clusters[%d]", i), "no cluster named %q: create it with PUT /v1/clusters/%s first", c, c)
 		}
 		if slices.Index(p.Clusters, c) != i {
 			return invalid(fmt.Sprintf("clusters[%d]", i), "cluster %q is listed twice", c)
 		}
 	}
-	prev, err := s.Store.GetPolicy(p.Name)
-	exists := err == nil
 	switch {
 	case exists && p.Primary != "" && p.Primary != prev.Primary:
 		return invalid("primary", "is the active cluster when the policy was created (%s) and cannot change; the active cluster is now %s and changes only through a failover", prev.Primary, prev.Active)
@@ -73,6 +76,9 @@ func (s *server) validatePolicy(p *agentapi.Policy) error {
 	}
 	for i, mn := range p.Mirrors {
 		m, err := s.Store.GetMirror(mn)
+		if err != nil && exists {
+			continue
+		}
 		if err != nil {
 			return invalid(fmt.Sprintf("mirrors[%d]", i), "no mirror named %q: create it with PUT /v1/mirrors/%s first", mn, mn)
 		}
@@ -162,6 +168,9 @@ func (s *server) standbys(p agentapi.Policy) []agentapi.StandbyStatus {
 			case sb.LagRecords > p.MaxLagRecords || sb.LagSeconds > p.MaxLagSeconds:
 				sb.Reason = fmt.Sprintf("lag %d records / %ds is over the limits", sb.LagRecords, sb.LagSeconds)
 			}
+		}
+		if why := s.missingReason(p, c); why != "" && sb.Reason != "" {
+			sb.Reason += "; " + why
 		}
 		if slices.Contains(p.Diverged, c) {
 			sb.Reason = c + " was left behind by a forced failover and may hold records never mirrored; it cannot take over until they are reconciled: POST /v1/policies/" + p.Name + "/reverse once it is back"

@@ -115,9 +115,10 @@ type MirrorStatus struct {
 	Partitions []PartitionStatus `json:"partitions"`
 	// LagRecords is the sum over partitions.
 	LagRecords int64 `json:"lag_records"`
-	// Reason says why a mirror is stopped, or why it failed: what the
-	// mirror could not do with its clusters (a partition's own error is in
-	// its status).
+	// Reason says why a mirror is stopped, or why it failed (what the
+	// mirror could not do with its clusters; a partition's own error is in
+	// its status), or which topics it leaves to another mirror that writes
+	// them.
 	Reason string `json:"reason,omitempty"`
 }
 

@@ -139,6 +139,7 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 		m: m, sel: sel, srcOpts: srcOpts, dstOpts: dstOpts, state: stateOpts,
 		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, cpMetrics: mg.CheckpointMetrics,
 		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m), hold: mg.holdNow(m),
+		writer: func(target string) string { return mg.Store.TopicWriter(m.Name, target) },
 	}, nil
 }
 
@@ -285,6 +286,8 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 	defer mg.mu.Unlock()
 	if why, ok := mg.stopped[name]; ok {
 		st.State, st.Reason = agentapi.MirrorStopped, why
+	} else if mr, ok := mg.runners[name]; ok {
+		st.Reason = mr.r.heldReason()
 	}
 	return st
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +44,9 @@ type runner struct {
 	// Manager.frozenNow. hold is asked by each task before it copies; see
 	// Manager.holdNow.
 	frozen, hold func(context.Context) (string, error)
+	// writer answers the mirror that writes a target topic instead of
+	// this one, "" when this one may; see store.TopicWriter.
+	writer func(targetTopic string) string
 
 	cpMetrics *checkpoint.Metrics
 
@@ -55,6 +61,8 @@ type runner struct {
 	src, dst     *kgo.Client
 	// ends are the source's end offsets as watchEnds last saw them.
 	ends map[tp]End
+	// held are the target topics the last refresh left to another mirror.
+	held map[string]string
 }
 
 type runningTask struct {
@@ -159,7 +167,15 @@ func (r *runner) refreshInterval() time.Duration {
 func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	parts, err := syncTopics(rctx, r.m, r.sel, srcAdm, dstAdm)
+	held := map[string]string{}
+	mayWrite := func(target string) bool {
+		if other := r.writer(target); other != "" {
+			held[target] = other
+			return false
+		}
+		return true
+	}
+	parts, err := syncTopics(rctx, r.m, r.sel, mayWrite, srcAdm, dstAdm)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.err = ""
@@ -170,7 +186,14 @@ func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
 		// A refresh that failed in part keeps every partition it knew:
 		// dropping one stops its copy for nothing.
 		parts = mergeParts(r.parts, parts)
+		parts = slices.DeleteFunc(parts, func(p SourcePartition) bool { return !mayWrite(p.TargetTopic) })
 	}
+	for target, other := range held {
+		if _, known := r.held[target]; !known {
+			r.log.Warn("topic not copied: another mirror writes it", "topic", target, "writer", other)
+		}
+	}
+	r.held = held
 	r.parts = parts
 	for id, rt := range r.tasks {
 		rt.t.setPartitions(r.partsOf(id))
@@ -359,4 +382,19 @@ func mergeParts(known, fresh []SourcePartition) []SourcePartition {
 		return out[i].Partition < out[j].Partition
 	})
 	return out
+}
+
+// heldReason says which target topics this mirror leaves to other mirrors,
+// "" when none.
+func (r *runner) heldReason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.held) == 0 {
+		return ""
+	}
+	var each []string
+	for _, target := range slices.Sorted(maps.Keys(r.held)) {
+		each = append(each, fmt.Sprintf("%s (written by mirror %s)", target, r.held[target]))
+	}
+	return fmt.Sprintf("not copied, because an older mirror into %s writes the same topic and two writers would hold every record twice: %s", r.m.Target, strings.Join(each, ", "))
 }

@@ -14,11 +14,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/topology"
 )
 
 // InternalPrefix marks topics that are never mirrored: Kafka's own (__consumer_offsets,
 // __transaction_state) and this project's (__kfo_*).
-const InternalPrefix = "__"
+const InternalPrefix = topology.InternalPrefix
 
 // Selector is a compiled agentapi.Selector; patterns match whole names.
 type Selector struct{ include, exclude []*regexp.Regexp }
@@ -76,17 +77,14 @@ func (s Selector) Matches(name string) bool {
 
 // QuarantineSuffix ends the topics that hold a returned cluster's divergent
 // tail; they are an account of what was lost, never mirrored.
-const QuarantineSuffix = ".diverged"
+const QuarantineSuffix = topology.QuarantineSuffix
 
 // IsQuarantine reports whether a topic is a quarantine topic.
 func IsQuarantine(topic string) bool { return strings.HasSuffix(topic, QuarantineSuffix) }
 
 // TargetTopic names a source topic on the target under a replication policy.
 func TargetTopic(policy, sourceCluster, topic string) string {
-	if policy == agentapi.ReplicationPrefix {
-		return sourceCluster + "." + topic
-	}
-	return topic
+	return topology.TargetTopic(policy, sourceCluster, topic)
 }
 
 // TaskOf maps a source partition to its task. The mapping depends only on
@@ -117,7 +115,8 @@ type topicPlan struct {
 // syncTopics lists the source topics that match, creates or grows them on
 // the target (same partition count), copies their configs when asked, and
 // answers every source partition that is ready to be mirrored.
-func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *kadm.Client) ([]SourcePartition, error) {
+// A target topic that mayWrite refuses is left alone: another mirror writes it.
+func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite func(target string) bool, src, dst *kadm.Client) ([]SourcePartition, error) {
 	srcTopics, err := src.ListTopics(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list topics on source %s: %w", m.Source, err)
@@ -128,6 +127,10 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *
 		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || IsQuarantine(t.Topic) || !sel.Matches(t.Topic) {
 			continue
 		}
+		target := TargetTopic(m.ReplicationPolicy, m.Source, t.Topic)
+		if !mayWrite(target) {
+			continue
+		}
 		if t.Err != nil {
 			// Said, not skipped: the caller keeps the topic's partitions.
 			metaErrs = append(metaErrs, fmt.Errorf("metadata of topic %s on source %s: %w", t.Topic, m.Source, t.Err))
@@ -135,7 +138,7 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, src, dst *
 		}
 		plans = append(plans, &topicPlan{
 			topic:      t.Topic,
-			target:     TargetTopic(m.ReplicationPolicy, m.Source, t.Topic),
+			target:     target,
 			partitions: int32(len(t.Partitions)),
 		})
 	}

@@ -655,26 +655,3 @@ func (s *Store) AppendOp(ctx context.Context, op policy.Op) (bool, error) {
 	applied, _ := s.machine.Applied(op.Nonce)
 	return applied, nil
 }
-
-// MirrorFrozen reports whether a mirror must stop because of a policy, and why.
-func (s *Store) MirrorFrozen(mirror, source, target string) (bool, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range []string{source, target} {
-		if f, ok := s.forgot[c]; ok {
-			return true, fmt.Sprintf("%s was left behind by the forced failover to epoch %d of policy %s, which was deleted with forget_diverged: it may hold records never mirrored, so nothing is mirrored from or into it until the cluster is deleted from the agent and declared again", c, f.Epoch, f.Policy)
-		}
-	}
-	return s.machine.Frozen(mirror, source, target, func(m string) []string {
-		var out []string
-		for name, p := range s.policies {
-			for _, pm := range p.Mirrors {
-				if pm == m {
-					out = append(out, name)
-				}
-			}
-		}
-		sort.Strings(out)
-		return out
-	})
-}
