@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -287,7 +288,11 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 	if why, ok := mg.stopped[name]; ok {
 		st.State, st.Reason = agentapi.MirrorStopped, why
 	} else if mr, ok := mg.runners[name]; ok {
-		st.Reason = mr.r.heldReason()
+		// A failure says what to fix; the topics left to another mirror
+		// follow it.
+		if held := mr.r.heldReason(); held != "" {
+			st.Reason = strings.TrimPrefix(st.Reason+"; "+held, "; ")
+		}
 	}
 	return st
 }
