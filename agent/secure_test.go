@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,27 +52,6 @@ func mirrorExactlyOnceOverSASLSSL(t *testing.T, kind string) {
 	if logs, _ := os.ReadFile(a.logPath); strings.Contains(string(logs), dst.Declared().SASL.Password) {
 		t.Fatal("the agent's log holds the state cluster's SASL password")
 	}
-}
-
-// stateConnFlags writes c's secrets to files and answers the flags that make
-// the agent's state connection use them.
-func stateConnFlags(t *testing.T, c agentapi.Cluster) []string {
-	dir := t.TempDir()
-	files := map[string]string{
-		"--state-sasl-password-file": c.SASL.Password,
-		"--state-tls-ca-file":        c.TLS.CAPEM,
-		"--state-tls-cert-file":      c.TLS.CertPEM,
-		"--state-tls-key-file":       c.TLS.KeyPEM,
-	}
-	args := []string{"--state-sasl-mechanism", c.SASL.Mechanism, "--state-sasl-username", c.SASL.Username}
-	for flag, text := range files {
-		path := filepath.Join(dir, strings.TrimPrefix(flag, "--state-"))
-		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, flag, path)
-	}
-	return args
 }
 
 func TestMirrorStatusSaysWhyATLSSourceCannotBeRead(t *testing.T) {
