@@ -33,7 +33,7 @@ func (s *mirrorSetup) putGroupMirror(t *testing.T) {
 func (s *mirrorSetup) waitCaughtUp(t *testing.T, topic string) {
 	t.Helper()
 	want := map[string]map[int32]int64{topic: {}}
-	for p, recs := range kafkatest.ReadAll(t, s.src.Bootstrap(), topic) {
+	for p, recs := range kafkatest.ReadAll(t, s.src.Bootstrap(), topic, s.src.ClientOpts()...) {
 		if len(recs) > 0 {
 			want[topic][p] = recs[len(recs)-1].Offset + 1
 		}
@@ -98,14 +98,14 @@ func waitSynced(t *testing.T, a *agentProc, group string, partitions int) agenta
 // committed position and goes on with exactly the source's rest.
 func assertResumesExactly(t *testing.T, s *mirrorSetup, group, topic string, n map[int32]int) {
 	t.Helper()
-	src := kafkatest.ReadAll(t, s.src.Bootstrap(), topic)
+	src := kafkatest.ReadAll(t, s.src.Bootstrap(), topic, s.src.ClientOpts()...)
 	want := map[int32][]kafkatest.Record{}
 	total := 0
 	for p, recs := range src {
 		want[p] = recs[n[p]:]
 		total += len(want[p])
 	}
-	cl := kafkatest.Client(t, s.dst.Bootstrap(), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl := kafkatest.ClientOf(t, s.dst, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	got := map[int32][]kafkatest.Record{}
@@ -132,18 +132,27 @@ func assertResumesExactly(t *testing.T, s *mirrorSetup, group, topic string, n m
 	}
 }
 
+// In the short set: offsets translated across transaction markers and
+// compaction's holes, read back by franz-go and by librdkafka (kcat -G, so
+// on plaintext clusters).
 func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
-	s := newMirrorSetup(t)
+	kafkatest.EachKind(t, func(t *testing.T, kind string) {
+		groupsResumeAtTheirNextUnreadRecord(t, newPlaintextMirrorSetup(t, kind))
+	})
+}
+
+func groupsResumeAtTheirNextUnreadRecord(t *testing.T, s *mirrorSetup) {
 	ctx := context.Background()
+	srcBoot, srcOpts := s.src.Bootstrap(), s.src.ClientOpts()
 
 	// A plain topic.
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.PLAIN", 3, nil)
-	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.PLAIN", 3, 300)
+	kafkatest.CreateTopic(t, srcBoot, "LH.PLAIN", 3, nil, srcOpts...)
+	kafkatest.NewProducer(t, srcBoot, srcOpts...).Produce(t, "LH.PLAIN", 3, 300)
 
 	// A topic full of offset gaps: transactions of 7 records (one marker
 	// each) and every third transaction aborted.
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.TXN", 2, nil)
-	txn := kafkatest.Client(t, s.src.Bootstrap(), kgo.TransactionalID("source-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	kafkatest.CreateTopic(t, srcBoot, "LH.TXN", 2, nil, srcOpts...)
+	txn := kafkatest.ClientOf(t, s.src, kgo.TransactionalID("source-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	seq := 0
 	for i := range 40 {
 		if err := txn.BeginTransaction(); err != nil {
@@ -163,9 +172,8 @@ func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
 	}
 
 	// A compacted topic with holes: 40 keys written 10 times each.
-	compact := "compact"
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.COMPACT", 1, map[string]*string{"cleanup.policy": &compact})
-	cc := kafkatest.Client(t, s.src.Bootstrap(), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1))
+	kafkatest.CreateTopic(t, srcBoot, "LH.COMPACT", 1, kafkatest.CompactedTopicConfigs(), srcOpts...)
+	cc := kafkatest.ClientOf(t, s.src, kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1))
 	for i := range 400 {
 		r := kafkatest.GenRecord("LH.COMPACT", 0, i)
 		r.Key = fmt.Appendf(nil, "sku-%d", i%40)
@@ -173,8 +181,7 @@ func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.src.Compact()
-	left := kafkatest.ReadAll(t, s.src.Bootstrap(), "LH.COMPACT")[0]
+	left := kafkatest.Compact(t, s.src, "LH.COMPACT", 400)[0]
 	if len(left) >= 400 || left[len(left)-1].Offset != 399 {
 		t.Fatalf("compaction left %d of 400 records (last offset %d): the topic has no holes to test", len(left), left[len(left)-1].Offset)
 	}
@@ -192,7 +199,7 @@ func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
 		{"consumer-compact", "LH.COMPACT", map[int32]int{0: len(left) / 2}},
 	}
 	for _, c := range cases {
-		consumeAndCommit(t, s.src.Bootstrap(), c.group, c.topic, c.n)
+		consumeAndCommit(t, srcBoot, c.group, c.topic, c.n, srcOpts...)
 	}
 	for _, c := range cases {
 		cps := waitSynced(t, s.agent, c.group, len(c.n))
@@ -206,12 +213,12 @@ func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
 	}
 
 	// kcat, librdkafka's group consumer, resumes at the same place.
-	consumeAndCommit(t, s.src.Bootstrap(), "consumer-kcat", "LH.PLAIN", map[int32]int{0: 10, 1: 20, 2: 30})
+	consumeAndCommit(t, srcBoot, "consumer-kcat", "LH.PLAIN", map[int32]int{0: 10, 1: 20, 2: 30}, srcOpts...)
 	waitSynced(t, s.agent, "consumer-kcat", 3)
-	out, err := exec.Command("kcat", "-b", s.dst.BootstrapString(), "-G", "consumer-kcat", "-e", "-q",
-		"-X", "isolation.level=read_committed", "-f", "%p|%k\n", "LH.PLAIN").Output()
+	out, err := exec.Command("kcat", append(kafkatest.KcatArgs(t, s.dst), "-G", "consumer-kcat", "-e", "-q",
+		"-X", "isolation.level=read_committed", "-f", "%p|%k\n", "LH.PLAIN")...).Output()
 	if err != nil {
-		t.Fatalf("kcat -G consumer-kcat: %v", err)
+		t.Fatalf("kcat -G consumer-kcat: %v %s", err, stderrOf(err))
 	}
 	first := map[string]string{}
 	count := 0
@@ -237,7 +244,7 @@ func TestGroupResumesOnTheTargetExactlyAtItsNextUnreadRecord(t *testing.T) {
 // targetOffsets answers a group's committed offsets on the target.
 func targetOffsets(t *testing.T, s *mirrorSetup, group, topic string) map[int32]int64 {
 	t.Helper()
-	resp, err := kadm.NewClient(kafkatest.Client(t, s.dst.Bootstrap())).FetchOffsets(context.Background(), group)
+	resp, err := kadm.NewClient(kafkatest.ClientOf(t, s.dst)).FetchOffsets(context.Background(), group)
 	if err != nil {
 		t.Fatalf("fetch %s offsets on the target: %v", group, err)
 	}
@@ -250,13 +257,13 @@ func targetOffsets(t *testing.T, s *mirrorSetup, group, topic string) map[int32]
 
 func TestCheckpointLeavesGroupsLiveOnTheTargetAloneAndNeverMovesOffsetsBack(t *testing.T) {
 	s := newMirrorSetup(t)
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, nil)
-	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.ORDERS", 2, 200)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, nil, s.src.ClientOpts()...)
+	kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...).Produce(t, "LH.ORDERS", 2, 200)
 	s.putGroupMirror(t)
 	s.waitCaughtUp(t, "LH.ORDERS")
 
 	// consumer-ahead already read further on the target than the source.
-	adm := kadm.NewClient(kafkatest.Client(t, s.dst.Bootstrap()))
+	adm := kadm.NewClient(kafkatest.ClientOf(t, s.dst))
 	ahead := kadm.Offsets{}
 	ahead.AddOffset("LH.ORDERS", 0, 180, -1)
 	ahead.AddOffset("LH.ORDERS", 1, 190, -1)
@@ -264,7 +271,7 @@ func TestCheckpointLeavesGroupsLiveOnTheTargetAloneAndNeverMovesOffsetsBack(t *t
 		t.Fatal(err)
 	}
 	// consumer-live has a member consuming on the target right now.
-	live := kafkatest.Client(t, s.dst.Bootstrap(), kgo.ConsumerGroup("consumer-live"), kgo.ConsumeTopics("LH.ORDERS"),
+	live := kafkatest.ClientOf(t, s.dst, kgo.ConsumerGroup("consumer-live"), kgo.ConsumeTopics("LH.ORDERS"),
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
 	kafkatest.Eventually(t, 30*time.Second, "consumer-live has joined on the target", func() (bool, string) {
 		live.PollFetches(shortCtx(t, 200*time.Millisecond))
@@ -273,9 +280,9 @@ func TestCheckpointLeavesGroupsLiveOnTheTargetAloneAndNeverMovesOffsetsBack(t *t
 	})
 	liveBefore := targetOffsets(t, s, "consumer-live", "LH.ORDERS")
 
-	consumeAndCommit(t, s.src.Bootstrap(), "consumer-ahead", "LH.ORDERS", map[int32]int{0: 50, 1: 60})
-	consumeAndCommit(t, s.src.Bootstrap(), "consumer-live", "LH.ORDERS", map[int32]int{0: 70, 1: 80})
-	consumeAndCommit(t, s.src.Bootstrap(), "consumer-idle", "LH.ORDERS", map[int32]int{0: 90, 1: 100})
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-ahead", "LH.ORDERS", map[int32]int{0: 50, 1: 60}, s.src.ClientOpts()...)
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-live", "LH.ORDERS", map[int32]int{0: 70, 1: 80}, s.src.ClientOpts()...)
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-idle", "LH.ORDERS", map[int32]int{0: 90, 1: 100}, s.src.ClientOpts()...)
 	waitSynced(t, s.agent, "consumer-idle", 2) // rounds have run for all three groups
 
 	var cps agentapi.GroupCheckpoints
@@ -307,15 +314,15 @@ func shortCtx(t *testing.T, d time.Duration) context.Context {
 
 func TestCheckpointCountsRecordsTheGroupReadThatAreNotMirroredYet(t *testing.T) {
 	s := newMirrorSetup(t)
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil)
-	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.ORDERS", 1, 100)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil, s.src.ClientOpts()...)
+	kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...).Produce(t, "LH.ORDERS", 1, 100)
 	s.putGroupMirror(t)
 	s.waitCaughtUp(t, "LH.ORDERS")
 
 	// An open transaction stops the mirror (it reads committed records
 	// only) while a read-uncommitted group reads on into it.
 	const unmirrored = 37
-	txn := kafkatest.Client(t, s.src.Bootstrap(), kgo.TransactionalID("slow-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	txn := kafkatest.ClientOf(t, s.src, kgo.TransactionalID("slow-app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err := txn.BeginTransaction(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +331,7 @@ func TestCheckpointCountsRecordsTheGroupReadThatAreNotMirroredYet(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	reader := kafkatest.Client(t, s.src.Bootstrap(), kgo.ConsumerGroup("consumer-eager"), kgo.ConsumeTopics("LH.ORDERS"),
+	reader := kafkatest.ClientOf(t, s.src, kgo.ConsumerGroup("consumer-eager"), kgo.ConsumeTopics("LH.ORDERS"),
 		kgo.DisableAutoCommit(), kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
 	var last *kgo.Record
 	for read := 0; read < 100+unmirrored; {

@@ -70,6 +70,45 @@ func startAgent(t testing.TB, stateBootstrap string, extra ...string) *agentProc
 	return startAgentWith(t, stateBootstrap, nil, extra...)
 }
 
+// startAgentBeside runs an agent whose state cluster is c, reached the way
+// the test's own clients reach it (SASL_SSL when c is secure).
+func startAgentBeside(t *testing.T, c kafkatest.Kafka, extra ...string) *agentProc {
+	t.Helper()
+	return startAgent(t, strings.Join(c.Bootstrap(), ","), append(stateConnFlags(t, c.Declared()), extra...)...)
+}
+
+// stateConnFlags writes c's secrets to files and answers the flags that make
+// the agent's state connection use them; none for a cluster without SASL.
+func stateConnFlags(t *testing.T, c agentapi.Cluster) []string {
+	if c.SASL == nil {
+		return nil
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"--state-sasl-password-file": c.SASL.Password,
+		"--state-tls-ca-file":        c.TLS.CAPEM,
+		"--state-tls-cert-file":      c.TLS.CertPEM,
+		"--state-tls-key-file":       c.TLS.KeyPEM,
+	}
+	args := []string{"--state-sasl-mechanism", c.SASL.Mechanism, "--state-sasl-username", c.SASL.Username}
+	for flag, text := range files {
+		path := filepath.Join(dir, strings.TrimPrefix(flag, "--state-"))
+		if err := os.WriteFile(path, []byte(text+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, flag, path)
+	}
+	return args
+}
+
+// declare stores c in the agent under name.
+func (a *agentProc) declare(name string, c kafkatest.Kafka) {
+	a.t.Helper()
+	d := c.Declared()
+	d.Name = name
+	a.mustPut("/v1/clusters/"+name, d)
+}
+
 // startAgentWith is startAgent with variables added to the agent's
 // environment, e.g. KFO_TEST_HALT_FAILOVER_AFTER.
 func startAgentWith(t testing.TB, stateBootstrap string, env []string, extra ...string) *agentProc {

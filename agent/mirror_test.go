@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
-	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -29,19 +27,37 @@ func recordsPerPartition(t *testing.T, def int) int {
 }
 
 type mirrorSetup struct {
-	src, dst *devcluster.Cluster
+	src, dst kafkatest.Kafka
 	agent    *agentProc
 }
 
-// newMirrorSetup starts a source and a target cluster and an agent beside the
-// target, and declares both clusters.
+// newMirrorSetup starts a source and a target cluster of the kind
+// KFO_TEST_KAFKA selects, taking SASL_SSL only, and an agent beside the
+// target that uses SASL_SSL on all three connections (source, target,
+// state), and declares both clusters.
 func newMirrorSetup(t *testing.T) *mirrorSetup {
 	t.Helper()
-	s := &mirrorSetup{src: kafkatest.Cluster(t, "north-america"), dst: kafkatest.Cluster(t, "europe")}
-	s.agent = startAgent(t, s.dst.BootstrapString())
-	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: s.src.Bootstrap()})
-	s.agent.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: s.dst.Bootstrap()})
+	return newMirrorSetupOf(t, kafkatest.Kind(), kafkatest.ClusterOptions{Secure: true})
+}
+
+// newMirrorSetupOf is newMirrorSetup with clusters of kind, shaped by opts.
+func newMirrorSetupOf(t *testing.T, kind string, opts kafkatest.ClusterOptions) *mirrorSetup {
+	t.Helper()
+	s := &mirrorSetup{
+		src: kafkatest.NewClusterOfKind(t, kind, "north-america", opts),
+		dst: kafkatest.NewClusterOfKind(t, kind, "europe", opts),
+	}
+	s.agent = startAgentBeside(t, s.dst)
+	s.agent.declare("north-america", s.src)
+	s.agent.declare("europe", s.dst)
 	return s
+}
+
+// newPlaintextMirrorSetup is newMirrorSetup for a test that reads with kcat,
+// which cannot authenticate to secure clusters (see kafkatest.KcatArgs).
+func newPlaintextMirrorSetup(t *testing.T, kind string) *mirrorSetup {
+	t.Helper()
+	return newMirrorSetupOf(t, kind, kafkatest.ClusterOptions{})
 }
 
 func (s *mirrorSetup) putMirror(t *testing.T, include ...string) {
@@ -80,17 +96,10 @@ func waitMirrored(t *testing.T, a *agentProc, want map[string]map[int32]int64, t
 // assertSameRecords reads both sides and compares them record by record:
 // same partition, same order, same key, value, headers and timestamp; no
 // record missing, none twice.
-func assertSameRecords(t *testing.T, srcBoot, dstBoot []string, topic, targetTopic string) int {
+func assertSameRecords(t *testing.T, srcC, dstC kafkatest.Kafka, topic, targetTopic string) int {
 	t.Helper()
-	return assertSameRecordsWith(t, srcBoot, nil, dstBoot, nil, topic, targetTopic)
-}
-
-// assertSameRecordsWith is assertSameRecords for clusters that need client
-// options, such as TLS and SASL.
-func assertSameRecordsWith(t *testing.T, srcBoot []string, srcOpts []kgo.Opt, dstBoot []string, dstOpts []kgo.Opt, topic, targetTopic string) int {
-	t.Helper()
-	src := kafkatest.ReadAll(t, srcBoot, topic, srcOpts...)
-	dst := kafkatest.ReadAll(t, dstBoot, targetTopic, dstOpts...)
+	src := kafkatest.ReadAll(t, srcC.Bootstrap(), topic, srcC.ClientOpts()...)
+	dst := kafkatest.ReadAll(t, dstC.Bootstrap(), targetTopic, dstC.ClientOpts()...)
 	if len(src) != len(dst) {
 		t.Fatalf("%s: source has %d partitions, target %s has %d", topic, len(src), targetTopic, len(dst))
 	}
@@ -111,14 +120,15 @@ func assertSameRecordsWith(t *testing.T, srcBoot []string, srcOpts []kgo.Opt, ds
 }
 
 func TestMirrorCopiesEveryRecordOnceWithKeysHeadersAndTimestamps(t *testing.T) {
-	s := newMirrorSetup(t)
+	s := newPlaintextMirrorSetup(t, kafkatest.Kind())
+	src, srcOpts := s.src.Bootstrap(), s.src.ClientOpts()
 	n := recordsPerPartition(t, 100000) // 3 topics x 6 partitions x 100k records
 	topics := []string{"LH.ORDERS", "LH.CANCELLATIONS", "LH.STOCK"}
 	for _, topic := range topics {
-		kafkatest.CreateTopic(t, s.src.Bootstrap(), topic, 6, nil)
+		kafkatest.CreateTopic(t, src, topic, 6, nil, srcOpts...)
 	}
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "OTHER.TOPIC", 2, nil) // not matched
-	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	kafkatest.CreateTopic(t, src, "OTHER.TOPIC", 2, nil, srcOpts...) // not matched
+	prod := kafkatest.NewProducer(t, src, srcOpts...)
 	for _, topic := range topics {
 		prod.Produce(t, topic, 6, n/2)
 	}
@@ -139,10 +149,10 @@ func TestMirrorCopiesEveryRecordOnceWithKeysHeadersAndTimestamps(t *testing.T) {
 
 	// A topic created and a partition added while mirroring are picked
 	// up within refresh_interval.
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.NEW", 3, nil)
+	kafkatest.CreateTopic(t, src, "LH.NEW", 3, nil, srcOpts...)
 	prod.Produce(t, "LH.NEW", 3, 500)
-	kafkatest.AddPartitions(t, s.src.Bootstrap(), "LH.ORDERS", 2)
-	prod.Reconnect(t, s.src.Bootstrap())
+	kafkatest.AddPartitions(t, src, "LH.ORDERS", 2, srcOpts...)
+	prod.Reconnect(t, src, srcOpts...)
 	prod.Produce(t, "LH.ORDERS", 8, 500)
 	want["LH.NEW"] = map[int32]int64{0: 500, 1: 500, 2: 500}
 	for p := int32(0); p < 8; p++ {
@@ -153,10 +163,10 @@ func TestMirrorCopiesEveryRecordOnceWithKeysHeadersAndTimestamps(t *testing.T) {
 
 	total := 0
 	for _, topic := range append(topics, "LH.NEW") {
-		total += assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), topic, topic)
+		total += assertSameRecords(t, s.src, s.dst, topic, topic)
 	}
 	t.Logf("compared %d records one by one", total)
-	if kafkatest.TopicExists(t, s.dst.Bootstrap(), "OTHER.TOPIC") {
+	if kafkatest.TopicExists(t, s.dst.Bootstrap(), "OTHER.TOPIC", s.dst.ClientOpts()...) {
 		t.Fatalf("OTHER.TOPIC does not match LH\\..* but exists on the target")
 	}
 	for _, p := range s.agent.status("na-to-eu").Partitions {
@@ -166,28 +176,38 @@ func TestMirrorCopiesEveryRecordOnceWithKeysHeadersAndTimestamps(t *testing.T) {
 	}
 
 	// kcat, an independent client (librdkafka), reads the mirrored data.
-	kcatMatches(t, s.src.BootstrapString(), s.dst.BootstrapString(), "LH.ORDERS", 7)
+	kcatMatches(t, s.src, s.dst, "LH.ORDERS", 7)
 }
 
 // kcatMatches reads one partition on both sides with kcat and compares keys,
 // values, timestamps and headers.
-func kcatMatches(t *testing.T, srcBoot, dstBoot, topic string, partition int) {
+func kcatMatches(t *testing.T, srcC, dstC kafkatest.Kafka, topic string, partition int) {
 	t.Helper()
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Fatalf("kcat is not installed: run scripts/ensure-tools.sh (make test does)")
 	}
-	read := func(boot string) string {
-		out, err := exec.Command("kcat", "-C", "-b", boot, "-t", topic, "-p", strconv.Itoa(partition), "-o", "beginning", "-e", "-q",
-			"-X", "isolation.level=read_committed", "-f", "%k|%s|%T|%h\n").Output()
+	read := func(c kafkatest.Kafka) string {
+		args := append(kafkatest.KcatArgs(t, c), "-C", "-t", topic, "-p", strconv.Itoa(partition), "-o", "beginning", "-e", "-q",
+			"-X", "isolation.level=read_committed", "-f", "%k|%s|%T|%h\n")
+		out, err := exec.Command("kcat", args...).Output()
 		if err != nil {
-			t.Fatalf("kcat -b %s -t %s: %v", boot, topic, err)
+			t.Fatalf("kcat -b %s -t %s: %v %s", c.Bootstrap(), topic, err, stderrOf(err))
 		}
 		return string(out)
 	}
-	src, dst := read(srcBoot), read(dstBoot)
+	src, dst := read(srcC), read(dstC)
 	lines := strings.Count(dst, "\n")
 	if lines == 0 || src != dst {
 		t.Fatalf("kcat reads %d lines on the target, and they differ from the source:\nsource: %.300s\ntarget: %.300s", lines, src, dst)
 	}
 	t.Logf("kcat read %d identical records from %s[%d] on both clusters", lines, topic, partition)
+}
+
+// stderrOf answers what a command that failed wrote to stderr.
+func stderrOf(err error) string {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(exit.Stderr)
+	}
+	return ""
 }

@@ -13,9 +13,9 @@ import (
 )
 
 // topicConfig answers one config value of a topic, "" when unset.
-func topicConfig(t *testing.T, bootstrap []string, topic, key string) string {
+func topicConfig(t *testing.T, c kafkatest.Kafka, topic, key string) string {
 	t.Helper()
-	rcs, err := kadm.NewClient(kafkatest.Client(t, bootstrap)).DescribeTopicConfigs(context.Background(), topic)
+	rcs, err := kadm.NewClient(kafkatest.ClientOf(t, c)).DescribeTopicConfigs(context.Background(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +32,8 @@ func topicConfig(t *testing.T, bootstrap []string, topic, key string) string {
 func TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndCopiesTopicConfigs(t *testing.T) {
 	s := newMirrorSetup(t)
 	retention := "3600000"
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, map[string]*string{"retention.ms": &retention})
-	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, map[string]*string{"retention.ms": &retention}, s.src.ClientOpts()...)
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...)
 	prod.Produce(t, "LH.ORDERS", 2, 100)
 	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
 		Source: "north-america", Target: "europe",
@@ -43,30 +43,30 @@ func TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndCopiesTopicConfigs(t *tes
 		RefreshInterval:   "1s",
 	})
 	waitMirrored(t, s.agent, map[string]map[int32]int64{"LH.ORDERS": {0: 100, 1: 100}}, time.Minute)
-	if kafkatest.TopicExists(t, s.dst.Bootstrap(), "LH.ORDERS") {
+	if kafkatest.TopicExists(t, s.dst.Bootstrap(), "LH.ORDERS", s.dst.ClientOpts()...) {
 		t.Fatal("prefix policy: LH.ORDERS exists on the target under its own name")
 	}
-	assertSameRecords(t, s.src.Bootstrap(), s.dst.Bootstrap(), "LH.ORDERS", "north-america.LH.ORDERS")
-	if got := topicConfig(t, s.dst.Bootstrap(), "north-america.LH.ORDERS", "retention.ms"); got != retention {
+	assertSameRecords(t, s.src, s.dst, "LH.ORDERS", "north-america.LH.ORDERS")
+	if got := topicConfig(t, s.dst, "north-america.LH.ORDERS", "retention.ms"); got != retention {
 		t.Fatalf("retention.ms on the target is %q, want the source's %q", got, retention)
 	}
 	// A config changed on the source follows within refresh_interval.
 	changed := "7200000"
-	_, err := kadm.NewClient(kafkatest.Client(t, s.src.Bootstrap())).AlterTopicConfigs(context.Background(),
+	_, err := kadm.NewClient(kafkatest.ClientOf(t, s.src)).AlterTopicConfigs(context.Background(),
 		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &changed}}, "LH.ORDERS")
 	if err != nil {
 		t.Fatal(err)
 	}
 	kafkatest.Eventually(t, 30*time.Second, "changed retention.ms reaches the target", func() (bool, string) {
-		got := topicConfig(t, s.dst.Bootstrap(), "north-america.LH.ORDERS", "retention.ms")
+		got := topicConfig(t, s.dst, "north-america.LH.ORDERS", "retention.ms")
 		return got == changed, got
 	})
 }
 
 func TestStartFromLatestCopiesOnlyRecordsProducedAfterTheMirrorWasCreated(t *testing.T) {
 	s := newMirrorSetup(t)
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil)
-	cl := kafkatest.Client(t, s.src.Bootstrap())
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil, s.src.ClientOpts()...)
+	cl := kafkatest.ClientOf(t, s.src)
 	ctx := context.Background()
 	old := kafkatest.GenRecord("LH.ORDERS", 0, 0)
 	old.Timestamp, old.Value = time.Time{}, []byte("before the mirror")
@@ -89,7 +89,7 @@ func TestStartFromLatestCopiesOnlyRecordsProducedAfterTheMirrorWasCreated(t *tes
 		}
 	}
 	waitMirrored(t, s.agent, map[string]map[int32]int64{"LH.ORDERS": {0: 4}}, time.Minute)
-	got := kafkatest.ReadAll(t, s.dst.Bootstrap(), "LH.ORDERS")[0]
+	got := kafkatest.ReadAll(t, s.dst.Bootstrap(), "LH.ORDERS", s.dst.ClientOpts()...)[0]
 	if len(got) != 3 || string(got[0].Value) != "after the mirror 0" {
 		t.Fatalf("start_from latest: target holds %d records starting %q, want the 3 produced after the mirror", len(got), valueOf(got))
 	}

@@ -15,6 +15,14 @@
 //     fetch fills in the middle of that partition; the dev cluster reshapes
 //     such fetches so it never happens (TestReadCommitted* in this package).
 //     A consequence: it declines fetch sessions for read_committed fetches.
+//   - kfake serves SaslHandshake v1 only, Apache Kafka 4.1 v0 and v1; librdkafka
+//     asks for v0 before it authenticates, so kcat cannot use SASL against a
+//     dev cluster. Tests read with kcat from plaintext clusters of either
+//     kind: Debian 12's kcat (librdkafka 2.0.2) cannot use SCRAM with Apache
+//     Kafka 4 either (TestDevClustersDifferFromApacheKafkaAsThePackageDocSays).
+//   - kfake takes a new group.min.session.timeout.ms while it runs; Apache
+//     Kafka reads it at start only and refuses the change (INVALID_REQUEST,
+//     same test).
 //   - kfake compacts on a timer set when its first compacted topic appears,
 //     every log.cleaner.backoff.ms as configured then (an hour by default);
 //     a later change of it does not reschedule. No test shows it yet.

@@ -69,9 +69,9 @@ func CreateTopic(t testing.TB, bootstrap []string, topic string, partitions int3
 }
 
 // AddPartitions grows a topic by n partitions.
-func AddPartitions(t testing.TB, bootstrap []string, topic string, n int) {
+func AddPartitions(t testing.TB, bootstrap []string, topic string, n int, opts ...kgo.Opt) {
 	t.Helper()
-	adm := kadm.NewClient(Client(t, bootstrap))
+	adm := kadm.NewClient(Client(t, bootstrap, opts...))
 	resp, err := adm.CreatePartitions(context.Background(), n, topic)
 	if err == nil {
 		err = resp.Error()
@@ -109,8 +109,11 @@ func ReadAll(t testing.TB, bootstrap []string, topic string, opts ...kgo.Opt) ma
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adm := kadm.NewClient(Client(t, bootstrap, opts...))
-	ends, err := adm.ListEndOffsets(ctx, topic)
+	// Its clients close on return: a test that polls a topic with ReadAll
+	// does not pile them up.
+	admCl := Client(t, bootstrap, opts...)
+	defer admCl.Close()
+	ends, err := kadm.NewClient(admCl).ListEndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", topic, err)
 	}
@@ -136,6 +139,7 @@ func ReadAll(t testing.TB, bootstrap []string, topic string, opts ...kgo.Opt) ma
 		// in a marker is known to be read to its end.
 		kgo.KeepControlRecords(),
 	)...)
+	defer cl.Close()
 	for len(want) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -182,9 +186,9 @@ func Sprint(m map[int32][]Record) string {
 }
 
 // TopicExists reports whether the cluster has the topic.
-func TopicExists(t testing.TB, bootstrap []string, topic string) bool {
+func TopicExists(t testing.TB, bootstrap []string, topic string, opts ...kgo.Opt) bool {
 	t.Helper()
-	td, err := kadm.NewClient(Client(t, bootstrap)).ListTopics(context.Background(), topic)
+	td, err := kadm.NewClient(Client(t, bootstrap, opts...)).ListTopics(context.Background(), topic)
 	if err != nil {
 		t.Fatalf("list topics: %v", err)
 	}

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,10 +19,38 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest/testcerts"
 )
 
-// KindEnv selects the Kafka that NewCluster starts: "dev" (the default, a
-// kfake dev cluster inside the test process) or "apache" (Apache Kafka in
-// Java processes, see package apachekafka).
+// KindEnv selects the Kafka that tests run on:
+//
+//   - unset: NewCluster starts dev clusters (kfake, inside the test
+//     process), and the short set runs on Apache Kafka as well.
+//   - "dev": dev clusters only, the short set included.
+//   - "apache": Apache Kafka (Java processes, see package apachekafka) for
+//     every test, the short set included (make test-kafka).
+//
+// The short set is the tests that call EachKind: `make test` runs them on
+// both kinds, within a few minutes of Apache Kafka on a small machine. The
+// other tests take their clusters from NewCluster and run on Apache Kafka
+// only with KFO_TEST_KAFKA=apache. A test of the short set that finds no
+// Apache Kafka installed is skipped on it, saying why (apachekafka.Libs).
 const KindEnv = "KFO_TEST_KAFKA"
+
+// Kind answers the kind of cluster NewCluster starts ("" is Dev).
+func Kind() string { return os.Getenv(KindEnv) }
+
+// EachKind puts a test in the short set: it runs test as one subtest per
+// kind of cluster KFO_TEST_KAFKA selects for the short set (see KindEnv),
+// named after the kind, one after the other. test takes its clusters from
+// NewClusterOfKind with the kind it is given.
+func EachKind(t *testing.T, test func(t *testing.T, kind string)) {
+	t.Helper()
+	kinds := []string{Dev, Apache}
+	if v := Kind(); v != "" {
+		kinds = []string{v}
+	}
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) { test(t, kind) })
+	}
+}
 
 // Kafka is a test cluster of either kind, so the same test runs on both.
 type Kafka interface {
@@ -42,6 +72,9 @@ type ClusterOptions struct {
 	// Secure listens with TLS and SCRAM-SHA-512 (SASL_SSL); ClientOpts and
 	// Declared then authenticate as the super user and trust the test CA.
 	Secure bool
+	// GroupMinSessionTimeout is the brokers' group.min.session.timeout.ms;
+	// 0 is the test clusters' 500 ms (Apache Kafka's own default is 6 s).
+	GroupMinSessionTimeout time.Duration
 }
 
 // The kinds of test cluster.
@@ -54,7 +87,7 @@ const (
 // loopback, stopped when the test ends.
 func NewCluster(t testing.TB, name string, opts ClusterOptions) Kafka {
 	t.Helper()
-	return NewClusterOfKind(t, os.Getenv(KindEnv), name, opts)
+	return NewClusterOfKind(t, Kind(), name, opts)
 }
 
 // NewClusterOfKind is NewCluster for a test that names its kind ("" is
@@ -65,7 +98,8 @@ func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafk
 	case "", Dev:
 		return startDevKafka(t, name, opts)
 	case Apache:
-		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{Brokers: opts.Brokers, Secure: opts.Secure})}
+		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{
+			Brokers: opts.Brokers, Secure: opts.Secure, GroupMinSessionTimeout: opts.GroupMinSessionTimeout})}
 	default:
 		t.Fatalf("%s=%q: use dev (the default) or apache", KindEnv, kind)
 		return nil
@@ -115,6 +149,9 @@ func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
 			t.Fatal(err)
 		}
 		d.cfg.Extra = []kfake.Opt{kfake.TLS(server), kfake.EnableSASL(), kfake.Superuser(apachekafka.Mechanism, devAdmin, devAdminPassword)}
+	}
+	if opts.GroupMinSessionTimeout > 0 {
+		d.cfg.Extra = append(d.cfg.Extra, kfake.GroupMinSessionTimeout(opts.GroupMinSessionTimeout))
 	}
 	d.Restart()
 	t.Cleanup(d.Kill)
@@ -168,4 +205,53 @@ func (d *devKafka) Restart() {
 		d.t.Fatal(err)
 	}
 	d.c = c
+}
+
+// KcatArgs answers the kcat flags that connect to c, a cluster without
+// SASL: kcat on Debian 12 (librdkafka 2.0.2) authenticates with SCRAM to
+// neither kind. Apache Kafka 4 refuses its SCRAM proof (librdkafka sent the
+// nonce twice until 2.6.1), and kfake does not advertise SaslHandshake v0,
+// which librdkafka asks for (see package devcluster).
+func KcatArgs(t testing.TB, c Kafka) []string {
+	t.Helper()
+	if c.Declared().SASL != nil {
+		t.Fatalf("kcat cannot authenticate to the secure cluster %s: start it with ClusterOptions{Secure: false}", c.Declared().Name)
+	}
+	return []string{"-b", strings.Join(c.Bootstrap(), ",")}
+}
+
+// CompactedTopicConfigs make a topic that Compact can compact on either
+// kind: Apache Kafka's cleaner never touches a partition's active segment,
+// so segments roll every 100 ms of record timestamps.
+func CompactedTopicConfigs() map[string]*string {
+	compact, roll := "compact", "100"
+	return map[string]*string{"cleanup.policy": &compact, "segment.ms": &roll}
+}
+
+// Compact has c compact topic, made with CompactedTopicConfigs and holding
+// written records, and answers what is left once compaction removed some.
+// A dev cluster compacts at once; Apache Kafka's cleaner runs on its own,
+// within seconds on test clusters (log.cleaner.backoff.ms is 1 s).
+func Compact(t testing.TB, c Kafka, topic string, written int) map[int32][]Record {
+	t.Helper()
+	if d, ok := c.(*devKafka); ok {
+		d.c.Compact()
+	}
+	var left map[int32][]Record
+	Eventually(t, time.Minute, "compaction of "+topic, func() (bool, string) {
+		left = ReadAll(t, c.Bootstrap(), topic, c.ClientOpts()...)
+		n := 0
+		for _, recs := range left {
+			n += len(recs)
+		}
+		return n < written, strconv.Itoa(n) + " of " + strconv.Itoa(written) + " records left"
+	})
+	return left
+}
+
+// ClientOf connects to c as its test clients do (the super user of a
+// secure cluster); closed when the test ends.
+func ClientOf(t testing.TB, c Kafka, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return Client(t, c.Bootstrap(), append(c.ClientOpts(), opts...)...)
 }

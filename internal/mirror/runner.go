@@ -1,7 +1,9 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -54,7 +57,12 @@ type runner struct {
 	parts []SourcePartition
 	tasks map[int]*runningTask
 	err   string
-	cache *checkpoint.Cache
+	// joinErr is why the task group refused this replica, until a join
+	// gives it a generation other than joinGen.
+	joinErr string
+	joinGen int32
+	member  *kgo.Client
+	cache   *checkpoint.Cache
 	// checkpointer runs on the replica that owns task 0.
 	checkpointer *runningTask
 	translator   *checkpoint.Translator
@@ -132,14 +140,18 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	r.member = member
+	r.mu.Unlock()
 	defer func() {
 		r.stopAll()
 		member.Close() // leaves the group, so the other replicas take over at once
 	}()
 	go func() {
-		// The topic holds no records; polling keeps the member alive.
+		// The topic holds no records; polling keeps the member alive
+		// and hands over why it could not join.
 		for ctx.Err() == nil {
-			member.PollFetches(ctx)
+			r.noteJoin(member, member.PollFetches(ctx))
 		}
 	}()
 
@@ -323,7 +335,38 @@ func (r *runner) stopAll() {
 	r.stopTasks(ids)
 }
 
-// status answers the partitions of the tasks running here.
+// noteJoin keeps why the task group refused this replica, from the error
+// the group consumer hands to its poll when a join fails.
+func (r *runner) noteJoin(member *kgo.Client, fetches kgo.Fetches) {
+	for _, fe := range fetches.Errors() {
+		var refused *kgo.ErrGroupSession
+		if !errors.As(fe.Err, &refused) {
+			continue
+		}
+		why := joinRefusal(r.sessions, refused.Err)
+		_, gen := member.GroupMetadata()
+		r.mu.Lock()
+		if why != r.joinErr {
+			r.log.Warn("the state cluster refuses this agent into the mirror's task group; retrying", "error", why)
+		}
+		r.joinErr, r.joinGen = why, gen
+		r.mu.Unlock()
+	}
+}
+
+// joinRefusal says why a join of the task group failed, and what to change
+// when the brokers refuse the session timeout.
+func joinRefusal(sessions time.Duration, err error) string {
+	why := "the state cluster refuses this agent into the mirror's task group: " + err.Error()
+	if errors.Is(err, kerr.InvalidSessionTimeout) {
+		why += fmt.Sprintf("; the agent's --session-timeout %s is below the brokers' group.min.session.timeout.ms"+
+			" (Apache Kafka's default: 6s) or above their group.max.session.timeout.ms: change one or the other", sessions)
+	}
+	return why
+}
+
+// status answers the partitions of the tasks running here, and what stops
+// the mirror: a refused join, or the last refresh's error.
 func (r *runner) status(now time.Time) ([]agentapi.PartitionStatus, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -331,7 +374,12 @@ func (r *runner) status(now time.Time) ([]agentapi.PartitionStatus, string) {
 	for _, rt := range r.tasks {
 		out = append(out, rt.t.stats.snapshot(now)...)
 	}
-	return out, r.err
+	if r.joinErr != "" && r.member != nil {
+		if _, gen := r.member.GroupMetadata(); gen != r.joinGen {
+			r.joinErr = "" // joined since
+		}
+	}
+	return out, cmp.Or(r.joinErr, r.err)
 }
 
 // EnsureTopicPartitions creates an internal topic with at least n partitions.

@@ -10,6 +10,7 @@
 package apachekafka
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -59,6 +60,9 @@ type Options struct {
 	// Users are more SCRAM users (name -> password) of a secure cluster;
 	// they may do only what ACLs allow.
 	Users map[string]string
+	// GroupMinSessionTimeout is group.min.session.timeout.ms; 0 is the
+	// tests' 500 ms (Apache Kafka's own default is 6 s).
+	GroupMinSessionTimeout time.Duration
 }
 
 // Cluster is a running Apache Kafka cluster.
@@ -290,12 +294,15 @@ func (c *Cluster) serverProperties(n *node) string {
 		"group.initial.rebalance.delay.ms=0",
 		// As on dev clusters: tests run agents with short sessions (the
 		// broker's default floor is 6 s).
-		"group.min.session.timeout.ms=500",
+		fmt.Sprintf("group.min.session.timeout.ms=%d", cmp.Or(c.opts.GroupMinSessionTimeout, 500*time.Millisecond).Milliseconds()),
 		"num.network.threads=2",
 		"num.io.threads=2",
 		"background.threads=2",
 		"num.recovery.threads.per.data.dir=1",
 		"log.cleaner.threads=1",
+		// The cleaner looks for dirty compacted logs every second instead
+		// of every 15: a test waits for compaction seconds, not minutes.
+		"log.cleaner.backoff.ms=1000",
 		"log.cleaner.dedupe.buffer.size=2097152",
 		"auto.create.topics.enable=false",
 		// A killed node registers again once its old session has expired.
