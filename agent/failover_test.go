@@ -183,7 +183,7 @@ func (s *failoverSetup) failover(t *testing.T, req agentapi.FailoverRequest) (in
 
 func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAndLosesNothing(t *testing.T) {
 	// One task: when its transactions start failing, every partition stops.
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	s := newFailoverSetupWith(t, setupOptions{fencing: agentapi.FencingNone, tasksMax: 1, secure: true})
 	ctx := context.Background()
 	// europe takes batches up to 200 KB: the mirror copies normal orders,
 	// and stalls on a 300 KB record while its fetches still see the high
