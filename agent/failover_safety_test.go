@@ -180,20 +180,14 @@ func TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason(t *testing.T) {
 }
 
 func TestAPlannedFailoverThatCannotDrainIsUndoneAndItsFenceLifted(t *testing.T) {
-	naAddrs, admin, app := kafkatest.ACLCluster(t, "north-america")
-	eu := kafkatest.Cluster(t, "europe")
-	a := startAgent(t, eu.BootstrapString())
-	a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: naAddrs,
-		SASL: &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "admin", Password: "admin-secret-pw"}})
-	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})
+	s := newFailoverSetupWith(t, setupOptions{fencing: agentapi.FencingACL, tasksMax: 1, secure: true})
+	a := s.agent
 	limit := "200000"
-	kafkatest.CreateTopic(t, eu.Bootstrap(), "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit})
-	kafkatest.CreateTopic(t, naAddrs, "LH.ORDERS", 1, nil, admin...)
-	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe",
-		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1})
+	createTopicOn(t, s.eu, "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit}) // before the mirror creates it
+	createTopicOn(t, s.na, "LH.ORDERS", 1, nil)
 	a.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
 		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingACL, DrainTimeout: "3s", MaxLagRecords: 5})
-	prod := kafkatest.NewProducer(t, naAddrs, app...)
+	prod := kafkatest.NewProducer(t, s.na.Bootstrap(), s.app()...)
 	prod.Produce(t, "LH.ORDERS", 1, 3)
 	waitMirroredTopic(t, a, "LH.ORDERS", 1, 3)
 
@@ -201,7 +195,7 @@ func TestAPlannedFailoverThatCannotDrainIsUndoneAndItsFenceLifted(t *testing.T) 
 	big := kafkatest.GenRecord("LH.ORDERS", 0, 3)
 	big.Value = make([]byte, 300_000)
 	_, _ = crand.Read(big.Value)
-	if err := kafkatest.Client(t, naAddrs, append(app, kgo.RecordPartitioner(kgo.ManualPartitioner()))...).ProduceSync(context.Background(), big).FirstErr(); err != nil {
+	if err := kafkatest.Client(t, s.na.Bootstrap(), append(s.app(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...).ProduceSync(context.Background(), big).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	var e agentapi.Error

@@ -45,7 +45,7 @@ func holdProduce(t *testing.T, s *failoverSetup, topic string, release <-chan st
 // the figures are those of the last contact with the lost cluster, not of
 // the task's last fetch.
 func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing.T) {
-	devOnly(t, "it holds europe's produce requests (kfake ControlKey); Apache Kafka fails them (ACLs) or delays them a quota window at most, and the task fetches again either way")
+	devOnly(t, "it holds europe's produce requests for one topic (kfake ControlKey) so that the task fetches nothing; Apache Kafka cannot hold them: an ACL fails them, and a quota answers at once and delays the next request by one quota window at most, so the task fetches the burst either way")
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic, parts = "LH.BURST", 3
 	kafkatest.CreateTopic(t, s.na.Bootstrap(), topic, parts, nil)
