@@ -101,7 +101,7 @@ func allowApp(t *testing.T, c kafkatest.Kafka) {
 	t.Helper()
 	acls := kadm.NewACLs().Allow("User:" + appUser).AllowHosts().ResourcePatternType(kadm.ACLPatternPrefixed).
 		Topics("LH.").Groups("consumer-").Operations(kadm.OpAll)
-	res, err := kadm.NewClient(kafkatest.Client(t, c.Bootstrap(), c.ClientOpts()...)).CreateACLs(context.Background(), acls)
+	res, err := kadm.NewClient(clientOf(t, c)).CreateACLs(context.Background(), acls)
 	if err != nil {
 		t.Fatalf("allow %s: %v", appUser, err)
 	}
