@@ -16,8 +16,9 @@ import (
 // restarts and replays the compacted state topic must still see the
 // failover: the lost cluster must not come back as the active one.
 func TestAFailoverSurvivesCompactionOfTheStateTopicAndARestart(t *testing.T) {
+	devOnly(t, "it compacts europe's state topic at the moment it chooses; Apache Kafka's cleaner runs on its own schedule and never touches the active segment")
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	s.na.kill9()
+	s.na.Kill()
 	if code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na"}); code != 200 || res.Epoch != 1 {
 		t.Fatalf("forced failover: HTTP %d %+v %+v", code, res, e.Error)
 	}
@@ -26,14 +27,14 @@ func TestAFailoverSurvivesCompactionOfTheStateTopicAndARestart(t *testing.T) {
 		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingNone, DrainTimeout: "30s",
 		MaxLagRecords: 5000,
 	})
-	s.agent.mustPut("/v1/clusters/spare", agentapi.Cluster{BootstrapServers: s.eu})
+	s.agent.mustPut("/v1/clusters/spare", agentapi.Cluster{BootstrapServers: s.eu.Bootstrap()})
 
-	s.euc.Compact()
+	s.devEU(t).Compact()
 	// The test proves something only if compaction left the policy's one
 	// record after the failover's ops.
 	var keys []string
 	policyAt, lastOpAt := -1, -1
-	for i, r := range kafkatest.ReadAll(t, s.eu, store.StateTopic)[0] {
+	for i, r := range kafkatest.ReadAll(t, s.eu.Bootstrap(), store.StateTopic)[0] {
 		k := string(r.Key)
 		keys = append(keys, k)
 		switch {
@@ -54,7 +55,7 @@ func TestAFailoverSurvivesCompactionOfTheStateTopicAndARestart(t *testing.T) {
 	s.agent.start()
 	var active agentapi.Active
 	s.agent.call("GET", "/v1/policies/loosehanger/active", nil, &active)
-	if active.Cluster != "europe" || active.Epoch != 1 || fmt.Sprint(active.BootstrapServers) != fmt.Sprint(s.eu) {
+	if active.Cluster != "europe" || active.Epoch != 1 || fmt.Sprint(active.BootstrapServers) != fmt.Sprint(s.eu.Bootstrap()) {
 		t.Fatalf("discovery after compaction and a restart: %+v, want europe at epoch 1", active)
 	}
 	var p agentapi.Policy

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,19 +55,23 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	na := startDevCluster(t, "north-america")
-	eu := startDevCluster(t, "europe")
-	a := startAgent(t, eu.bootstrap)
+	// SASL_SSL on every connection: the agent's to both clusters and to its
+	// state (europe), and the applications'.
+	na := kafkatest.NewCluster(t, "north-america", kafkatest.ClusterOptions{Secure: true})
+	eu := kafkatest.NewCluster(t, "europe", kafkatest.ClusterOptions{Secure: true})
+	secrets := securityOverride(t, tfDir, na.Declared(), eu.Declared())
+	a := startAgent(t, strings.Join(eu.Bootstrap(), ","), stateConnFlags(t, eu.Declared())...)
 	apply := func(vars ...string) (recordsLost int64) {
 		t.Helper()
 		args := []string{"-chdir=" + tfDir, "apply", "-auto-approve", "-input=false", "-no-color",
 			"-var", "agent_url=" + a.url,
-			"-var", `north_america_bootstrap=["` + na.bootstrap + `"]`,
-			"-var", `europe_bootstrap=["` + eu.bootstrap + `"]`}
+			"-var", "north_america_bootstrap=" + hclList(na.Bootstrap()),
+			"-var", "europe_bootstrap=" + hclList(eu.Bootstrap())}
 		for _, v := range vars {
 			args = append(args, "-var", v)
 		}
 		env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "KAFKA_FAILOVER_TOKEN="+testToken, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+		env = append(env, secrets...)
 		cmd := exec.Command(tfBin, args...)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -87,9 +93,12 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	}
 
 	apply()
+	if state, err := os.ReadFile(filepath.Join(tfDir, "terraform.tfstate")); err != nil || strings.Contains(string(state), na.Declared().SASL.Password) {
+		t.Fatalf("terraform state (%v) holds the clusters' SASL password, given write-only", err)
+	}
 	topics := []string{"LH.ORDERS", "LH.CANCELLATIONS", "LH.STOCK"}
 	for _, topic := range topics {
-		kafkatest.CreateTopic(t, na.addrs(), topic, 3, nil)
+		createTopicOn(t, na, topic, 3, nil)
 	}
 
 	// The consumer commits after each batch and remembers when each record's
@@ -103,9 +112,9 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
-		cl, err := kgo.NewClient(kgo.SeedBrokers(na.addrs()...), kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics(topics...),
+		cl, err := kgo.NewClient(append(na.ClientOpts(), kgo.SeedBrokers(na.Bootstrap()...), kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics(topics...),
 			kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.MetadataMinAge(time.Second), kgo.MetadataMaxAge(time.Second))
+			kgo.MetadataMinAge(time.Second), kgo.MetadataMaxAge(time.Second))...)
 		if err != nil {
 			return
 		}
@@ -139,7 +148,7 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	}()
 
 	const orders = 300
-	prod := kafkatest.Client(t, na.addrs())
+	prod := clientOf(t, na)
 	produce := func(from, to int) {
 		for i := from; i <= to; i++ {
 			order := fmt.Sprintf("LH-%06d", i)
@@ -167,7 +176,7 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 		mu.Unlock()
 		return seen == orders && n >= orders/2, fmt.Sprintf("high watermarks %d, consumer read %d", seen, n)
 	})
-	na.kill9()
+	na.Kill()
 	close(stop)
 	<-stopped
 	t.Logf("north-america killed; the consumer had read %d records there", len(naReads))
@@ -177,7 +186,7 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	// No duplicates on the target topics; the truth about what was lost.
 	onEU := map[string]bool{}
 	for _, topic := range topics {
-		for p, recs := range kafkatest.ReadAll(t, eu.addrs(), topic) {
+		for p, recs := range readAllOf(t, eu, topic) {
 			for _, r := range recs {
 				if onEU[string(r.Key)] {
 					t.Fatalf("%s[%d]: order %s is on europe twice", topic, p, r.Key)
@@ -204,7 +213,7 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	}
 
 	// Applications carry on in europe.
-	euProd := kafkatest.Client(t, active.BootstrapServers)
+	euProd := kafkatest.Client(t, active.BootstrapServers, eu.ClientOpts()...)
 	for i := orders + 1; i <= orders+30; i++ {
 		order := fmt.Sprintf("LH-%06d", i)
 		if err := euProd.ProduceSync(context.Background(), &kgo.Record{Topic: topics[i%3], Key: []byte(order), Value: []byte(`{"order":"` + order + `"}`)}).FirstErr(); err != nil {
@@ -231,8 +240,8 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 			want[o] = true
 		}
 	}
-	group := kafkatest.Client(t, active.BootstrapServers, kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics(topics...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	group := kafkatest.Client(t, active.BootstrapServers, append(eu.ClientOpts(), kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics(topics...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	readOnEU := map[string]int{}
 	rereads, missing := 0, len(want)
 	deadline := time.Now().Add(30 * time.Second)
@@ -268,4 +277,53 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	}
 	t.Logf("forced failover: %d lost (reported %d); the group read %d records on north-america, resumed on europe, re-read %d (at most %d read after its last checkpointed commit)",
 		lost, reportedLost, len(naReads), rereads, mayReread)
+}
+
+// securityOverride makes the example's clusters authenticate as the given
+// declarations do, without changing the example: security_override.tf merges
+// sasl and tls into its kafka_cluster resources (PEM files beside it), and
+// the passwords are write-only variables, answered as TF_VAR_ settings.
+func securityOverride(t *testing.T, tfDir string, clusters ...agentapi.Cluster) (env []string) {
+	t.Helper()
+	var vars, override strings.Builder
+	for _, c := range clusters {
+		res := strings.ReplaceAll(c.Name, "-", "_")
+		files := map[string]string{"ca": c.TLS.CAPEM, "cert": c.TLS.CertPEM, "key": c.TLS.KeyPEM}
+		for kind, pem := range files {
+			if err := os.WriteFile(filepath.Join(tfDir, res+"-"+kind+".pem"), []byte(pem), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&vars, "variable %q {\n  type      = string\n  sensitive = true\n  ephemeral = true\n}\n", res+"_password")
+		fmt.Fprintf(&override, `resource "kafka_cluster" %q {
+  sasl = {
+    mechanism           = %q
+    username            = %q
+    password_wo         = var.%s_password
+    password_wo_version = 1
+  }
+  tls = {
+    ca_pem   = file("%[1]s-ca.pem")
+    cert_pem = file("%[1]s-cert.pem")
+    key_pem  = file("%[1]s-key.pem")
+  }
+}
+`, res, c.SASL.Mechanism, c.SASL.Username, res)
+		env = append(env, "TF_VAR_"+res+"_password="+c.SASL.Password)
+	}
+	for name, text := range map[string]string{"security.tf": vars.String(), "security_override.tf": override.String()} {
+		if err := os.WriteFile(filepath.Join(tfDir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env
+}
+
+// hclList writes addresses as an HCL list of strings.
+func hclList(addrs []string) string {
+	q := make([]string, len(addrs))
+	for i, a := range addrs {
+		q[i] = strconv.Quote(a)
+	}
+	return "[" + strings.Join(q, ",") + "]"
 }

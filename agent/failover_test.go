@@ -4,10 +4,12 @@ import (
 	"context"
 	crand "crypto/rand"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -16,26 +18,56 @@ import (
 )
 
 // failoverSetup is the reference story in small: north-america is the active
-// cluster (its own process, so it can be lost), europe the standby the agent
-// runs beside, a mirror of LH.* and consumer-* groups, and a policy.
+// cluster (a test can kill it, as a region is lost, and restart it), europe
+// the standby the agent runs beside, a mirror of LH.* and consumer-* groups,
+// and a policy. Both clusters are of the kind KFO_TEST_KAFKA selects unless
+// the test names one.
 type failoverSetup struct {
-	na    *devClusterProc
-	eu    []string
-	euc   *devcluster.Cluster // in this process: a test can hold its requests or compact its topics
-	agent *agentProc
+	na, eu kafkatest.Kafka
+	agent  *agentProc
 }
+
+// setupOptions shape a failoverSetup.
+type setupOptions struct {
+	kind     string // of both clusters; "" is KFO_TEST_KAFKA's
+	fencing  string
+	tasksMax int
+	// secure: both clusters take SASL_SSL only and authorize with ACLs, the
+	// agent uses SASL_SSL on all three connections, and north-america has
+	// the application's user (appUser), allowed LH.* and consumer-*.
+	secure bool
+	// agentEnv is added to the agent's environment.
+	agentEnv []string
+}
+
+// The application's user on a secure north-america: not a super user, so
+// a fence's DENY ACLs apply to it.
+const (
+	appUser     = "app"
+	appPassword = "app-secret-pw"
+)
 
 func newFailoverSetup(t *testing.T, fencing string, tasksMax int) *failoverSetup {
 	t.Helper()
-	na := startDevCluster(t, "north-america")
-	eu := kafkatest.Cluster(t, "europe")
-	s := &failoverSetup{na: na, eu: eu.Bootstrap(), euc: eu, agent: startAgent(t, eu.BootstrapString())}
-	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: na.addrs()})
-	s.agent.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: s.eu})
-	s.agent.mustPut("/v1/mirrors/na-to-eu", storyMirror(tasksMax))
+	return newFailoverSetupWith(t, setupOptions{fencing: fencing, tasksMax: tasksMax})
+}
+
+func newFailoverSetupWith(t *testing.T, o setupOptions) *failoverSetup {
+	t.Helper()
+	na := clusterOf(t, o.kind, "north-america", kafkatest.ClusterOptions{Secure: o.secure, Users: appUsers(o.secure)})
+	eu := clusterOf(t, o.kind, "europe", kafkatest.ClusterOptions{Secure: o.secure})
+	var stateFlags []string
+	if o.secure {
+		allowApp(t, na)
+		stateFlags = stateConnFlags(t, eu.Declared())
+	}
+	s := &failoverSetup{na: na, eu: eu, agent: startAgentWith(t, strings.Join(eu.Bootstrap(), ","), o.agentEnv, stateFlags...)}
+	s.agent.mustPut("/v1/clusters/north-america", na.Declared())
+	s.agent.mustPut("/v1/clusters/europe", eu.Declared())
+	s.agent.mustPut("/v1/mirrors/na-to-eu", storyMirror(o.tasksMax))
 	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{
 		Clusters: []string{"north-america", "europe"}, Primary: "north-america",
-		Mirrors: []string{"na-to-eu"}, Fencing: fencing, DrainTimeout: "30s",
+		Mirrors: []string{"na-to-eu"}, Fencing: o.fencing, DrainTimeout: "30s",
 	})
 	return s
 }
@@ -52,11 +84,88 @@ func storyMirror(tasksMax int) agentapi.Mirror {
 	}
 }
 
+// clusterOf starts a cluster of kind, or of KFO_TEST_KAFKA's kind for "".
+func clusterOf(t *testing.T, kind, name string, opts kafkatest.ClusterOptions) kafkatest.Kafka {
+	t.Helper()
+	if kind == "" {
+		return kafkatest.NewCluster(t, name, opts)
+	}
+	return kafkatest.NewClusterOfKind(t, kind, name, opts)
+}
+
+func appUsers(secure bool) map[string]string {
+	if !secure {
+		return nil
+	}
+	return map[string]string{appUser: appPassword}
+}
+
+// allowApp lets the application's user write and read LH.* and commit as
+// consumer-* groups: the ACLs an operator gives an application.
+func allowApp(t *testing.T, c kafkatest.Kafka) {
+	t.Helper()
+	acls := kadm.NewACLs().Allow("User:" + appUser).AllowHosts().ResourcePatternType(kadm.ACLPatternPrefixed).
+		Topics("LH.").Groups("consumer-").Operations(kadm.OpAll)
+	res, err := kadm.NewClient(clientOf(t, c)).CreateACLs(context.Background(), acls)
+	if err != nil {
+		t.Fatalf("allow %s: %v", appUser, err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("allow %s on %s %s: %v", appUser, r.Type, r.Name, r.Err)
+		}
+	}
+}
+
+// app answers the client options of the application's user of north-america.
+func (s *failoverSetup) app() []kgo.Opt { return s.na.UserOpts(appUser, appPassword) }
+
+// devEU answers europe's kfake; the test calls devOnly first.
+func (s *failoverSetup) devEU(t *testing.T) *devcluster.Cluster {
+	t.Helper()
+	d, ok := s.eu.(kafkatest.InProcess)
+	if !ok {
+		t.Fatalf("europe is %T, not a dev cluster: call devOnly first", s.eu)
+	}
+	return d.Dev()
+}
+
+// devOnly skips a test that needs what only a dev cluster offers when
+// KFO_TEST_KAFKA selects Apache Kafka, saying why, before it starts any.
+func devOnly(t *testing.T, why string) {
+	t.Helper()
+	if kind := os.Getenv(kafkatest.KindEnv); kind != "" && kind != kafkatest.Dev {
+		t.Skipf("dev clusters only (%s=%s): %s", kafkatest.KindEnv, kind, why)
+	}
+}
+
+// The helpers below reach a cluster of either kind with every right.
+
+func clientOf(t *testing.T, c kafkatest.Kafka, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return kafkatest.Client(t, c.Bootstrap(), append(c.ClientOpts(), opts...)...)
+}
+
+func readAllOf(t *testing.T, c kafkatest.Kafka, topic string) map[int32][]kafkatest.Record {
+	t.Helper()
+	return kafkatest.ReadAll(t, c.Bootstrap(), topic, c.ClientOpts()...)
+}
+
+func createTopicOn(t *testing.T, c kafkatest.Kafka, topic string, partitions int32, configs map[string]*string) {
+	t.Helper()
+	kafkatest.CreateTopic(t, c.Bootstrap(), topic, partitions, configs, c.ClientOpts()...)
+}
+
+func producerOf(t *testing.T, c kafkatest.Kafka) *kafkatest.Producer {
+	t.Helper()
+	return kafkatest.NewProducer(t, c.Bootstrap(), c.ClientOpts()...)
+}
+
 // partitionCounts answers the records per partition of a topic.
-func partitionCounts(t *testing.T, bootstrap []string, topic string) map[int32]int64 {
+func partitionCounts(t *testing.T, c kafkatest.Kafka, topic string) map[int32]int64 {
 	t.Helper()
 	out := map[int32]int64{}
-	for p, recs := range kafkatest.ReadAll(t, bootstrap, topic) {
+	for p, recs := range readAllOf(t, c, topic) {
 		out[p] = int64(len(recs))
 	}
 	return out
@@ -77,26 +186,40 @@ func (s *failoverSetup) failover(t *testing.T, req agentapi.FailoverRequest) (in
 	return code, res, e
 }
 
-func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAndLosesNothing(t *testing.T) {
+func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAndLosesNothingOnApacheKafka(t *testing.T) {
+	forcedFailoverAndFailback(t, kafkatest.Apache)
+}
+
+func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAndLosesNothingOnDevClusters(t *testing.T) {
+	forcedFailoverAndFailback(t, kafkatest.Dev)
+}
+
+// forcedFailoverAndFailback loses north-america (its brokers killed) while
+// the mirror is stalled and the group has read past it: the forced
+// failover's report says exactly what was lost, per partition; when
+// north-america returns its tail is quarantined on europe record for
+// record, and a planned failback loses nothing. SASL_SSL on every
+// connection.
+func forcedFailoverAndFailback(t *testing.T, kind string) {
 	// One task: when its transactions start failing, every partition stops.
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	s := newFailoverSetupWith(t, setupOptions{kind: kind, fencing: agentapi.FencingNone, tasksMax: 1, secure: true})
 	ctx := context.Background()
 	// europe takes batches up to 200 KB: the mirror copies normal orders,
 	// and stalls on a 300 KB record while its fetches still see the high
 	// watermarks. (europe's topic first, or the mirror creates it.)
 	limit := "200000"
-	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 3, map[string]*string{"max.message.bytes": &limit})
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
+	createTopicOn(t, s.eu, "LH.ORDERS", 3, map[string]*string{"max.message.bytes": &limit})
+	createTopicOn(t, s.na, "LH.ORDERS", 3, nil)
 
-	prod := kafkatest.NewProducer(t, s.na.addrs())
+	prod := producerOf(t, s.na)
 	prod.Produce(t, "LH.ORDERS", 3, 1000)
-	consumeAndCommit(t, s.na.addrs(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 600, 1: 600, 2: 600})
+	consumeAndCommit(t, s.na.Bootstrap(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 600, 1: 600, 2: 600}, s.na.ClientOpts()...)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 1000)
 	waitSynced(t, s.agent, "consumer-southamerica", 3)
 
 	// Each partition gets a record europe refuses, then 200 more orders;
 	// the group reads 100 records past what is mirrored.
-	big := kafkatest.Client(t, s.na.addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	big := clientOf(t, s.na, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := int32(0); p < 3; p++ {
 		r := kafkatest.GenRecord("LH.ORDERS", p, int(prod.Produced("LH.ORDERS", p)))
 		r.Value = make([]byte, 300_000)
@@ -118,7 +241,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 	for p := int32(0); p < 3; p++ {
 		produced[p] = prod.Produced("LH.ORDERS", p) + 1 // and the big one
 	}
-	consumeAndCommit(t, s.na.addrs(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 500, 1: 500, 2: 500}) // from 600 to 1100
+	consumeAndCommit(t, s.na.Bootstrap(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 500, 1: 500, 2: 500}, s.na.ClientOpts()...) // from 600 to 1100
 	kafkatest.Eventually(t, 30*time.Second, "the agent has seen north-america's last high watermarks", func() (bool, string) {
 		var seen int64
 		for _, p := range s.agent.status("na-to-eu").Partitions {
@@ -139,7 +262,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 		t.Fatalf("forecast %+v: want 603 records at risk and the group's 300 lost reads", fc.Report)
 	}
 
-	s.na.kill9() // the region is lost
+	s.na.Kill() // the region is lost
 	t.Log("north-america killed; forced failover to europe")
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na-1", RequestedBy: "test"})
 	if code != 200 {
@@ -176,7 +299,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 	// same result without flipping again.
 	var active agentapi.Active
 	s.agent.call("GET", "/v1/policies/loosehanger/active", nil, &active)
-	if active.Cluster != "europe" || active.Epoch != 1 || fmt.Sprint(active.BootstrapServers) != fmt.Sprint(s.eu) {
+	if active.Cluster != "europe" || active.Epoch != 1 || fmt.Sprint(active.BootstrapServers) != fmt.Sprint(s.eu.Bootstrap()) {
 		t.Fatalf("discovery after the failover: %+v", active)
 	}
 	if code, again, _ := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na-1"}); code != 200 || again.Epoch != 1 || again.CompletedAt != res.CompletedAt {
@@ -198,8 +321,8 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 
 	// Producers carry on in europe; the group resumes at the first record
 	// it has not read that europe holds: zero re-read.
-	kafkatest.NewProducer(t, s.eu).Produce(t, "LH.ORDERS", 3, 0) // connectivity
-	eu := kafkatest.Client(t, s.eu, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	producerOf(t, s.eu).Produce(t, "LH.ORDERS", 3, 0) // connectivity
+	eu := clientOf(t, s.eu, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := int32(0); p < 3; p++ {
 		r := kafkatest.GenRecord("LH.ORDERS", p, 5000)
 		r.Value = []byte("written in europe after the failover")
@@ -207,7 +330,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 			t.Fatal(err)
 		}
 	}
-	group := kafkatest.Client(t, s.eu, kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics("LH.ORDERS"))
+	group := clientOf(t, s.eu, kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics("LH.ORDERS"))
 	got := map[int32][]string{}
 	for n := 0; n < 3; {
 		fetches := group.PollFetches(shortCtx(t, 20*time.Second))
@@ -236,8 +359,8 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 		Mirrors: []string{"na-to-eu", "eu-to-na"}, Fencing: agentapi.FencingNone, DrainTimeout: "30s"})
 
 	t.Run("north-america returns: its divergent tail is quarantined on europe, record for record", func(t *testing.T) {
-		s.na.start(t)
-		naRecs := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS") // before the rebuild deletes them
+		s.na.Restart()
+		naRecs := readAllOf(t, s.na, "LH.ORDERS") // before the rebuild deletes them
 		var q agentapi.Quarantine
 		if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: "na-back"}, &q); code != 200 {
 			var e agentapi.Error
@@ -247,7 +370,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 		if q.Records != truthTotal {
 			t.Fatalf("quarantined %d records, the divergent tail holds %d", q.Records, truthTotal)
 		}
-		quarantined := kafkatest.ReadAll(t, s.eu, "LH.ORDERS.diverged")
+		quarantined := readAllOf(t, s.eu, "LH.ORDERS.diverged")
 		for p := int32(0); p < 3; p++ {
 			tail := naRecs[p][onEU[p]:]
 			if len(quarantined[p]) != len(tail) {
@@ -283,9 +406,9 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 	})
 
 	t.Run("planned failback to north-america loses nothing and the group resumes there", func(t *testing.T) {
-		euProd := kafkatest.NewProducer(t, s.eu)
+		euProd := producerOf(t, s.eu)
 		euProd.Produce(t, "LH.ORDERS", 3, 50) // europe is active: the applications write there
-		euRecs := kafkatest.ReadAll(t, s.eu, "LH.ORDERS")
+		euRecs := readAllOf(t, s.eu, "LH.ORDERS")
 		want := map[string]map[int32]int64{"LH.ORDERS": {}}
 		for p, recs := range euRecs {
 			want["LH.ORDERS"][p] = recs[len(recs)-1].Offset + 1
@@ -309,7 +432,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 		if res.Report.RecordsLost != 0 || res.Epoch != 2 {
 			t.Fatalf("planned failback: %d records lost, epoch %d; want 0 and 2", res.Report.RecordsLost, res.Epoch)
 		}
-		naRecs := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
+		naRecs := readAllOf(t, s.na, "LH.ORDERS")
 		for p, recs := range euRecs {
 			if len(naRecs[p]) != len(recs) {
 				t.Fatalf("LH.ORDERS[%d]: europe holds %d records, north-america after the failback %d", p, len(recs), len(naRecs[p]))
@@ -328,15 +451,15 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 
 		// Applications write to north-america again; na-to-eu resumes at
 		// north-america's end: only the new records reach europe, once.
-		naProd := kafkatest.NewProducer(t, s.na.addrs())
+		naProd := producerOf(t, s.na)
 		naProd.Produce(t, "LH.ORDERS", 3, 10)
 		kafkatest.Eventually(t, time.Minute, "na-to-eu copies the new records", func() (bool, string) {
 			n := partitionCounts(t, s.eu, "LH.ORDERS")
 			return n[0]+n[1]+n[2] == int64(len(euRecs[0])+len(euRecs[1])+len(euRecs[2]))+30, fmt.Sprint(n)
 		})
 		time.Sleep(2 * time.Second) // anything copied twice would arrive by now
-		euAfter := kafkatest.ReadAll(t, s.eu, "LH.ORDERS")
-		naAfter := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
+		euAfter := readAllOf(t, s.eu, "LH.ORDERS")
+		naAfter := readAllOf(t, s.na, "LH.ORDERS")
 		for p := int32(0); p < 3; p++ {
 			if len(euAfter[p]) != len(euRecs[p])+10 || len(naAfter[p]) != len(euRecs[p])+10 {
 				t.Fatalf("LH.ORDERS[%d]: europe %d, north-america %d records; want both %d", p, len(euAfter[p]), len(naAfter[p]), len(euRecs[p])+10)
@@ -348,7 +471,7 @@ func TestForcedFailoverReportsExactlyWhatWasLostAndFailbackQuarantinesTheTailAnd
 			}
 		}
 		// The group resumes in north-america at the first record it has not read.
-		g := kafkatest.Client(t, s.na.addrs(), kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics("LH.ORDERS"))
+		g := clientOf(t, s.na, kgo.ConsumerGroup("consumer-southamerica"), kgo.ConsumeTopics("LH.ORDERS"))
 		first := map[int32]string{}
 		for len(first) < 3 {
 			fetches := g.PollFetches(shortCtx(t, 20*time.Second))
@@ -382,22 +505,25 @@ func waitMirroredTopic(t *testing.T, a *agentProc, topic string, partitions int3
 	waitMirrored(t, a, want, time.Minute)
 }
 
-func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithoutRereads(t *testing.T) {
-	naAddrs, admin, app := kafkatest.ACLCluster(t, "north-america")
-	eu := kafkatest.Cluster(t, "europe")
-	a := startAgent(t, eu.BootstrapString())
-	a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: naAddrs,
-		SASL: &agentapi.SASL{Mechanism: "SCRAM-SHA-512", Username: "admin", Password: "admin-secret-pw"}})
-	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})
-	kafkatest.CreateTopic(t, naAddrs, "LH.ORDERS", 3, nil, admin...)
-	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe",
-		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, Groups: agentapi.Selector{Include: []string{`consumer-.*`}},
-		RefreshInterval: "1s", CheckpointInterval: "500ms"})
-	a.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
-		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingACL, DrainTimeout: "30s"})
+func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithoutRereadsOnApacheKafka(t *testing.T) {
+	plannedFailoverWhileTheProducerRuns(t, kafkatest.Apache)
+}
+
+func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithoutRereadsOnDevClusters(t *testing.T) {
+	plannedFailoverWhileTheProducerRuns(t, kafkatest.Dev)
+}
+
+// plannedFailoverWhileTheProducerRuns fences north-america with a DENY ACL
+// while the application (a user that is not a super user) produces: the
+// fence stops it, the mirror drains, and europe holds every record
+// north-america took, once, in order; the group resumes on europe at its
+// next unread record.
+func plannedFailoverWhileTheProducerRuns(t *testing.T, kind string) {
+	s := newFailoverSetupWith(t, setupOptions{kind: kind, fencing: agentapi.FencingACL, secure: true})
+	createTopicOn(t, s.na, "LH.ORDERS", 3, nil)
 
 	// The application produces until the fence refuses it.
-	prod := kafkatest.NewProducer(t, naAddrs, app...)
+	prod := kafkatest.NewProducer(t, s.na.Bootstrap(), s.app()...)
 	prod.Produce(t, "LH.ORDERS", 3, 500)
 	var fenced error
 	done := make(chan struct{})
@@ -410,14 +536,11 @@ func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithou
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	consumeAndCommit(t, naAddrs, "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 400, 1: 450, 2: 500}, app...)
-	waitMirroredTopic(t, a, "LH.ORDERS", 3, 500)
+	consumeAndCommit(t, s.na.Bootstrap(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 400, 1: 450, 2: 500}, s.app()...)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 500)
 
-	var res agentapi.Failover
-	var e agentapi.Error
-	code := a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "move-to-eu"}, &res)
+	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "move-to-eu"})
 	if code != 200 {
-		a.call("POST", "/v1/policies/loosehanger/failover", agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "move-to-eu"}, &e)
 		t.Fatalf("planned failover: HTTP %d %+v", code, e.Error)
 	}
 	<-done
@@ -429,8 +552,8 @@ func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithou
 	}
 	// europe holds exactly what north-america holds: every record written
 	// before the fence, once, in order.
-	naRecs := kafkatest.ReadAll(t, naAddrs, "LH.ORDERS", admin...)
-	euRecs := kafkatest.ReadAll(t, eu.Bootstrap(), "LH.ORDERS")
+	naRecs := readAllOf(t, s.na, "LH.ORDERS")
+	euRecs := readAllOf(t, s.eu, "LH.ORDERS")
 	total := 0
 	for p, want := range naRecs {
 		got := euRecs[p]
@@ -447,7 +570,7 @@ func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithou
 	t.Logf("planned failover with the producer running: %d records on both clusters, 0 lost, producer stopped by the fence (%v)", total, fenced)
 
 	var active agentapi.Active
-	a.call("GET", "/v1/policies/loosehanger/active", nil, &active)
+	s.agent.call("GET", "/v1/policies/loosehanger/active", nil, &active)
 	if active.Cluster != "europe" || active.Epoch != 1 {
 		t.Fatalf("discovery after the planned failover: %+v", active)
 	}
@@ -456,18 +579,18 @@ func TestPlannedFailoverWhileTheProducerRunsLosesNothingAndTheGroupResumesWithou
 		t.Fatalf("after the flip the application writes to the old active cluster: %v", err)
 	}
 	// The group resumes in europe at its next unread record: zero re-reads.
-	assertResumesOn(t, eu.Bootstrap(), "consumer-southamerica", "LH.ORDERS", naRecs, map[int32]int{0: 400, 1: 450, 2: 500})
+	assertResumesOn(t, s.eu, "consumer-southamerica", "LH.ORDERS", naRecs, map[int32]int{0: 400, 1: 450, 2: 500})
 }
 
-// assertResumesOn consumes topic on bootstrap as group and checks each
+// assertResumesOn consumes topic on c as group and checks each
 // partition starts at record n[p] of want and reads exactly the rest.
-func assertResumesOn(t *testing.T, bootstrap []string, group, topic string, want map[int32][]kafkatest.Record, n map[int32]int) {
+func assertResumesOn(t *testing.T, c kafkatest.Kafka, group, topic string, want map[int32][]kafkatest.Record, n map[int32]int) {
 	t.Helper()
 	total := 0
 	for p, recs := range want {
 		total += len(recs) - n[p]
 	}
-	cl := kafkatest.Client(t, bootstrap, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl := clientOf(t, c, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	got := map[int32][]kafkatest.Record{}
 	for seen := 0; seen < total; {
 		fetches := cl.PollFetches(shortCtx(t, 20*time.Second))

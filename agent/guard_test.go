@@ -161,8 +161,8 @@ func TestAFailoverWhoseFlipAndAbortCannotBeRecordedEndsWhenItsAgentRestarts(t *t
 
 func TestAFailoverRequestIDTooLongToRecordIsRefusedAndLeavesNothingUnderWay(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 1, 10)
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, 10)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
 	long := strings.Repeat("r", 333250)
 	code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: long})
@@ -236,8 +236,8 @@ func TestEveryFieldThatReachesTheStateTopicIsBounded(t *testing.T) {
 
 func TestARepeatedFailoverRequestIDWithAnotherBodyIsRefused(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 1, 10)
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, 10)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
 	zero, one := int64(0), int64(1)
 	first := agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "flip-1"}
@@ -267,18 +267,18 @@ func TestARepeatedFailoverRequestIDWithAnotherBodyIsRefused(t *testing.T) {
 
 func TestARepeatedReverseRequestIDForAnotherClusterIsRefused(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
 	s.agent.mustPut("/v1/mirrors/eu-to-na", agentapi.Mirror{Source: "europe", Target: "north-america",
 		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1})
 	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"},
 		Mirrors: []string{"na-to-eu", "eu-to-na"}, Fencing: agentapi.FencingNone, DrainTimeout: "30s"})
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 1, 10)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, 10)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
-	s.na.kill9()
+	s.na.Kill()
 	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na"}); code != 200 {
 		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
 	}
-	s.na.start(t)
+	s.na.Restart()
 	var q agentapi.Quarantine
 	if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{Cluster: "north-america", RequestID: "na-back"}, &q); code != 200 {
 		t.Fatalf("reverse: HTTP %d", code)

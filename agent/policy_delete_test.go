@@ -16,11 +16,11 @@ import (
 // for a clean standby: the agent refuses unless told to forget.
 func TestDeletingAPolicyWithADivergedClusterIsRefusedUnlessToldToForget(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, 50)
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 3, nil)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 3, 50)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 50)
 
-	s.na.kill9()
+	s.na.Kill()
 	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na"}); code != 200 {
 		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
 	}
@@ -49,9 +49,9 @@ func TestDeletingAPolicyWithADivergedClusterIsRefusedUnlessToldToForget(t *testi
 	// Forgotten is not forgiven: if north-america comes back after all,
 	// its divergent records must not be copied into europe's topics. Its
 	// mirrors stay stopped until the cluster is deleted and declared again.
-	s.na.start(t)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, 0) // connectivity
-	na := kafkatest.NewProducer(t, s.na.addrs())
+	s.na.Restart()
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 3, 0) // connectivity
+	na := kafkatest.NewProducer(t, s.na.Bootstrap())
 	na.Produce(t, "LH.ORDERS", 3, 20)
 	time.Sleep(3 * time.Second) // three refresh intervals of the mirror
 	if st := s.agent.status("na-to-eu"); st.State != agentapi.MirrorStopped || !strings.Contains(st.Reason, "forget_diverged") {
@@ -68,7 +68,7 @@ func TestDeletingAPolicyWithADivergedClusterIsRefusedUnlessToldToForget(t *testi
 	if code := s.agent.call("DELETE", "/v1/clusters/north-america", nil, nil); code != 204 {
 		t.Fatalf("DELETE the cluster: HTTP %d", code)
 	}
-	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: s.na.addrs()})
+	s.agent.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: s.na.Bootstrap()})
 	s.agent.mustPut("/v1/mirrors/na-to-eu-2", agentapi.Mirror{
 		Source: "north-america", Target: "europe", ReplicationPolicy: agentapi.ReplicationPrefix,
 		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1,

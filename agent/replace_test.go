@@ -18,8 +18,8 @@ import (
 func replaceSetup(t *testing.T) (*failoverSetup, *kafkatest.Producer) {
 	t.Helper()
 	s := newFailoverSetup(t, agentapi.FencingNone, 4)
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 6, nil)
-	prod := kafkatest.NewProducer(t, s.na.addrs())
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 6, nil)
+	prod := kafkatest.NewProducer(t, s.na.Bootstrap())
 	prod.Produce(t, "LH.ORDERS", 6, 500)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 6, 500)
 	return s, prod
@@ -31,7 +31,7 @@ func replaceSetup(t *testing.T) (*failoverSetup, *kafkatest.Producer) {
 func assertFailoverResumesExactly(t *testing.T, s *failoverSetup) {
 	t.Helper()
 	read := map[int32]int{0: 100, 1: 550, 2: 600, 3: 10, 4: 300, 5: 599}
-	consumeAndCommit(t, s.na.addrs(), "consumer-southamerica", "LH.ORDERS", read)
+	consumeAndCommit(t, s.na.Bootstrap(), "consumer-southamerica", "LH.ORDERS", read)
 	waitSynced(t, s.agent, "consumer-southamerica", 6)
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "after-replace"})
 	if code != http.StatusOK {
@@ -40,7 +40,7 @@ func assertFailoverResumesExactly(t *testing.T, s *failoverSetup) {
 	if res.Report == nil || res.Report.RecordsLost != 0 {
 		t.Fatalf("planned failover lost records: %+v", res.Report)
 	}
-	assertResumesOn(t, s.eu, "consumer-southamerica", "LH.ORDERS", kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS"), read)
+	assertResumesOn(t, s.eu, "consumer-southamerica", "LH.ORDERS", kafkatest.ReadAll(t, s.na.Bootstrap(), "LH.ORDERS"), read)
 }
 
 // Terraform replaces a mirror whose tasks_max changes when the provider
@@ -52,7 +52,7 @@ func TestAMirrorDeletedAndCreatedAgainWithFewerTasksCopiesNothingTwice(t *testin
 	}
 	// The old offset syncs stay on europe and the mirror created again
 	// resumes from them: they only fit the same source and target topics.
-	s.agent.mustPut("/v1/clusters/south-america", agentapi.Cluster{BootstrapServers: s.na.addrs()})
+	s.agent.mustPut("/v1/clusters/south-america", agentapi.Cluster{BootstrapServers: s.na.Bootstrap()})
 	otherSource, prefixed := storyMirror(2), storyMirror(2)
 	otherSource.Source, prefixed.ReplicationPolicy = "south-america", agentapi.ReplicationPrefix
 	for field, m := range map[string]agentapi.Mirror{"source": otherSource, "replication_policy": prefixed} {
@@ -66,7 +66,7 @@ func TestAMirrorDeletedAndCreatedAgainWithFewerTasksCopiesNothingTwice(t *testin
 	prod.Produce(t, "LH.ORDERS", 6, 100)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 6, 600)
 
-	n := assertSameRecords(t, s.na.addrs(), s.eu, "LH.ORDERS", "LH.ORDERS")
+	n := assertSameRecords(t, s.na, s.eu, "LH.ORDERS", "LH.ORDERS")
 	t.Logf("after the mirror was deleted and created again with 2 tasks: all %d records on europe exactly once", n)
 	assertFailoverResumesExactly(t, s)
 }
@@ -93,7 +93,7 @@ func TestChangingTasksMaxIsAnUpdateInPlaceThatCopiesNothingTwice(t *testing.T) {
 		want["LH.ORDERS"][p] = prod.Produced("LH.ORDERS", p)
 	}
 	waitMirrored(t, s.agent, want, 2*time.Minute)
-	n := assertSameRecords(t, s.na.addrs(), s.eu, "LH.ORDERS", "LH.ORDERS")
+	n := assertSameRecords(t, s.na, s.eu, "LH.ORDERS", "LH.ORDERS")
 	t.Logf("tasks_max 4 -> 2 -> 5 -> 1 while records flowed: all %d records on europe exactly once", n)
 	assertFailoverResumesExactly(t, s)
 }
@@ -104,13 +104,13 @@ func TestChangingTasksMaxIsAnUpdateInPlaceThatCopiesNothingTwice(t *testing.T) {
 // nothing it tries to commit lands on the target.
 func TestAZombieAgentOfTheOldTasksMaxIsFencedWhenTasksMaxChanges(t *testing.T) {
 	s := newMirrorSetup(t)
-	second := startAgent(t, s.dst.BootstrapString())
+	second := startAgentBeside(t, s.dst)
 	const partitions = 6
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil)
+	createTopicOn(t, s.src, "LH.ORDERS", partitions, nil)
 	mirror := agentapi.Mirror{Source: "north-america", Target: "europe",
 		Topics: agentapi.Selector{Include: []string{`LH\.ORDERS`}}, RefreshInterval: "1s", TasksMax: 4}
 	s.agent.mustPut("/v1/mirrors/na-to-eu", mirror)
-	prod := kafkatest.NewProducer(t, s.src.Bootstrap())
+	prod := producerOf(t, s.src)
 	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
 	waitBothAgentsRunTasks(t, second)
 

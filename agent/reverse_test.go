@@ -43,7 +43,7 @@ type divergence struct {
 func (s *failoverSetup) loseNorthAmerica(t *testing.T, n int, requestID string) divergence {
 	t.Helper()
 	ctx := context.Background()
-	big := kafkatest.Client(t, s.na.addrs(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	big := kafkatest.Client(t, s.na.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := int32(0); p < 3; p++ {
 		r := kafkatest.GenRecord("LH.ORDERS", p, 90_000)
 		r.Value = make([]byte, 300_000)
@@ -52,8 +52,8 @@ func (s *failoverSetup) loseNorthAmerica(t *testing.T, n int, requestID string) 
 			t.Fatal(err)
 		}
 	}
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, n)
-	ends := endOffsets(t, s.na.addrs(), "LH.ORDERS")
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 3, n)
+	ends := endOffsets(t, s.na.Bootstrap(), "LH.ORDERS")
 	kafkatest.Eventually(t, 30*time.Second, "the agent has seen north-america's last high watermarks", func() (bool, string) {
 		seen := map[int32]int64{}
 		for _, p := range s.agent.status("na-to-eu").Partitions {
@@ -63,8 +63,8 @@ func (s *failoverSetup) loseNorthAmerica(t *testing.T, n int, requestID string) 
 	})
 	// Both clusters hold the same records up to the tail: it is what
 	// north-america holds past europe's last record.
-	onNA := kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
-	onEU := kafkatest.ReadAll(t, s.eu, "LH.ORDERS")
+	onNA := kafkatest.ReadAll(t, s.na.Bootstrap(), "LH.ORDERS")
+	onEU := kafkatest.ReadAll(t, s.eu.Bootstrap(), "LH.ORDERS")
 	d := divergence{tail: map[int32][]kafkatest.Record{}}
 	var truth int64
 	for p := int32(0); p < 3; p++ {
@@ -80,7 +80,7 @@ func (s *failoverSetup) loseNorthAmerica(t *testing.T, n int, requestID string) 
 		truth += int64(len(d.tail[p]))
 	}
 
-	s.na.kill9()
+	s.na.Kill()
 	t.Logf("north-america killed with a tail of %d records; forced failover %s to europe", truth, requestID)
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: requestID})
 	if code != 200 {
@@ -99,8 +99,8 @@ func (s *failoverSetup) loseNorthAmerica(t *testing.T, n int, requestID string) 
 func (s *failoverSetup) reverseNorthAmerica(t *testing.T, d divergence, requestID string) agentapi.Quarantine {
 	t.Helper()
 	before := map[int32][]kafkatest.Record{}
-	if kafkatest.TopicExists(t, s.eu, "LH.ORDERS.diverged") {
-		before = kafkatest.ReadAll(t, s.eu, "LH.ORDERS.diverged")
+	if kafkatest.TopicExists(t, s.eu.Bootstrap(), "LH.ORDERS.diverged") {
+		before = kafkatest.ReadAll(t, s.eu.Bootstrap(), "LH.ORDERS.diverged")
 	}
 	var q agentapi.Quarantine
 	if code := s.agent.call("POST", "/v1/policies/loosehanger/reverse", agentapi.ReverseRequest{RequestID: requestID}, &q); code != 200 {
@@ -112,7 +112,7 @@ func (s *failoverSetup) reverseNorthAmerica(t *testing.T, d divergence, requestI
 		t.Fatalf("reverse %s answered the quarantine of request %s, divergence of epoch %d, %d records; want this request's, epoch %d, %d records",
 			requestID, q.RequestID, q.DivergedEpoch, q.Records, d.epoch, d.lost)
 	}
-	quarantined := kafkatest.ReadAll(t, s.eu, "LH.ORDERS.diverged")
+	quarantined := kafkatest.ReadAll(t, s.eu.Bootstrap(), "LH.ORDERS.diverged")
 	for p := int32(0); p < 3; p++ {
 		if len(quarantined[p]) < len(before[p]) {
 			t.Fatalf("LH.ORDERS.diverged[%d] lost records: %d before reverse %s, %d after", p, len(before[p]), requestID, len(quarantined[p]))
@@ -150,7 +150,7 @@ func (s *failoverSetup) reverseNorthAmerica(t *testing.T, d divergence, requestI
 // and checks the two hold the same records.
 func (s *failoverSetup) waitRebuilt(t *testing.T) {
 	t.Helper()
-	ends := endOffsets(t, s.eu, "LH.ORDERS")
+	ends := endOffsets(t, s.eu.Bootstrap(), "LH.ORDERS")
 	kafkatest.Eventually(t, time.Minute, "eu-to-na copied europe into the rebuilt north-america", func() (bool, string) {
 		got := map[int32]int64{}
 		for _, p := range s.agent.status("eu-to-na").Partitions {
@@ -163,7 +163,7 @@ func (s *failoverSetup) waitRebuilt(t *testing.T) {
 		}
 		return true, ""
 	})
-	eu, na := kafkatest.ReadAll(t, s.eu, "LH.ORDERS"), kafkatest.ReadAll(t, s.na.addrs(), "LH.ORDERS")
+	eu, na := kafkatest.ReadAll(t, s.eu.Bootstrap(), "LH.ORDERS"), kafkatest.ReadAll(t, s.na.Bootstrap(), "LH.ORDERS")
 	for p := int32(0); p < 3; p++ {
 		if len(eu[p]) != len(na[p]) {
 			t.Fatalf("LH.ORDERS[%d]: europe holds %d records, the rebuilt north-america %d", p, len(eu[p]), len(na[p]))
@@ -181,28 +181,28 @@ func TestAClusterLostAgainAfterItsRebuildHasItsSecondTailQuarantinedRecordForRec
 	// europe refuses records over 200 KB, north-america takes them: a big
 	// record stalls the mirror into europe, and what follows it diverges.
 	limit := "200000"
-	kafkatest.CreateTopic(t, s.eu, "LH.ORDERS", 3, map[string]*string{"max.message.bytes": &limit})
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 3, nil)
+	kafkatest.CreateTopic(t, s.eu.Bootstrap(), "LH.ORDERS", 3, map[string]*string{"max.message.bytes": &limit})
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 3, nil)
 	s.agent.mustPut("/v1/mirrors/eu-to-na", agentapi.Mirror{Source: "europe", Target: "north-america",
 		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s", TasksMax: 1})
 	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"},
 		Mirrors: []string{"na-to-eu", "eu-to-na"}, Fencing: agentapi.FencingNone, DrainTimeout: "30s"})
 
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, 100)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 3, 100)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 100)
 
 	// The first divergence: north-america's offsets [100, 201).
 	first := s.loseNorthAmerica(t, 100, "lose-na-1")
-	s.na.start(t)
+	s.na.Restart()
 	q1 := s.reverseNorthAmerica(t, first, "na-back-1")
-	kafkatest.NewProducer(t, s.eu).Produce(t, "LH.ORDERS", 3, 20) // europe is active
+	kafkatest.NewProducer(t, s.eu.Bootstrap()).Produce(t, "LH.ORDERS", 3, 20) // europe is active
 	s.waitRebuilt(t)
 
 	// north-america becomes active again, takes writes, and europe mirrors them.
 	if code, res, e := s.failover(t, agentapi.FailoverRequest{To: "north-america", Mode: agentapi.ModePlanned, RequestID: "failback-1"}); code != 200 || res.Report.RecordsLost != 0 {
 		t.Fatalf("planned failback: HTTP %d %+v %+v", code, e.Error, res.Report)
 	}
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 3, 5)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 3, 5)
 	euBefore := partitionCounts(t, s.eu, "LH.ORDERS")
 	kafkatest.Eventually(t, time.Minute, "na-to-eu copies north-america's new records", func() (bool, string) {
 		n := partitionCounts(t, s.eu, "LH.ORDERS")
@@ -239,7 +239,7 @@ func TestAClusterLostAgainAfterItsRebuildHasItsSecondTailQuarantinedRecordForRec
 		t.Errorf("reverse with the first divergence's request id: HTTP %d %+v; want 409 asking for a new request_id", code, e.Error)
 	}
 
-	s.na.start(t)
+	s.na.Restart()
 	q2 := s.reverseNorthAmerica(t, second, "na-back-2")
 	s.waitRebuilt(t)
 	s.agent.call("GET", "/v1/policies/loosehanger", nil, &pol)

@@ -17,11 +17,11 @@ import (
 
 // countRecords counts the committed records of a topic, 0 when it does not
 // exist; its client is closed at once, so that tests can poll it.
-func countRecords(t *testing.T, bootstrap []string, topic string) int {
+func countRecords(t *testing.T, bootstrap []string, topic string, opts ...kgo.Opt) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(bootstrap...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +73,8 @@ func TestTwoMirrorsNeverBothWriteATargetTopic(t *testing.T) {
 	s := newMirrorSetup(t)
 	sa := kafkatest.Cluster(t, "south-america")
 	s.agent.mustPut("/v1/clusters/south-america", agentapi.Cluster{BootstrapServers: sa.Bootstrap()})
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.dup", 1, nil)
-	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.dup", 1, 3)
+	createTopicOn(t, s.src, "LH.dup", 1, nil)
+	producerOf(t, s.src).Produce(t, "LH.dup", 1, 3)
 	s.putMirror(t, `LH\..*`) // na-to-eu, the older mirror
 	waitMirrored(t, s.agent, map[string]map[int32]int64{"LH.dup": {0: 3}}, time.Minute)
 
@@ -92,21 +92,21 @@ func TestTwoMirrorsNeverBothWriteATargetTopic(t *testing.T) {
 	// From another source into the same names: the same collision.
 	s.agent.mustPut("/v1/mirrors/sa-to-eu", agentapi.Mirror{Source: "south-america", Target: "europe",
 		Topics: agentapi.Selector{Include: []string{`LH\..*`}}, RefreshInterval: "1s"})
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.later", 1, nil)
-	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.later", 1, 3)
+	createTopicOn(t, s.src, "LH.later", 1, nil)
+	producerOf(t, s.src).Produce(t, "LH.later", 1, 3)
 	kafkatest.CreateTopic(t, sa.Bootstrap(), "LH.dup", 1, nil)
 	kafkatest.NewProducer(t, sa.Bootstrap()).Produce(t, "LH.dup", 1, 5)
 	waitMirrored(t, s.agent, map[string]map[int32]int64{"LH.later": {0: 3}}, time.Minute)
 	for _, c := range []struct{ mirror, topic string }{{"later", "LH.later"}, {"sa-to-eu", "LH.dup"}} {
 		kafkatest.Eventually(t, 30*time.Second, c.mirror+" reports the conflict, or copies", func() (bool, string) {
 			st := s.agent.status(c.mirror)
-			copied := countRecords(t, s.dst.Bootstrap(), c.topic)
+			copied := countRecords(t, s.dst.Bootstrap(), c.topic, s.dst.ClientOpts()...)
 			return copied > 3 || (strings.Contains(st.Reason, "na-to-eu") && strings.Contains(st.Reason, c.topic)), fmt.Sprintf("%s holds %d records; %s status %+v", c.topic, copied, c.mirror, st)
 		})
 	}
 	time.Sleep(2 * time.Second) // two refresh intervals more: nothing more comes
 	for topic, want := range map[string]int{"LH.later": 3, "LH.dup": 3} {
-		if got := countRecords(t, s.dst.Bootstrap(), topic); got != want {
+		if got := countRecords(t, s.dst.Bootstrap(), topic, s.dst.ClientOpts()...); got != want {
 			t.Fatalf("europe's %s holds %d records, want %d: each copied by na-to-eu once", topic, got, want)
 		}
 	}
@@ -125,20 +125,20 @@ func TestTwoMirrorsNeverBothWriteATargetTopic(t *testing.T) {
 // policy's active cluster runs.
 func TestAMirrorCycleCopiesNothingUntilAPolicyCoversBoth(t *testing.T) {
 	s := newMirrorSetup(t)
-	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 1, nil)
-	kafkatest.NewProducer(t, s.src.Bootstrap()).Produce(t, "LH.ORDERS", 1, 3)
+	createTopicOn(t, s.src, "LH.ORDERS", 1, nil)
+	producerOf(t, s.src).Produce(t, "LH.ORDERS", 1, 3)
 	s.putMirror(t, `LH\..*`)
 	s.agent.mustPut("/v1/mirrors/eu-to-na", agentapi.Mirror{Source: "europe", Target: "north-america",
 		Topics: agentapi.Selector{Include: []string{`LH\..*`}, Exclude: []string{`LH\..*\.diverged`}}, RefreshInterval: "1s"})
 	for name, other := range map[string]string{"na-to-eu": "eu-to-na", "eu-to-na": "na-to-eu"} {
 		kafkatest.Eventually(t, 30*time.Second, name+" stopped by the cycle, or records copied around", func() (bool, string) {
 			st := s.agent.status(name)
-			na := countRecords(t, s.src.Bootstrap(), "LH.ORDERS")
+			na := countRecords(t, s.src.Bootstrap(), "LH.ORDERS", s.src.ClientOpts()...)
 			return na > 3 || (st.State == agentapi.MirrorStopped && strings.Contains(st.Reason, other) && strings.Contains(st.Reason, "policy")), fmt.Sprintf("north-america holds %d; %s: %+v", na, name, st)
 		})
 	}
 	time.Sleep(2 * time.Second) // two refresh intervals more: nothing moves
-	if na, eu := countRecords(t, s.src.Bootstrap(), "LH.ORDERS"), countRecords(t, s.dst.Bootstrap(), "LH.ORDERS"); na != 3 || eu != 0 {
+	if na, eu := countRecords(t, s.src.Bootstrap(), "LH.ORDERS", s.src.ClientOpts()...), countRecords(t, s.dst.Bootstrap(), "LH.ORDERS", s.dst.ClientOpts()...); na != 3 || eu != 0 {
 		t.Fatalf("outside a policy the cycle copied: north-america holds %d records (want 3), europe %d (want 0)", na, eu)
 	}
 	t.Logf("outside a policy: %s", s.agent.status("na-to-eu").Reason)
@@ -150,7 +150,7 @@ func TestAMirrorCycleCopiesNothingUntilAPolicyCoversBoth(t *testing.T) {
 		t.Fatalf("eu-to-na under the policy: %s (%s), want stopped: north-america is active", st.State, st.Reason)
 	}
 	time.Sleep(2 * time.Second)
-	if na, eu := countRecords(t, s.src.Bootstrap(), "LH.ORDERS"), countRecords(t, s.dst.Bootstrap(), "LH.ORDERS"); na != 3 || eu != 3 {
+	if na, eu := countRecords(t, s.src.Bootstrap(), "LH.ORDERS", s.src.ClientOpts()...), countRecords(t, s.dst.Bootstrap(), "LH.ORDERS", s.dst.ClientOpts()...); na != 3 || eu != 3 {
 		t.Fatalf("under the policy: north-america holds %d records, europe %d; want 3 and 3", na, eu)
 	}
 }
@@ -159,10 +159,10 @@ func TestAMirrorCycleCopiesNothingUntilAPolicyCoversBoth(t *testing.T) {
 // then loses north-america and fails over to europe: north-america diverged.
 func (s *failoverSetup) mirrorThenLoseNorthAmerica(t *testing.T) {
 	t.Helper()
-	kafkatest.CreateTopic(t, s.na.addrs(), "LH.ORDERS", 1, nil)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 1, 10)
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, 10)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
-	s.na.kill9()
+	s.na.Kill()
 	if code, _, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "lose-na"}); code != 200 {
 		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
 	}
@@ -173,9 +173,9 @@ func (s *failoverSetup) mirrorThenLoseNorthAmerica(t *testing.T) {
 func TestADivergedClusterIsFrozenForEveryMirror(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	s.mirrorThenLoseNorthAmerica(t)
-	s.na.start(t)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, "LH.ORDERS", 1, 5) // the divergent tail
-	kafkatest.NewProducer(t, s.eu).Produce(t, "LH.ORDERS", 1, 2)         // europe is active
+	s.na.Restart()
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, 5) // the divergent tail
+	kafkatest.NewProducer(t, s.eu.Bootstrap()).Produce(t, "LH.ORDERS", 1, 2) // europe is active
 
 	// New mirrors outside the policy, under other names so that they
 	// overlap nothing.
@@ -186,7 +186,7 @@ func TestADivergedClusterIsFrozenForEveryMirror(t *testing.T) {
 	for name, topic := range map[string]struct {
 		bootstrap []string
 		topic     string
-	}{"na-to-eu-2": {s.eu, "north-america.LH.ORDERS"}, "eu-to-na-2": {s.na.addrs(), "europe.LH.ORDERS"}} {
+	}{"na-to-eu-2": {s.eu.Bootstrap(), "north-america.LH.ORDERS"}, "eu-to-na-2": {s.na.Bootstrap(), "europe.LH.ORDERS"}} {
 		kafkatest.Eventually(t, 30*time.Second, name+" stopped by the divergence, or copying", func() (bool, string) {
 			st := s.agent.status(name)
 			n := countRecords(t, topic.bootstrap, topic.topic)

@@ -7,7 +7,7 @@
 //   - No authorizer: ACL requests answer SECURITY_DISABLED, as Kafka's do
 //     without one, so a planned failover with fencing = "acl" is refused
 //     (agent TestFailoverRequestsThatCannotBeDoneAreRefusedWithAReason).
-//     kafkatest.ACLCluster is a kfake with an authorizer, in-process only.
+//     Config.ACLs turns kfake's authorizer on (kafkatest's secure clusters).
 //   - kfake grows a segment in one byte slice inside its request loop: the
 //     dev cluster rolls 8 MiB segments so that growth never stalls it
 //     (TestPartitionsRollSmallSegmentsUnlessTheTopicAsksForItsOwn).
@@ -49,6 +49,10 @@ type Config struct {
 	DataDir string // where the cluster keeps its data across restarts; memory only when empty
 	// Extra are more kfake options, applied last: tests add SASL and TLS.
 	Extra []kfake.Opt
+	// ACLs turns kfake's authorizer on: requests are checked against ACLs,
+	// which only super users bypass. Without it ACL requests answer
+	// SECURITY_DISABLED, as a broker without an authorizer does.
+	ACLs bool
 }
 
 // SegmentBytes is the clusters' default segment.bytes. kfake keeps a
@@ -113,11 +117,16 @@ func Start(cfg Config) (*Cluster, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
+	if cfg.ACLs {
+		opts = append(opts, kfake.EnableACLs())
+	}
 	kc, err := kfake.NewCluster(append(opts, cfg.Extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start development cluster %q on %s: %w", cfg.Name, cfg.Listen, err)
 	}
-	withoutAuthorizer(kc)
+	if !cfg.ACLs {
+		withoutAuthorizer(kc)
+	}
 	readCommittedWholePartitions(kc)
 	return &Cluster{Cluster: kc, bootstrap: kc.ListenAddrs()}, nil
 }

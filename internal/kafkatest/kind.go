@@ -58,6 +58,9 @@ type Kafka interface {
 	// ClientOpts connect with every right: as the super user of a secure
 	// cluster. They hold no seed brokers.
 	ClientOpts() []kgo.Opt
+	// UserOpts connect as one of ClusterOptions.Users, who may do only what
+	// ACLs allow.
+	UserOpts(user, password string) []kgo.Opt
 	// Declared is the cluster as the agent's API takes it, secrets included.
 	Declared() agentapi.Cluster
 	// Kill loses the cluster at once, as a region is lost; Restart brings
@@ -69,12 +72,22 @@ type Kafka interface {
 // ClusterOptions shape a cluster of either kind.
 type ClusterOptions struct {
 	Brokers int // 1 when 0
-	// Secure listens with TLS and SCRAM-SHA-512 (SASL_SSL); ClientOpts and
-	// Declared then authenticate as the super user and trust the test CA.
+	// Secure listens with TLS and SCRAM-SHA-512 (SASL_SSL) and authorizes
+	// with ACLs; ClientOpts and Declared then authenticate as the super user
+	// and trust the test CA.
 	Secure bool
 	// GroupMinSessionTimeout is the brokers' group.min.session.timeout.ms;
 	// 0 is the test clusters' 500 ms (Apache Kafka's own default is 6 s).
 	GroupMinSessionTimeout time.Duration
+	// Users are more SCRAM users (name -> password) of a secure cluster;
+	// they may do only what ACLs allow.
+	Users map[string]string
+}
+
+// InProcess is a dev cluster's kfake, for a test that holds its requests
+// or compacts its topics at will; Apache Kafka offers neither.
+type InProcess interface {
+	Dev() *devcluster.Cluster
 }
 
 // The kinds of test cluster.
@@ -99,7 +112,7 @@ func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafk
 		return startDevKafka(t, name, opts)
 	case Apache:
 		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{
-			Brokers: opts.Brokers, Secure: opts.Secure, GroupMinSessionTimeout: opts.GroupMinSessionTimeout})}
+			Brokers: opts.Brokers, Secure: opts.Secure, Users: opts.Users, GroupMinSessionTimeout: opts.GroupMinSessionTimeout})}
 	default:
 		t.Fatalf("%s=%q: use dev (the default) or apache", KindEnv, kind)
 		return nil
@@ -148,7 +161,11 @@ func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
 		if err != nil {
 			t.Fatal(err)
 		}
+		d.cfg.ACLs = true
 		d.cfg.Extra = []kfake.Opt{kfake.TLS(server), kfake.EnableSASL(), kfake.Superuser(apachekafka.Mechanism, devAdmin, devAdminPassword)}
+		for user, pass := range opts.Users {
+			d.cfg.Extra = append(d.cfg.Extra, kfake.User(apachekafka.Mechanism, user, pass))
+		}
 	}
 	if opts.GroupMinSessionTimeout > 0 {
 		d.cfg.Extra = append(d.cfg.Extra, kfake.GroupMinSessionTimeout(opts.GroupMinSessionTimeout))
@@ -168,7 +185,9 @@ func (d *devKafka) Bootstrap() []string {
 	return out
 }
 
-func (d *devKafka) ClientOpts() []kgo.Opt {
+func (d *devKafka) ClientOpts() []kgo.Opt { return d.UserOpts(devAdmin, devAdminPassword) }
+
+func (d *devKafka) UserOpts(user, password string) []kgo.Opt {
 	if d.certs == nil {
 		return nil
 	}
@@ -176,8 +195,11 @@ func (d *devKafka) ClientOpts() []kgo.Opt {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	return []kgo.Opt{kgo.DialTLSConfig(cfg), kgo.SASL(scram.Auth{User: devAdmin, Pass: devAdminPassword}.AsSha512Mechanism())}
+	return []kgo.Opt{kgo.DialTLSConfig(cfg), kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism())}
 }
+
+// Dev answers the running kfake cluster (nil while killed).
+func (d *devKafka) Dev() *devcluster.Cluster { return d.c }
 
 func (d *devKafka) Declared() agentapi.Cluster {
 	c := agentapi.Cluster{Name: d.cfg.Name, BootstrapServers: d.Bootstrap()}
