@@ -80,6 +80,7 @@ func (c *Cache) Group(group string) (agentapi.GroupCheckpoints, bool) {
 		}
 		cp.AgeMillis = now.Sub(cp.CheckpointedAt).Milliseconds()
 		out.RecordsNotMirrored += cp.NotMirrored
+		out.RecordsSkipped += cp.RecordsSkipped
 		out.Partitions = append(out.Partitions, cp)
 	}
 	sort.Slice(out.Partitions, func(i, j int) bool {

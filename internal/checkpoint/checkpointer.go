@@ -134,7 +134,7 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 			cps[tpKey{o.Topic, o.Partition}] = agentapi.PartitionCheckpoint{
 				Topic: o.Topic, TargetTopic: target, Partition: o.Partition,
 				SourceOffset: o.At, TargetOffset: cp.Target,
-				NotMirrored: cp.NotMirrored, Exact: cp.Exact, Metadata: o.Metadata,
+				NotMirrored: cp.NotMirrored, RecordsSkipped: cp.Skipped, Exact: cp.Exact && cp.Skipped == 0, Metadata: o.Metadata,
 			}
 		})
 		fresh[group] = cps

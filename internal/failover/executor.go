@@ -420,7 +420,8 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		}
 		for k, seen := range hwm[m.Name] {
 			h := seen.hwm
-			upTo := idx.Log(k.topic, k.partition).SourceNext()
+			log := idx.Log(k.topic, k.partition)
+			upTo := log.SourceNext()
 			lost := max(0, h-upTo)
 			if lost > 0 && pl.req.Mode == agentapi.ModePlanned {
 				// The fenced source is there to count records, not offsets.
@@ -429,9 +430,11 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 				}
 			}
 			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: k.topic, TargetTopic: topics[m.Name][k.topic], Partition: k.partition,
-				SourceHighWatermark: h, HighWatermarkObservedAt: seen.at, MirroredUpTo: upTo, RecordsLost: lost}
+				SourceHighWatermark: h, HighWatermarkObservedAt: seen.at, MirroredUpTo: upTo,
+				RecordsLost: lost + log.Skipped(), RecordsSkipped: log.Skipped()}
 			report.Partitions = append(report.Partitions, loss)
 			report.RecordsLost += loss.RecordsLost
+			report.RecordsSkipped += loss.RecordsSkipped
 		}
 		positions, err := e.groupPositions(ctx, pl, m, checkpoints[m.Name])
 		if err != nil {
@@ -458,6 +461,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 				os := commits[group]
 				os.Add(kadm.Offset{Topic: target, Partition: o.partition, At: cp.Target, LeaderEpoch: -1, Metadata: o.metadata})
 				res.RecordsNotMirrored += o.notMirrored(cp)
+				res.RecordsSkipped += cp.Skipped
 				res.Partitions++
 			}
 		}
