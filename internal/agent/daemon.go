@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	// cleanly; so is any whose executor went silent for too long.
 	exec := &failover.Executor{Store: st, Mirrors: mg, AgentID: cfg.AgentID, Log: log, AfterStep: cfg.FailoverStep}
 	started := time.Now()
+	go exec.RetryCommits(ctx)
 	go func() {
 		t := time.NewTicker(failover.RecoverEvery)
 		defer t.Stop()

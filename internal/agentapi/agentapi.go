@@ -439,6 +439,13 @@ type GroupResumption struct {
 	// it consumed on the old active after it, it will read again.
 	CheckpointedAt time.Time `json:"checkpointed_at"`
 	Partitions     int       `json:"partitions"`
+	// CommitError says why the group's translated offsets were not
+	// committed on the new active during the failover; empty when they were.
+	CommitError string `json:"commit_error,omitempty"`
+	// CommitRetrying: the agent keeps committing them after the flip, also
+	// after a restart, until the commit succeeds or the group has live
+	// members on the new active.
+	CommitRetrying bool `json:"commit_retrying,omitempty"`
 }
 
 // Forecast is what a failover now would lose and re-read, without doing it.

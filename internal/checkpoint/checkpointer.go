@@ -442,7 +442,7 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 		}
 		if n, live := pl.live[group]; live {
 			for k, cp := range cps {
-				cp.Synced, cp.SyncSkipped = false, fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+				cp.Synced, cp.SyncSkipped = false, LiveReason(n)
 				cps[k] = cp
 			}
 			continue
