@@ -58,11 +58,8 @@ func refuseCommits(s *failoverSetup, groups ...string) (lift func(group string))
 // once the refusal is lifted the translated offsets appear on the new
 // active without another failover, also when the agent restarted meanwhile.
 func TestAnOffsetCommitRefusedDuringAFailoverIsReportedAndRetriedAfterTheFlipAndARestart(t *testing.T) {
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic = "LH.ORDERS"
-	kafkatest.CreateTopic(t, s.na.addrs(), topic, 2, nil)
-	kafkatest.NewProducer(t, s.na.addrs()).Produce(t, topic, 2, 100)
-	waitMirroredTopic(t, s.agent, topic, 2, 100)
+	s, _ := mirroredSetup(t, topic, 2, 100)
 	lift := refuseCommits(s, "consumer-live", "consumer-restart")
 	groups := map[string]map[int32]int{"consumer-live": {0: 10, 1: 20}, "consumer-restart": {0: 30, 1: 40}, "consumer-fine": {0: 50, 1: 60}}
 	for g, n := range groups {

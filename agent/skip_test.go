@@ -14,6 +14,18 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
+// mirroredSetup is the story's setup with topic's first n records per
+// partition produced on north-america and mirrored to europe.
+func mirroredSetup(t *testing.T, topic string, parts int32, n int) (*failoverSetup, *kafkatest.Producer) {
+	t.Helper()
+	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	kafkatest.CreateTopic(t, s.na.addrs(), topic, parts, nil)
+	prod := kafkatest.NewProducer(t, s.na.addrs())
+	prod.Produce(t, topic, parts, n)
+	waitMirroredTopic(t, s.agent, topic, parts, int64(n))
+	return s, prod
+}
+
 // skippedOf answers records_skipped per partition of topic in the status.
 func skippedOf(st agentapi.MirrorStatus, topic string) map[int32]int64 {
 	out := map[int32]int64{}
@@ -31,13 +43,9 @@ func skippedOf(st agentapi.MirrorStatus, topic string) map[int32]int64 {
 // metric, in the checkpoint of a group positioned in the gap (no longer
 // exact), and in the forced failover's report.
 func TestRecordsDeletedAtTheSourceBeforeTheyWereMirroredAreCountedAsSkippedEverywhere(t *testing.T) {
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic, parts = "LH.SKIP", 2
+	s, prod := mirroredSetup(t, topic, parts, 100)
 	ctx := context.Background()
-	kafkatest.CreateTopic(t, s.na.addrs(), topic, parts, nil)
-	prod := kafkatest.NewProducer(t, s.na.addrs())
-	prod.Produce(t, topic, parts, 100)
-	waitMirroredTopic(t, s.agent, topic, parts, 100)
 
 	// The agent is down while 200 more records arrive and retention takes
 	// partition 0's log up to offset 250: offsets 100..249 were never mirrored.
@@ -136,12 +144,8 @@ func TestRecordsDeletedAtTheSourceBeforeTheyWereMirroredAreCountedAsSkippedEvery
 // A task that is running, but stalled, finds its position deleted under it
 // at its next fetch: it records the gap rather than reset to the log start.
 func TestARunningMirrorWhosePositionIsDeletedRecordsTheGap(t *testing.T) {
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic = "LH.STALL"
-	kafkatest.CreateTopic(t, s.na.addrs(), topic, 1, nil)
-	prod := kafkatest.NewProducer(t, s.na.addrs())
-	prod.Produce(t, topic, 1, 50)
-	waitMirroredTopic(t, s.agent, topic, 1, 50)
+	s, prod := mirroredSetup(t, topic, 1, 50)
 
 	s.agent.signal(t, syscall.SIGSTOP)
 	stopped := true

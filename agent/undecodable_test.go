@@ -20,12 +20,8 @@ import (
 // counted per topic, in the metrics and in /readyz's body (which stays
 // 200), and the agent keeps working.
 func TestUndecodableRecordsOfInternalTopicsAreCountedAndTheAgentKeepsWorking(t *testing.T) {
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic = "LH.ORDERS"
-	kafkatest.CreateTopic(t, s.na.addrs(), topic, 1, nil)
-	prod := kafkatest.NewProducer(t, s.na.addrs())
-	prod.Produce(t, topic, 1, 10)
-	waitMirroredTopic(t, s.agent, topic, 1, 10)
+	s, prod := mirroredSetup(t, topic, 1, 10)
 
 	garbage := map[string]string{ // topic -> a key its readers decode
 		"__kfo_state":                 "mirror/garbage",
