@@ -20,6 +20,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
 	"github.com/kafka-failover/kafka-failover/internal/store"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // Config is what an agent process needs; the agent binary fills it from
@@ -80,6 +81,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	undecodable.Register(reg, log)
 	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: checkpoint.NewMetrics(reg)}
 	mgDone := make(chan struct{})
 	go func() {
@@ -92,6 +94,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	// cleanly; so is any whose executor went silent for too long.
 	exec := &failover.Executor{Store: st, Mirrors: mg, AgentID: cfg.AgentID, Log: log, AfterStep: cfg.FailoverStep}
 	started := time.Now()
+	go exec.RetryCommits(ctx)
 	go func() {
 		t := time.NewTicker(failover.RecoverEvery)
 		defer t.Stop()

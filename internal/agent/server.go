@@ -21,6 +21,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/failover"
 	"github.com/kafka-failover/kafka-failover/internal/store"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // Deps are what the API serves from.
@@ -69,12 +70,18 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz answers 200 while the state topic is being read without error.
+// Records of internal topics that did not decode are skipped, so they do
+// not make the agent unready; their counts by topic are in the body.
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if err := s.Store.Healthy(); err != nil {
 		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the state cluster does not answer: "+err.Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if bad := undecodable.Counts(); len(bad) > 0 {
+		body["undecodable_records"] = bad
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 const (

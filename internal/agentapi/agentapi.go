@@ -148,6 +148,12 @@ type PartitionStatus struct {
 	// -1 if none.
 	LastMirroredOffset int64 `json:"last_mirrored_offset"`
 	LagRecords         int64 `json:"lag_records"`
+	// RecordsSkipped counts source offsets the source deleted (retention,
+	// DeleteRecords) before the mirror copied them, over the partition's
+	// whole history: the mirror resumed at the new log start. Offsets, not
+	// records: transaction markers among them count too, so it is an upper
+	// bound on the records lost that way.
+	RecordsSkipped int64 `json:"records_skipped"`
 	// LagMillis is how long the oldest record not yet mirrored has been
 	// seen on the source (wall clock, not record timestamps).
 	LagMillis        int64     `json:"lag_ms"`
@@ -164,6 +170,8 @@ type GroupCheckpoints struct {
 	// RecordsNotMirrored sums what the group has read on the source that
 	// is not on the target yet: what it would miss after a failover now.
 	RecordsNotMirrored int64 `json:"records_not_mirrored"`
+	// RecordsSkipped sums the partitions' RecordsSkipped.
+	RecordsSkipped int64 `json:"records_skipped"`
 	// LastError is the last error checkpointing the group; it is retried
 	// every round, and the age of its checkpoints grows meanwhile.
 	LastError string `json:"last_error,omitempty"`
@@ -183,9 +191,14 @@ type PartitionCheckpoint struct {
 	// NotMirrored counts records the group read on the source that are not
 	// on the target yet; Exact says the count is exact rather than an upper
 	// bound (offsets not yet mirrored may be transaction markers).
-	NotMirrored int64  `json:"records_not_mirrored"`
-	Exact       bool   `json:"exact"`
-	Metadata    string `json:"metadata,omitempty"`
+	NotMirrored int64 `json:"records_not_mirrored"`
+	// RecordsSkipped counts source offsets at or after the group's position
+	// that the source deleted before the mirror copied them: the group
+	// never reads them on the target, it resumes after them. Offsets, so
+	// an upper bound on records; Exact is false when it is not 0.
+	RecordsSkipped int64  `json:"records_skipped"`
+	Exact          bool   `json:"exact"`
+	Metadata       string `json:"metadata,omitempty"`
 	// CheckpointedAt is when the agent last confirmed this checkpoint;
 	// AgeMillis is how old that is.
 	CheckpointedAt time.Time `json:"checkpointed_at"`
@@ -364,10 +377,14 @@ const (
 
 // FailoverReport says what a failover lost and what consumers will re-read.
 type FailoverReport struct {
-	// RecordsLost: records on the old active that were never mirrored.
-	RecordsLost int64             `json:"records_lost"`
-	Partitions  []PartitionLoss   `json:"partitions"`
-	Groups      []GroupResumption `json:"groups"`
+	// RecordsLost: records on the old active that were never mirrored,
+	// RecordsSkipped included.
+	RecordsLost int64 `json:"records_lost"`
+	// RecordsSkipped: of RecordsLost, the source offsets the old active
+	// deleted (retention) before they were mirrored.
+	RecordsSkipped int64             `json:"records_skipped"`
+	Partitions     []PartitionLoss   `json:"partitions"`
+	Groups         []GroupResumption `json:"groups"`
 	// OffsetsCommitted: partitions whose translated offset was committed
 	// to its group on the new active.
 	OffsetsCommitted int `json:"offsets_committed"`
@@ -400,7 +417,12 @@ type PartitionLoss struct {
 	LowerBound bool `json:"lower_bound,omitempty"`
 	// MirroredUpTo is one past the last source offset on the new active.
 	MirroredUpTo int64 `json:"mirrored_up_to"`
-	RecordsLost  int64 `json:"records_lost"`
+	// RecordsLost: offsets past MirroredUpTo, or the records there when
+	// they could be counted, plus RecordsSkipped.
+	RecordsLost int64 `json:"records_lost"`
+	// RecordsSkipped: source offsets the old active deleted (retention,
+	// DeleteRecords) before they were mirrored; markers among them count.
+	RecordsSkipped int64 `json:"records_skipped"`
 }
 
 // GroupResumption says where a group resumes on the new active.
@@ -409,10 +431,21 @@ type GroupResumption struct {
 	// RecordsNotMirrored: records the group had read on the old active
 	// that are not on the new active (lost to it, not re-read).
 	RecordsNotMirrored int64 `json:"records_not_mirrored"`
+	// RecordsSkipped: source offsets at or after the group's position that
+	// the old active deleted before they were mirrored: the group resumes
+	// after them and never reads them.
+	RecordsSkipped int64 `json:"records_skipped"`
 	// CheckpointedAt: the group's offsets are known up to this time; what
 	// it consumed on the old active after it, it will read again.
 	CheckpointedAt time.Time `json:"checkpointed_at"`
 	Partitions     int       `json:"partitions"`
+	// CommitError says why the group's translated offsets were not
+	// committed on the new active during the failover; empty when they were.
+	CommitError string `json:"commit_error,omitempty"`
+	// CommitRetrying: the agent keeps committing them after the flip, also
+	// after a restart, until the commit succeeds or the group has live
+	// members on the new active.
+	CommitRetrying bool `json:"commit_retrying,omitempty"`
 }
 
 // Forecast is what a failover now would lose and re-read, without doing it.

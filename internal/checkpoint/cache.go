@@ -2,7 +2,6 @@ package checkpoint
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"sync"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // Cache tails a mirror's checkpoint topic so that any agent replica can
@@ -47,13 +47,13 @@ func (c *Cache) apply(r *kgo.Record) {
 	defer c.mu.Unlock()
 	if isHeartbeat(r.Key) {
 		var hb Heartbeat
-		if json.Unmarshal(r.Value, &hb) == nil {
+		if undecodable.JSON(r, &hb) {
 			c.beats[hb.Group] = hb
 		}
 		return
 	}
 	var rec Record
-	if r.Value == nil || json.Unmarshal(r.Value, &rec) != nil {
+	if r.Value == nil || !undecodable.JSON(r, &rec) {
 		return
 	}
 	if c.groups[rec.Group] == nil {
@@ -80,6 +80,7 @@ func (c *Cache) Group(group string) (agentapi.GroupCheckpoints, bool) {
 		}
 		cp.AgeMillis = now.Sub(cp.CheckpointedAt).Milliseconds()
 		out.RecordsNotMirrored += cp.NotMirrored
+		out.RecordsSkipped += cp.RecordsSkipped
 		out.Partitions = append(out.Partitions, cp)
 	}
 	sort.Slice(out.Partitions, func(i, j int) bool {

@@ -134,7 +134,7 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 			cps[tpKey{o.Topic, o.Partition}] = agentapi.PartitionCheckpoint{
 				Topic: o.Topic, TargetTopic: target, Partition: o.Partition,
 				SourceOffset: o.At, TargetOffset: cp.Target,
-				NotMirrored: cp.NotMirrored, Exact: cp.Exact, Metadata: o.Metadata,
+				NotMirrored: cp.NotMirrored, RecordsSkipped: cp.Skipped, Exact: cp.Exact && cp.Skipped == 0, Metadata: o.Metadata,
 			}
 		})
 		fresh[group] = cps
@@ -442,7 +442,7 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 		}
 		if n, live := pl.live[group]; live {
 			for k, cp := range cps {
-				cp.Synced, cp.SyncSkipped = false, fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+				cp.Synced, cp.SyncSkipped = false, LiveReason(n)
 				cps[k] = cp
 			}
 			continue

@@ -95,22 +95,40 @@ func send(ctx context.Context, cl *kgo.Client, commits map[string]kadm.Offsets) 
 // moving a partition backwards. It answers how many partitions it
 // committed and, per group, why it committed nothing or not everything.
 func CommitIdle(ctx context.Context, target *kgo.Client, offsets map[string]kadm.Offsets) (int, map[string]string) {
-	pl := planIdle(ctx, kadm.NewClient(target), offsets)
-	skipped := pl.failed
-	for g, n := range pl.live {
-		skipped[g] = fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+	done := CommitIdleGroups(ctx, target, offsets)
+	skipped := done.Failed
+	for g, n := range done.Live {
+		skipped[g] = LiveReason(n)
 	}
+	return done.Committed, skipped
+}
+
+// IdleCommit is what CommitIdleGroups did.
+type IdleCommit struct {
+	Committed int               // partitions committed
+	Live      map[string]int    // groups with live members on the target, left to them
+	Failed    map[string]string // groups committed not at all or in part, and why
+}
+
+// LiveReason says why a group with n live members got no commit.
+func LiveReason(n int) string {
+	return fmt.Sprintf("the group has %d live members on the target; its offsets are left to them", n)
+}
+
+// CommitIdleGroups is CommitIdle with live groups told apart from failures.
+func CommitIdleGroups(ctx context.Context, target *kgo.Client, offsets map[string]kadm.Offsets) IdleCommit {
+	pl := planIdle(ctx, kadm.NewClient(target), offsets)
+	done := IdleCommit{Live: pl.live, Failed: pl.failed}
 	waiting, failed := send(ctx, target, pl.commits)
 	for g, why := range waiting {
-		skipped[g] = "topics " + why
+		done.Failed[g] = "topics " + why
 	}
-	committed := 0
 	for g, os := range pl.commits {
 		if why, ok := failed[g]; ok {
-			skipped[g] = why
+			done.Failed[g] = why
 			continue
 		}
-		os.Each(func(kadm.Offset) { committed++ })
+		os.Each(func(kadm.Offset) { done.Committed++ })
 	}
-	return committed, skipped
+	return done
 }

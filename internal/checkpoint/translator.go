@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // Translator keeps the translation index of one mirror: it tails the
@@ -51,12 +52,13 @@ func (t *Translator) apply(r *kgo.Record) {
 		return
 	}
 	s, err := offsetsync.Decode(r.Value)
+	if err != nil {
+		undecodable.Report(r, err)
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err == nil {
-		err = t.idx.Add(s)
-	}
-	if err != nil {
+	if err := t.idx.Add(s); err != nil {
 		t.rejected++
 		return
 	}

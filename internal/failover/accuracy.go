@@ -22,6 +22,12 @@ type observation struct {
 // within a watch round of that is a lower bound, records written to it since
 // are unknown until the cluster returns.
 func describeAccuracy(rep *agentapi.FailoverReport, from string, final bool) {
+	defer func() {
+		if rep.RecordsSkipped > 0 {
+			rep.Accuracy += fmt.Sprintf("; %d of the records lost are offsets %s deleted (retention) before they were mirrored, "+
+				"counted as offsets: transaction markers among them make that part an upper bound", rep.RecordsSkipped, from)
+		}
+	}()
 	var last time.Time
 	for _, p := range rep.Partitions {
 		if p.HighWatermarkObservedAt.After(last) {

@@ -60,6 +60,8 @@ type Executor struct {
 
 	runMu   sync.Mutex
 	running string // the request id of the failover this replica runs now
+
+	retries commitRetries
 }
 
 // RecoverEvery is how often the agent calls Recover.
@@ -109,6 +111,9 @@ type plan struct {
 	seen        map[string]map[tpKey]observation
 	checkpoints map[string][]agentapi.GroupCheckpoints // per mirror, the last stored
 	fence       *agentapi.Fence                        // what a planned failover fences, or nil
+	// retry holds the translated offsets the new active refused, per
+	// group: committed again after the flip (see RetryCommits).
+	retry map[string]kadm.Offsets
 }
 
 // Failover runs a failover request to its end: completed (the flip) or
@@ -170,6 +175,7 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 		log.Error("the failover was aborted by another replica before it could complete; nothing flipped")
 		return agentapi.Failover{}, errors.New("another agent replica aborted this failover as stale before it completed; nothing flipped: retry the request")
 	}
+	e.retryAfterFlip(name, req.RequestID, run.To, pl.retry)
 	st, _ := e.Store.PolicyState(name)
 	final := st.Results[req.RequestID]
 	log.Info("failover completed", "epoch", final.Epoch, "records_lost", report.RecordsLost, "offsets_committed", report.OffsetsCommitted)
@@ -420,7 +426,8 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		}
 		for k, seen := range hwm[m.Name] {
 			h := seen.hwm
-			upTo := idx.Log(k.topic, k.partition).SourceNext()
+			log := idx.Log(k.topic, k.partition)
+			upTo := log.SourceNext()
 			lost := max(0, h-upTo)
 			if lost > 0 && pl.req.Mode == agentapi.ModePlanned {
 				// The fenced source is there to count records, not offsets.
@@ -429,43 +436,27 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 				}
 			}
 			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: k.topic, TargetTopic: topics[m.Name][k.topic], Partition: k.partition,
-				SourceHighWatermark: h, HighWatermarkObservedAt: seen.at, MirroredUpTo: upTo, RecordsLost: lost}
+				SourceHighWatermark: h, HighWatermarkObservedAt: seen.at, MirroredUpTo: upTo,
+				RecordsLost: lost + log.Skipped(), RecordsSkipped: log.Skipped()}
 			report.Partitions = append(report.Partitions, loss)
 			report.RecordsLost += loss.RecordsLost
+			report.RecordsSkipped += loss.RecordsSkipped
 		}
 		positions, err := e.groupPositions(ctx, pl, m, checkpoints[m.Name])
 		if err != nil {
 			return nil, err
 		}
-		for group, pos := range positions {
-			res := resumptions[group]
-			if res == nil {
-				res = &agentapi.GroupResumption{Group: group, CheckpointedAt: pos.at}
-				resumptions[group] = res
-			}
-			for _, o := range pos.offsets {
-				target, ok := topics[m.Name][o.topic]
-				if !ok {
-					continue
-				}
-				cp := idx.Log(o.topic, o.partition).TranslateCommitted(o.offset)
-				if !cp.OK {
-					continue
-				}
-				if commits[group] == nil {
-					commits[group] = kadm.Offsets{}
-				}
-				os := commits[group]
-				os.Add(kadm.Offset{Topic: target, Partition: o.partition, At: cp.Target, LeaderEpoch: -1, Metadata: o.metadata})
-				res.RecordsNotMirrored += o.notMirrored(cp)
-				res.Partitions++
-			}
-		}
+		translateGroups(idx, topics[m.Name], positions, commits, resumptions)
 	}
-	committed, skipped := checkpoint.CommitIdle(ctx, dst, commits)
-	report.OffsetsCommitted = committed
-	for g, why := range skipped {
-		log.Warn("translated offsets not committed for a group", "group", g, "reason", why)
+	done := checkpoint.CommitIdleGroups(ctx, dst, commits)
+	report.OffsetsCommitted = done.Committed
+	pl.retry = map[string]kadm.Offsets{}
+	for g, why := range done.Failed {
+		log.Warn("translated offsets not committed for a group; retried after the flip", "group", g, "reason", why)
+		if r := resumptions[g]; r != nil {
+			r.CommitError, r.CommitRetrying = why, true
+		}
+		pl.retry[g] = commits[g]
 	}
 	for _, r := range resumptions {
 		report.Groups = append(report.Groups, *r)
@@ -634,6 +625,40 @@ type position struct {
 
 // notMirrored counts records the group read past what is mirrored.
 func (p position) notMirrored(cp offsetsync.Checkpoint) int64 { return cp.NotMirrored }
+
+// translateGroups translates the groups' positions on the source with the
+// mirror's final offset syncs, adds the target offsets to commits, and
+// accounts for them in resumptions (nil: not wanted). targets maps the
+// mirror's source topics to target topics; other topics are left out.
+func translateGroups(idx *offsetsync.Index, targets map[string]string, positions map[string]groupPos, commits map[string]kadm.Offsets, resumptions map[string]*agentapi.GroupResumption) {
+	for group, pos := range positions {
+		res := resumptions[group]
+		if res == nil {
+			res = &agentapi.GroupResumption{Group: group, CheckpointedAt: pos.at}
+			if resumptions != nil {
+				resumptions[group] = res
+			}
+		}
+		for _, o := range pos.offsets {
+			target, ok := targets[o.topic]
+			if !ok {
+				continue
+			}
+			cp := idx.Log(o.topic, o.partition).TranslateCommitted(o.offset)
+			if !cp.OK {
+				continue
+			}
+			if commits[group] == nil {
+				commits[group] = kadm.Offsets{}
+			}
+			os := commits[group]
+			os.Add(kadm.Offset{Topic: target, Partition: o.partition, At: cp.Target, LeaderEpoch: -1, Metadata: o.metadata})
+			res.RecordsNotMirrored += o.notMirrored(cp)
+			res.RecordsSkipped += cp.Skipped
+			res.Partitions++
+		}
+	}
+}
 
 type groupPos struct {
 	at      time.Time

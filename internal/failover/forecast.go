@@ -45,12 +45,14 @@ func (e *Executor) Forecast(ctx context.Context, name, to string) (agentapi.Fore
 			lag.seconds = max(lag.seconds, part.LagMillis/1000)
 			loss := agentapi.PartitionLoss{Mirror: m.Name, Topic: part.Topic, TargetTopic: part.TargetTopic, Partition: part.Partition,
 				SourceHighWatermark: part.SourceHighWatermark, HighWatermarkObservedAt: part.SourceHighWatermarkAt, MirroredUpTo: part.LastMirroredOffset + 1,
-				RecordsLost: max(0, part.SourceHighWatermark-(part.LastMirroredOffset+1))}
+				RecordsLost:    max(0, part.SourceHighWatermark-(part.LastMirroredOffset+1)) + part.RecordsSkipped,
+				RecordsSkipped: part.RecordsSkipped}
 			fc.Report.Partitions = append(fc.Report.Partitions, loss)
 			fc.Report.RecordsLost += loss.RecordsLost
+			fc.Report.RecordsSkipped += loss.RecordsSkipped
 		}
 		for _, g := range e.Mirrors.Checkpoints(m.Name) {
-			res := agentapi.GroupResumption{Group: g.Group, RecordsNotMirrored: g.RecordsNotMirrored, Partitions: len(g.Partitions)}
+			res := agentapi.GroupResumption{Group: g.Group, RecordsNotMirrored: g.RecordsNotMirrored, RecordsSkipped: g.RecordsSkipped, Partitions: len(g.Partitions)}
 			for _, cp := range g.Partitions {
 				if res.CheckpointedAt.IsZero() || cp.CheckpointedAt.Before(res.CheckpointedAt) {
 					res.CheckpointedAt = cp.CheckpointedAt

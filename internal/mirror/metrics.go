@@ -8,6 +8,7 @@ type Metrics struct {
 	lag     *prometheus.GaugeVec
 	lagMs   *prometheus.GaugeVec
 	errors  *prometheus.CounterVec
+	skipped *prometheus.CounterVec
 }
 
 // NewMetrics registers the mirror series on reg.
@@ -25,7 +26,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kfo_mirror_errors_total", Help: "Mirror task failures (each is followed by a restart from the last committed offset sync).",
 		}, []string{"mirror"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfo_mirror_records_skipped_total",
+			Help: "Source offsets deleted at the source (retention, DeleteRecords) before they were mirrored, by partition, as this agent's tasks found them; transaction markers among them count too.",
+		}, []string{"mirror", "topic", "partition"}),
 	}
-	reg.MustRegister(m.records, m.lag, m.lagMs, m.errors)
+	reg.MustRegister(m.records, m.lag, m.lagMs, m.errors, m.skipped)
 	return m
 }

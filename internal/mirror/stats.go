@@ -56,6 +56,16 @@ func (s *taskStats) track(p SourcePartition, lastMirrored int64) {
 	s.rate[k] = &rateWindow{since: time.Now()}
 }
 
+// setSkipped sets the offsets of a partition the source deleted before
+// they were mirrored, over its whole history.
+func (s *taskStats) setSkipped(k tp, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.byTP[k]; ok {
+		p.RecordsSkipped = n
+	}
+}
+
 func (s *taskStats) untrack(k tp) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

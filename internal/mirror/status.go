@@ -15,6 +15,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/store"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // StatusTopic carries the replicas' task status; compacted by partition so
@@ -83,13 +84,13 @@ func (b *Board) tail(ctx context.Context) {
 			}
 			if k, ok := strings.CutPrefix(key, endPrefix); ok {
 				var e End
-				if r.Value != nil && json.Unmarshal(r.Value, &e) == nil && e.ObservedAt.After(b.ends[k].ObservedAt) {
+				if r.Value != nil && undecodable.JSON(r, &e) && e.ObservedAt.After(b.ends[k].ObservedAt) {
 					b.ends[k] = e
 				}
 				return
 			}
 			var p agentapi.PartitionStatus
-			if r.Value == nil || json.Unmarshal(r.Value, &p) != nil {
+			if r.Value == nil || !undecodable.JSON(r, &p) {
 				delete(b.parts, key)
 				return
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // The offset-sync protocol of a mirror: who writes which partition of its
@@ -185,7 +186,8 @@ func readCommittedSyncs(ctx context.Context, dstOpts []kgo.Opt, mirror string, p
 		}
 		s, err := offsetsync.Decode(r.Value)
 		if err != nil {
-			return fmt.Errorf("offset sync at %s[%d]@%d: %w", offsetsync.Topic(mirror), r.Partition, r.Offset, err)
+			undecodable.Report(r, err) // what no writer of syncs wrote
+			return nil
 		}
 		return each(s)
 	})

@@ -140,7 +140,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 			return &heldError{why}
 		}
 	}
-	progress, err := t.readProgress(ctx)
+	progress, gaps, err := t.readProgress(ctx)
 	if err != nil {
 		return err
 	}
@@ -160,6 +160,9 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		// or so records, and a backlog drained barely faster than the
 		// load that built it.
 		kgo.FetchMaxPartitionBytes(4<<20),
+		// Records deleted at the source before they were copied are a
+		// gap the task records (resumeAfterGap), never a silent reset.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 	)...)
 	if err != nil {
 		return err
@@ -184,6 +187,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 			}
 			add[k.topic][k.partition] = t.startOffset(progress, k)
 			t.stats.track(p, progress[k]-1)
+			t.stats.setSkipped(k, skippedOf(gaps, k))
 		}
 		remove := map[string][]int32{}
 		for k := range assigned {
@@ -227,13 +231,24 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 			return ctx.Err()
 		}
 		var fetchErr error
+		var outOfRange []tp
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			switch {
+			case errors.Is(err, kerr.OffsetOutOfRange):
+				outOfRange = append(outOfRange, tp{topic, partition})
+			case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
 				fetchErr = fmt.Errorf("fetch %s[%d] from source %s: %w", topic, partition, t.m.Source, err)
 			}
 		})
 		if fetchErr != nil {
 			return fetchErr
+		}
+		for _, k := range outOfRange {
+			if sp, ok := assigned[k]; ok {
+				if err := t.resumeAfterGap(ctx, producer, consumer, sp, progress, gaps); err != nil {
+					return err
+				}
+			}
 		}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
@@ -449,20 +464,24 @@ func (t *task) announce(ctx context.Context, producer *kgo.Client) error {
 // source offset of each source partition whose syncs are in the task's own
 // sync partition or in one those writers wrote: the greatest SourceNext
 // committed. Tasks of the current tasks_max write their own partitions only.
-func (t *task) readProgress(ctx context.Context) (map[tp]int64, error) {
+// It also answers the gaps recorded for those partitions (first offset ->
+// one past the last), offsets deleted at the source before they were copied.
+func (t *task) readProgress(ctx context.Context) (map[tp]int64, map[tp]map[int64]int64, error) {
 	parts, err := fenceOtherWriters(ctx, t.dstOpts, t.m)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	parts[int32(t.id)] = true
 	progress := map[tp]int64{}
+	gaps := map[tp]map[int64]int64{}
 	err = readCommittedSyncs(ctx, t.dstOpts, t.m.Name, parts, func(s offsetsync.Sync) error {
 		k := tp{s.Topic, s.Partition}
 		progress[k] = max(progress[k], s.SourceNext)
+		addGap(gaps, s)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read offset syncs: %w", err)
+		return nil, nil, fmt.Errorf("read offset syncs: %w", err)
 	}
-	return progress, nil
+	return progress, gaps, nil
 }

@@ -14,6 +14,9 @@ type Log struct {
 	mu         sync.RWMutex
 	runs       []Run
 	sourceNext int64
+	// gaps maps the first offset of each gap (source offsets deleted
+	// before they were mirrored) to one past its last.
+	gaps map[int64]int64
 }
 
 // Checkpoint is the target position for a committed source offset.
@@ -26,9 +29,15 @@ type Checkpoint struct {
 	NotMirrored int64
 	// Exact is true when every source offset below the committed offset is
 	// known to the Log (committed offset <= SourceNext), so NotMirrored is 0.
+	// It speaks of NotMirrored only: Skipped says what the group misses ahead.
 	Exact bool
 	// OK is false when nothing is mirrored, so no target position is known.
 	OK bool
+	// Skipped counts source offsets at or above the committed offset that
+	// the source deleted before they were mirrored: the group resumes after
+	// them on the target and never reads them. Offsets, not records, so an
+	// upper bound; the resumption is exact only when it is 0.
+	Skipped int64
 }
 
 // Add records the runs of s and advances SourceNext.
@@ -57,7 +66,30 @@ func (l *Log) Add(s Sync) error {
 		l.replace(i, j, merged)
 	}
 	l.sourceNext = max(l.sourceNext, s.SourceNext)
+	if s.Skipped > 0 {
+		if l.gaps == nil {
+			l.gaps = map[int64]int64{}
+		}
+		l.gaps[s.SourceNext-s.Skipped] = s.SourceNext
+	}
 	return nil
+}
+
+// Skipped answers the source offsets of the partition that were deleted
+// before they were mirrored, over its whole history.
+func (l *Log) Skipped() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.skippedFrom(0)
+}
+
+// skippedFrom counts the skipped offsets at or above c.
+func (l *Log) skippedFrom(c int64) int64 {
+	var n int64
+	for from, to := range l.gaps {
+		n += max(0, to-max(from, c))
+	}
+	return n
 }
 
 // place finds where r goes without changing the Log: runs[i:j] overlap r and
@@ -135,11 +167,11 @@ func (l *Log) TranslateCommitted(c int64) Checkpoint {
 	}
 	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].Source >= c })
 	if k == 0 {
-		return Checkpoint{Target: l.runs[0].Target, Exact: true, OK: true}
+		return Checkpoint{Target: l.runs[0].Target, Exact: true, OK: true, Skipped: l.skippedFrom(c)}
 	}
 	r := l.runs[k-1]
 	last := min(c-1, r.sourceEnd()-1) // last mirrored source offset below c
-	cp := Checkpoint{Target: r.Target + (last - r.Source) + 1, Exact: c <= l.sourceNext, OK: true}
+	cp := Checkpoint{Target: r.Target + (last - r.Source) + 1, Exact: c <= l.sourceNext, OK: true, Skipped: l.skippedFrom(c)}
 	if !cp.Exact {
 		cp.NotMirrored = c - l.sourceNext
 	}

@@ -95,6 +95,17 @@ type Sync struct {
 	// records and compaction holes are skipped, not copied.
 	SourceNext  int64  `json:"source_next"`
 	TargetTopic string `json:"target_topic"`
+	// Skipped marks a gap: source offsets [SourceNext-Skipped, SourceNext)
+	// were deleted at the source (retention, DeleteRecords) before the
+	// mirror copied them, and it resumed at SourceNext. A gap sync has no
+	// runs. Offsets, not records: markers among them count too.
+	Skipped int64 `json:"skipped,omitempty"`
+}
+
+// GapSync is the sync that records a gap: source offsets [from, to) of a
+// partition were deleted before they were mirrored.
+func GapSync(topic string, partition int32, targetTopic string, from, to int64) Sync {
+	return Sync{Topic: topic, Partition: partition, TargetTopic: targetTopic, SourceNext: to, Skipped: to - from}
 }
 
 // Key is the record key for a compacted sync topic: topic/partition/first
@@ -102,7 +113,13 @@ type Sync struct {
 // Kafka topic names cannot contain '/', so the key is unambiguous.
 // A run-less sync can share its key with the next sync; compaction then drops
 // it, which loses nothing because the next sync's SourceNext supersedes it.
+//
+// A gap sync has a key of its own, or compaction would drop it for the next
+// sync, whose first run starts where the gap ends: the gap must stay known.
 func (s Sync) Key() []byte {
+	if s.Skipped > 0 {
+		return fmt.Appendf(nil, "%s/%d/skipped/%d", s.Topic, s.Partition, s.SourceNext-s.Skipped)
+	}
 	first := s.SourceNext
 	if len(s.Runs) > 0 {
 		first = s.Runs[0].Source
@@ -128,6 +145,9 @@ func Decode(b []byte) (Sync, error) {
 func (s Sync) validate() error {
 	if s.SourceNext < 0 {
 		return fmt.Errorf("%w: negative source_next %d", ErrInvalid, s.SourceNext)
+	}
+	if s.Skipped < 0 || s.Skipped > s.SourceNext || (s.Skipped > 0 && len(s.Runs) > 0) {
+		return fmt.Errorf("%w: skipped %d with source_next %d and %d runs", ErrInvalid, s.Skipped, s.SourceNext, len(s.Runs))
 	}
 	for i, r := range s.Runs {
 		if err := r.validate(); err != nil {

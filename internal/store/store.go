@@ -21,6 +21,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/policy"
+	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // StateTopic holds the desired state; one partition keeps a total order.
@@ -221,7 +222,7 @@ func (s *Store) apply(r *kgo.Record) {
 		var c storedCluster
 		if r.Value == nil {
 			delete(s.clusters, name)
-		} else if json.Unmarshal(r.Value, &c) == nil && s.admit(r, has(s.clusters, name)) {
+		} else if undecodable.JSON(r, &c) && s.admit(r, has(s.clusters, name)) {
 			s.clusters[name] = c
 		}
 	case strings.HasPrefix(key, kindMirror):
@@ -229,7 +230,7 @@ func (s *Store) apply(r *kgo.Record) {
 		var m agentapi.Mirror
 		if r.Value == nil {
 			delete(s.mirrors, name)
-		} else if json.Unmarshal(r.Value, &m) == nil && s.admit(r, has(s.mirrors, name)) {
+		} else if undecodable.JSON(r, &m) && s.admit(r, has(s.mirrors, name)) {
 			s.mirrors[name] = m
 		}
 	case strings.HasPrefix(key, kindPolicy):
@@ -238,7 +239,7 @@ func (s *Store) apply(r *kgo.Record) {
 		if r.Value == nil {
 			delete(s.policies, name)
 			s.machine.PolicyDeleted(name)
-		} else if json.Unmarshal(r.Value, &p) == nil && s.admit(r, has(s.policies, name)) {
+		} else if undecodable.JSON(r, &p) && s.admit(r, has(s.policies, name)) {
 			s.policies[name] = p
 			s.machine.PolicyStored(name, p.Primary, p.CreatedAt)
 		}
@@ -247,17 +248,17 @@ func (s *Store) apply(r *kgo.Record) {
 		var f ForgottenDivergence
 		if r.Value == nil {
 			delete(s.forgot, name)
-		} else if json.Unmarshal(r.Value, &f) == nil {
+		} else if undecodable.JSON(r, &f) {
 			s.forgot[name] = f
 		}
 	case strings.HasPrefix(key, kindRetired):
 		var rm RetiredMirror
-		if r.Value != nil && json.Unmarshal(r.Value, &rm) == nil {
+		if r.Value != nil && undecodable.JSON(r, &rm) {
 			s.retired[strings.TrimPrefix(key, kindRetired)] = rm
 		}
 	case strings.HasPrefix(key, kindFailover):
 		var op policy.Op
-		if r.Value != nil && json.Unmarshal(r.Value, &op) == nil {
+		if r.Value != nil && undecodable.JSON(r, &op) {
 			s.machine.Apply(op)
 		}
 	}
