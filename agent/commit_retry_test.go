@@ -18,14 +18,15 @@ import (
 
 // refuseCommits makes europe answer GROUP_AUTHORIZATION_FAILED to every
 // offset commit of the given groups until lift is called for the group.
-func refuseCommits(s *failoverSetup, groups ...string) (lift func(group string)) {
+func refuseCommits(t *testing.T, s *failoverSetup, groups ...string) (lift func(group string)) {
+	eu := s.devEU(t)
 	var mu sync.Mutex
 	refused := map[string]bool{}
 	for _, g := range groups {
 		refused[g] = true
 	}
-	s.euc.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		s.euc.KeepControl()
+	eu.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		eu.KeepControl()
 		r := req.(*kmsg.OffsetCommitRequest)
 		mu.Lock()
 		refuse := refused[r.Group]
@@ -58,12 +59,13 @@ func refuseCommits(s *failoverSetup, groups ...string) (lift func(group string))
 // once the refusal is lifted the translated offsets appear on the new
 // active without another failover, also when the agent restarted meanwhile.
 func TestAnOffsetCommitRefusedDuringAFailoverIsReportedAndRetriedAfterTheFlipAndARestart(t *testing.T) {
+	devOnly(t, "europe refuses chosen offset commits through kfake's request hooks")
 	const topic = "LH.ORDERS"
 	s, _ := mirroredSetup(t, topic, 2, 100)
-	lift := refuseCommits(s, "consumer-live", "consumer-restart")
+	lift := refuseCommits(t, s, "consumer-live", "consumer-restart")
 	groups := map[string]map[int32]int{"consumer-live": {0: 10, 1: 20}, "consumer-restart": {0: 30, 1: 40}, "consumer-fine": {0: 50, 1: 60}}
 	for g, n := range groups {
-		consumeAndCommit(t, s.na.addrs(), g, topic, n)
+		consumeAndCommit(t, s.na.Bootstrap(), g, topic, n)
 	}
 	waitSynced(t, s.agent, "consumer-fine", 2)
 	kafkatest.Eventually(t, 30*time.Second, "checkpoints of the refused groups", func() (bool, string) {
@@ -76,7 +78,7 @@ func TestAnOffsetCommitRefusedDuringAFailoverIsReportedAndRetriedAfterTheFlipAnd
 		return true, ""
 	})
 
-	s.na.kill9()
+	s.na.Kill()
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "refused"})
 	if code != 200 || res.Report == nil {
 		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
@@ -91,7 +93,7 @@ func TestAnOffsetCommitRefusedDuringAFailoverIsReportedAndRetriedAfterTheFlipAnd
 		t.Fatalf("report names %d groups, want 3: %+v", len(res.Report.Groups), res.Report.Groups)
 	}
 
-	adm := kadm.NewClient(kafkatest.Client(t, s.eu))
+	adm := kadm.NewClient(kafkatest.Client(t, s.eu.Bootstrap()))
 	waitCommitted := func(group string) {
 		t.Helper()
 		kafkatest.Eventually(t, time.Minute, group+"'s offsets on europe", func() (bool, string) {

@@ -19,8 +19,8 @@ import (
 func mirroredSetup(t *testing.T, topic string, parts int32, n int) (*failoverSetup, *kafkatest.Producer) {
 	t.Helper()
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	kafkatest.CreateTopic(t, s.na.addrs(), topic, parts, nil)
-	prod := kafkatest.NewProducer(t, s.na.addrs())
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), topic, parts, nil)
+	prod := kafkatest.NewProducer(t, s.na.Bootstrap())
 	prod.Produce(t, topic, parts, n)
 	waitMirroredTopic(t, s.agent, topic, parts, int64(n))
 	return s, prod
@@ -51,8 +51,8 @@ func TestRecordsDeletedAtTheSourceBeforeTheyWereMirroredAreCountedAsSkippedEvery
 	// partition 0's log up to offset 250: offsets 100..249 were never mirrored.
 	s.agent.stop()
 	prod.Produce(t, topic, parts, 200)
-	consumeAndCommit(t, s.na.addrs(), "consumer-skip", topic, map[int32]int{0: 120, 1: 120})
-	adm := kadm.NewClient(kafkatest.Client(t, s.na.addrs()))
+	consumeAndCommit(t, s.na.Bootstrap(), "consumer-skip", topic, map[int32]int{0: 120, 1: 120})
+	adm := kadm.NewClient(kafkatest.Client(t, s.na.Bootstrap()))
 	del := kadm.Offsets{}
 	del.Add(kadm.Offset{Topic: topic, Partition: 0, At: 250})
 	if resp, err := adm.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
@@ -103,7 +103,7 @@ func TestRecordsDeletedAtTheSourceBeforeTheyWereMirroredAreCountedAsSkippedEvery
 		}
 	}
 
-	s.na.kill9()
+	s.na.Kill()
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "skip"})
 	if code != 200 || res.Report == nil {
 		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
@@ -131,11 +131,11 @@ func TestRecordsDeletedAtTheSourceBeforeTheyWereMirroredAreCountedAsSkippedEvery
 	}
 	// On europe the group resumes at the first record after the gap, the
 	// source's record 250 (the 101st record there).
-	fetched, err := kadm.NewClient(kafkatest.Client(t, s.eu)).FetchOffsets(ctx, "consumer-skip")
+	fetched, err := kadm.NewClient(kafkatest.Client(t, s.eu.Bootstrap())).FetchOffsets(ctx, "consumer-skip")
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := kafkatest.ReadAll(t, s.eu, topic)[0][100]
+	first := kafkatest.ReadAll(t, s.eu.Bootstrap(), topic)[0][100]
 	if o, ok := fetched.Lookup(topic, 0); !ok || o.At != first.Offset || string(first.Value) != string(kafkatest.GenRecord(topic, 0, 250).Value) {
 		t.Errorf("consumer-skip on europe at %+v; the record after the gap is at %d: %s", o, first.Offset, first.Value)
 	}
@@ -157,7 +157,7 @@ func TestARunningMirrorWhosePositionIsDeletedRecordsTheGap(t *testing.T) {
 	prod.Produce(t, topic, 1, 100)
 	del := kadm.Offsets{}
 	del.Add(kadm.Offset{Topic: topic, Partition: 0, At: 120})
-	if resp, err := kadm.NewClient(kafkatest.Client(t, s.na.addrs())).DeleteRecords(context.Background(), del); err != nil || resp.Error() != nil {
+	if resp, err := kadm.NewClient(kafkatest.Client(t, s.na.Bootstrap())).DeleteRecords(context.Background(), del); err != nil || resp.Error() != nil {
 		t.Fatalf("delete records: %v %v", err, resp.Error())
 	}
 	s.agent.signal(t, syscall.SIGCONT)
@@ -166,7 +166,7 @@ func TestARunningMirrorWhosePositionIsDeletedRecordsTheGap(t *testing.T) {
 	if got := skippedOf(s.agent.status("na-to-eu"), topic); got[0] != 70 {
 		t.Fatalf("records_skipped %v, want 70 (offsets 50..119)", got)
 	}
-	if n := len(kafkatest.ReadAll(t, s.eu, topic)[0]); n != 50+30 {
+	if n := len(kafkatest.ReadAll(t, s.eu.Bootstrap(), topic)[0]); n != 50+30 {
 		t.Fatalf("%d records on europe, want the 50 mirrored before and the 30 left after the gap", n)
 	}
 }

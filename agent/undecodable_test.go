@@ -29,7 +29,7 @@ func TestUndecodableRecordsOfInternalTopicsAreCountedAndTheAgentKeepsWorking(t *
 		"__kfo_offset_syncs.na-to-eu": "garbage",
 		"__kfo_checkpoints.na-to-eu":  "garbage",
 	}
-	cl := kafkatest.Client(t, s.eu, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := kafkatest.Client(t, s.eu.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for tp, key := range garbage {
 		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: tp, Key: []byte(key), Value: []byte("not json {")}).FirstErr(); err != nil {
 			t.Fatalf("write to %s: %v", tp, err)
@@ -62,12 +62,12 @@ func TestUndecodableRecordsOfInternalTopicsAreCountedAndTheAgentKeepsWorking(t *
 	// task reads its progress past the bad sync.
 	prod.Produce(t, topic, 1, 10)
 	waitMirroredTopic(t, s.agent, topic, 1, 20)
-	s.agent.mustPut("/v1/clusters/asia", agentapi.Cluster{BootstrapServers: s.eu})
+	s.agent.mustPut("/v1/clusters/asia", agentapi.Cluster{BootstrapServers: s.eu.Bootstrap()})
 	s.agent.stop()
 	s.agent.start()
 	prod.Produce(t, topic, 1, 10)
 	waitMirroredTopic(t, s.agent, topic, 1, 30)
-	if n := assertSameRecords(t, s.na.addrs(), s.eu, topic, topic); n != 30 {
+	if n := assertSameRecords(t, s.na, s.eu, topic, topic); n != 30 {
 		t.Fatalf("%d records compared, want 30", n)
 	}
 }
