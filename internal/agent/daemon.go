@@ -71,6 +71,9 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := bindSecrets(ctx, st, log); err != nil {
+		return err
+	}
 	boardCtx, stopBoard := context.WithCancel(context.Background())
 	defer stopBoard()
 	board, err := mirror.OpenBoard(boardCtx, state)
@@ -145,5 +148,23 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelShutdown()
 	_ = srv.Shutdown(shutdownCtx)
+	return nil
+}
+
+// bindSecrets re-seals secrets stored by older agents bound to their
+// clusters, before anything uses them, and says what it did.
+func bindSecrets(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	resealed, failed, err := st.BindSecrets(ctx)
+	if len(resealed) > 0 {
+		log.Info("stored secrets re-sealed, bound to their clusters", "clusters", resealed)
+	}
+	if len(failed) > 0 {
+		log.Error("stored secrets that do not open with this --secret-key-file stay unbound and unused until they are sent again", "clusters", failed)
+	}
+	if err != nil {
+		return fmt.Errorf("re-seal stored secrets: %w", err)
+	}
 	return nil
 }
