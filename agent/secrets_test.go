@@ -12,10 +12,12 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -241,4 +243,38 @@ func writeStateRecord(t *testing.T, bootstrap []string, key string, value map[st
 	if err := kafkatest.Client(t, bootstrap).ProduceSync(ctx, r).FirstErr(); err != nil {
 		t.Fatalf("write %s: %v", key, err)
 	}
+}
+
+// The agent cannot stop others writing its __kfo_* topics, but it says so at
+// start when it can tell anonymous clients may: its own state connection is
+// anonymous, or an ACL allows User:* or User:ANONYMOUS to write them.
+func TestAgentWarnsAtStartWhenAnonymousClientsMayWriteItsTopics(t *testing.T) {
+	t.Parallel()
+	const warning = "anonymous clients may write the agent's __kfo_* topics"
+	plain := kafkatest.Cluster(t, "plain-state")
+	a := startAgent(t, plain.BootstrapString())
+	a.waitLogged(t, 10*time.Second, `"level":"WARN"`, warning, store.StateTopic, "without SASL")
+
+	bootstrap, admin, _ := kafkatest.ACLCluster(t, "acl-state")
+	pwFile := filepath.Join(t.TempDir(), "app.pw")
+	if err := os.WriteFile(pwFile, []byte("app-secret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startAgent(t, strings.Join(bootstrap, ","), "--state-sasl-mechanism", "SCRAM-SHA-512", "--state-sasl-username", "app", "--state-sasl-password-file", pwFile)
+	if logs, _ := os.ReadFile(b.logPath); bytes.Contains(logs, []byte(warning)) {
+		t.Fatalf("the agent warns of anonymous writers on a cluster whose ACLs allow none:\n%s", logs)
+	}
+	acls := kadm.NewACLs().Allow("User:*").Topics("__kfo_").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpWrite)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	created, err := kadm.NewClient(kafkatest.Client(t, bootstrap, admin...)).CreateACLs(ctx, acls)
+	if err == nil {
+		err = created[0].Err
+	}
+	if err != nil {
+		t.Fatalf("create the ACL: %v", err)
+	}
+	b.stop()
+	b.start()
+	b.waitLogged(t, 10*time.Second, `"level":"WARN"`, warning, store.StateTopic, "User:*", "PREFIXED")
 }
