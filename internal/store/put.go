@@ -22,9 +22,10 @@ import (
 //
 // Compaction keeps only the latest record of a key, so a create (or any
 // conditional record, see admit) that did not apply must not stay the
-// latest: its writer writes the object as it stands once more. (Were it to stop in between, and compaction remove the
-// first create before any later write to the key, a replica replaying the
-// topic would take the refused create for the object.)
+// latest: its writer writes the object as it stands once more. (Were it to
+// stop in between, and compaction remove the first create before any later
+// write to the key, a replica replaying the topic would take the refused
+// create for the object.)
 
 const (
 	headerNonce = "kfo.nonce" // tells the writer whether its record applied

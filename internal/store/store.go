@@ -86,21 +86,22 @@ type Store struct {
 
 	mu       sync.Mutex
 	clusters map[string]storedCluster
+	mirrors  map[string]agentapi.Mirror
+	policies map[string]agentapi.Policy
+	forgot   map[string]ForgottenDivergence // by cluster
+	awaited  map[string]bool                // nonce of a put this replica waits for -> whether it applied
+	lastPut  map[string]string              // key -> nonce of its latest record
+	retired  map[string]RetiredMirror       // by mirror/target
+	machine  *policy.Machine
+	applied  int64         // offset of the last record applied
+	changed  chan struct{} // closed and replaced on every applied record
+	tailErr  error
+	lastPing time.Time // when the state cluster last answered
+
 	// clusterAt is the offset of the record a cluster stands on (or of its
 	// tombstone): what a re-seal made from it names.
 	clusterAt    map[string]int64
 	secretsBound bool // the state topic holds secretsBoundKey
-	mirrors      map[string]agentapi.Mirror
-	policies     map[string]agentapi.Policy
-	forgot       map[string]ForgottenDivergence // by cluster
-	awaited      map[string]bool                // nonce of a put this replica waits for -> whether it applied
-	lastPut      map[string]string              // key -> nonce of its latest record
-	retired      map[string]RetiredMirror       // by mirror/target
-	machine      *policy.Machine
-	applied      int64         // offset of the last record applied
-	changed      chan struct{} // closed and replaced on every applied record
-	tailErr      error
-	lastPing     time.Time // when the state cluster last answered
 
 	cancel context.CancelFunc
 	done   chan struct{}
