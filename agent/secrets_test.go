@@ -12,7 +12,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -255,19 +254,17 @@ func TestAgentWarnsAtStartWhenAnonymousClientsMayWriteItsTopics(t *testing.T) {
 	a := startAgent(t, plain.BootstrapString())
 	a.waitLogged(t, 10*time.Second, `"level":"WARN"`, warning, store.StateTopic, "without SASL")
 
-	bootstrap, admin, _ := kafkatest.ACLCluster(t, "acl-state")
-	pwFile := filepath.Join(t.TempDir(), "app.pw")
-	if err := os.WriteFile(pwFile, []byte("app-secret-pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := startAgent(t, strings.Join(bootstrap, ","), "--state-sasl-mechanism", "SCRAM-SHA-512", "--state-sasl-username", "app", "--state-sasl-password-file", pwFile)
+	// A secure cluster (an authorizer, the agent its super user over
+	// SASL_SSL) where no ACL lets anonymous clients write: no warning.
+	secure := kafkatest.NewCluster(t, "acl-state", kafkatest.ClusterOptions{Secure: true})
+	b := startAgentBeside(t, secure)
 	if logs, _ := os.ReadFile(b.logPath); bytes.Contains(logs, []byte(warning)) {
 		t.Fatalf("the agent warns of anonymous writers on a cluster whose ACLs allow none:\n%s", logs)
 	}
 	acls := kadm.NewACLs().Allow("User:*").Topics("__kfo_").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpWrite)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	created, err := kadm.NewClient(kafkatest.Client(t, bootstrap, admin...)).CreateACLs(ctx, acls)
+	created, err := kadm.NewClient(kafkatest.ClientOf(t, secure)).CreateACLs(ctx, acls)
 	if err == nil {
 		err = created[0].Err
 	}
