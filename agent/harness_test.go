@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 
 const testToken = "test-token-0123456789abcdef"
 
+// testSecretKey is the text of every test agent's secret key file.
+const testSecretKey = "0123456789abcdef0123456789abcdef-test-key"
+
 // haltedMarker is the line an agent started with haltAfter prints when its
 // failover reaches the step and stops there.
 func haltedMarker(policy, step string) string {
@@ -119,7 +122,7 @@ func startAgentWith(t testing.TB, stateBootstrap string, env []string, extra ...
 	if err := os.WriteFile(token, []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef-test-key"), 0o600); err != nil {
+	if err := os.WriteFile(key, []byte(testSecretKey), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	addr := kafkatest.FreeAddr(t)

@@ -91,12 +91,6 @@ func (s *server) validateCluster(c *agentapi.Cluster) error {
 		if c.SASL.PasswordSet {
 			return invalid("sasl.password_set", "is set by the agent in answers; send sasl.password instead")
 		}
-		if c.SASL.Password == "" {
-			prev, err := s.Store.GetCluster(c.Name)
-			if err != nil || prev.SASL == nil || !prev.SASL.PasswordSet || prev.SASL.Username != c.SASL.Username {
-				return invalid("sasl.password", "required: no password is stored for user %q yet", c.SASL.Username)
-			}
-		}
 	}
 	if c.TLS != nil {
 		if c.TLS.KeyPEMSet {
@@ -118,6 +112,9 @@ func (s *server) validateCluster(c *agentapi.Cluster) error {
 				return invalid("tls.key_pem", "is not the PEM private key of tls.cert_pem (%v)", err)
 			}
 		}
+	}
+	if field, why := s.Store.MissingSecret(*c); field != "" {
+		return invalid(field, "%s", why)
 	}
 	return nil
 }

@@ -71,6 +71,10 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	if err := bindSecrets(ctx, st, log); err != nil {
+		return err
+	}
+	warnAnonymousWriters(ctx, state, log)
 	boardCtx, stopBoard := context.WithCancel(context.Background())
 	defer stopBoard()
 	board, err := mirror.OpenBoard(boardCtx, state)
@@ -146,4 +150,39 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	defer cancelShutdown()
 	_ = srv.Shutdown(shutdownCtx)
 	return nil
+}
+
+// bindSecrets re-seals secrets stored by older agents bound to their
+// clusters, before anything uses them, and says what it did.
+func bindSecrets(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	resealed, failed, err := st.BindSecrets(ctx)
+	if len(resealed) > 0 {
+		log.Info("stored secrets re-sealed, bound to their clusters", "clusters", resealed)
+	}
+	if len(failed) > 0 {
+		log.Error("stored secrets that do not open with this --secret-key-file stay unbound and unused until they are sent again", "clusters", failed)
+	}
+	if err != nil {
+		return fmt.Errorf("re-seal stored secrets: %w", err)
+	}
+	return nil
+}
+
+// warnAnonymousWriters says at start when anonymous clients may write the
+// agent's topics on its state cluster (README: Securing the state cluster).
+func warnAnonymousWriters(ctx context.Context, state kafkaconn.Conn, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	topics, why, err := store.AnonymousWriters(ctx, state)
+	if err != nil {
+		log.Info("cannot tell whether anonymous clients may write the agent's __kfo_* topics", "error", err)
+	}
+	if len(why) == 0 {
+		return
+	}
+	log.Warn("anonymous clients may write the agent's __kfo_* topics on its state cluster, and so change the clusters, mirrors and failovers it carries out",
+		"topics", topics, "why", why,
+		"fix", "connect the agent with its own principal (--state-sasl-*, or --state-tls-cert-file on a listener that requires client certificates), enable an authorizer on the state cluster, allow only that principal to write __kfo_* topics and remove ALLOW ACLs for User:* and User:ANONYMOUS on them; see README, Securing the state cluster")
 }

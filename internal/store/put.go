@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,16 +20,19 @@ import (
 // its create did not apply once it reads its record back. Updates apply as
 // they always did: the last one wins.
 //
-// Compaction keeps only the latest record of a key, so a create that did
-// not apply must not stay the latest: its writer writes the object as it
-// stands once more. (Were it to stop in between, and compaction remove the
-// first create before any later write to the key, a replica replaying the
-// topic would take the refused create for the object.)
+// Compaction keeps only the latest record of a key, so a create (or any
+// conditional record, see admit) that did not apply must not stay the
+// latest: its writer writes the object as it stands once more. (Were it to
+// stop in between, and compaction remove the first create before any later
+// write to the key, a replica replaying the topic would take the refused
+// create for the object.)
 
 const (
 	headerNonce = "kfo.nonce" // tells the writer whether its record applied
 	headerPut   = "kfo.put"   // "create" on a record that creates an object
 	putCreate   = "create"
+	// headerReseals carries the offset of the record a re-seal was made from.
+	headerReseals = "kfo.reseals"
 )
 
 // ErrCreatedMeanwhile is a create that another request made first: the
@@ -44,11 +48,26 @@ func newNonce() string {
 // put writes an object's record, as a create unless had, and answers
 // whether this write created the object.
 func (s *Store) put(ctx context.Context, key string, value []byte, had bool) (bool, error) {
-	nonce := newNonce()
-	r := &kgo.Record{Key: []byte(key), Value: value, Headers: []kgo.RecordHeader{{Key: headerNonce, Value: []byte(nonce)}}}
+	var headers []kgo.RecordHeader
 	if !had {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: headerPut, Value: []byte(putCreate)})
+		headers = append(headers, kgo.RecordHeader{Key: headerPut, Value: []byte(putCreate)})
 	}
+	applied, err := s.putIf(ctx, key, value, headers...)
+	if err != nil {
+		return false, err
+	}
+	if !applied {
+		return false, ErrCreatedMeanwhile
+	}
+	return !had, nil
+}
+
+// putIf writes a record whose headers may make it conditional and answers
+// whether it applied. One that did not apply is not left the latest of its
+// key: its writer writes what the key holds once more.
+func (s *Store) putIf(ctx context.Context, key string, value []byte, headers ...kgo.RecordHeader) (bool, error) {
+	nonce := newNonce()
+	r := &kgo.Record{Key: []byte(key), Value: value, Headers: append([]kgo.RecordHeader{{Key: headerNonce, Value: []byte(nonce)}}, headers...)}
 	s.mu.Lock()
 	s.awaited[nonce] = false
 	s.mu.Unlock()
@@ -62,35 +81,36 @@ func (s *Store) put(ctx context.Context, key string, value []byte, had bool) (bo
 	}
 	s.mu.Lock()
 	applied, latest := s.awaited[nonce], s.lastPut[key] == nonce
-	current, exists := s.current(key)
+	current, _ := s.current(key) // nil, a tombstone, when the key holds nothing
 	s.mu.Unlock()
-	if applied {
-		return !had, nil
+	if applied || !latest {
+		return applied, nil
 	}
-	if latest && exists {
-		again := &kgo.Record{Key: []byte(key), Value: current, Headers: []kgo.RecordHeader{{Key: headerNonce, Value: []byte(newNonce())}}}
-		if _, err := s.writeRecord(ctx, again); err != nil {
-			return false, fmt.Errorf("%w, and it could not be written again as it stands: %v", ErrCreatedMeanwhile, err)
-		}
+	again := &kgo.Record{Key: []byte(key), Value: current, Headers: []kgo.RecordHeader{{Key: headerNonce, Value: []byte(newNonce())}}}
+	if _, err := s.writeRecord(ctx, again); err != nil {
+		return false, fmt.Errorf("a conditional write to %s did not apply, and what the key holds could not be written again: %w", key, err)
 	}
-	return false, ErrCreatedMeanwhile
+	return false, nil
 }
 
 // admit decides whether an object's record applies: a create does not if
-// the key holds an object already. Called with s.mu held, in the topic's
-// order.
-func (s *Store) admit(r *kgo.Record, exists bool) bool {
+// the key holds an object already; a re-seal (see secrets.go) only over the
+// record it was made from, at offset at (-1: the key holds no record seen
+// since this replica started). Called with s.mu held, in the topic's order.
+func (s *Store) admit(r *kgo.Record, exists bool, at int64) bool {
 	var nonce string
-	create := false
+	ok := true
 	for _, h := range r.Headers {
 		switch h.Key {
 		case headerNonce:
 			nonce = string(h.Value)
 		case headerPut:
-			create = string(h.Value) == putCreate
+			ok = ok && (string(h.Value) != putCreate || !exists)
+		case headerReseals:
+			from, err := strconv.ParseInt(string(h.Value), 10, 64)
+			ok = ok && err == nil && (at < 0 || from == at)
 		}
 	}
-	ok := !create || !exists
 	if _, waiting := s.awaited[nonce]; waiting {
 		s.awaited[nonce] = ok
 	}

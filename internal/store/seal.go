@@ -42,8 +42,9 @@ func LoadSealer(path string) (*Sealer, error) {
 	return &Sealer{aead: aead}, nil
 }
 
-// Seal encrypts plain; the nonce travels in front of the ciphertext.
-func (s *Sealer) Seal(plain string) ([]byte, error) {
+// Seal encrypts plain for what binding describes (AES-GCM additional data:
+// see secrets.go); the nonce travels in front of the ciphertext.
+func (s *Sealer) Seal(plain string, binding []byte) ([]byte, error) {
 	if s == nil {
 		return nil, ErrNoSecretKey
 	}
@@ -51,11 +52,15 @@ func (s *Sealer) Seal(plain string) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, []byte(plain), nil), nil
+	return s.aead.Seal(nonce, nonce, []byte(plain), binding), nil
 }
 
-// Open decrypts what Seal produced.
-func (s *Sealer) Open(sealed []byte) (string, error) {
+// errNotOpened is a secret that does not open: sealed for another binding,
+// altered, or sealed under another key.
+var errNotOpened = errors.New("cannot decrypt a stored secret: it was sealed for another cluster or other connection settings (a record copied or altered on the state topic?), or the agent was started with a different --secret-key-file; send the secret again")
+
+// Open decrypts what Seal produced for the same binding.
+func (s *Sealer) Open(sealed, binding []byte) (string, error) {
 	if s == nil {
 		return "", ErrNoSecretKey
 	}
@@ -63,9 +68,9 @@ func (s *Sealer) Open(sealed []byte) (string, error) {
 	if len(sealed) < n {
 		return "", errors.New("sealed secret is truncated")
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], nil)
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], binding)
 	if err != nil {
-		return "", errors.New("cannot decrypt a stored secret: was the agent started with a different --secret-key-file?")
+		return "", errNotOpened
 	}
 	return string(plain), nil
 }

@@ -73,6 +73,9 @@ type storedCluster struct {
 	agentapi.Cluster
 	SealedPassword []byte `json:"sealed_password,omitempty"`
 	SealedKeyPEM   []byte `json:"sealed_key_pem,omitempty"`
+	// SecretsBound says the secrets are sealed bound to the cluster (see
+	// secrets.go); agents before that sealed them unbound.
+	SecretsBound bool `json:"secrets_bound,omitempty"`
 }
 
 // Store is the replica's view of the state topic.
@@ -94,6 +97,11 @@ type Store struct {
 	changed  chan struct{} // closed and replaced on every applied record
 	tailErr  error
 	lastPing time.Time // when the state cluster last answered
+
+	// clusterAt is the offset of the record a cluster stands on (or of its
+	// tombstone): what a re-seal made from it names.
+	clusterAt    map[string]int64
+	secretsBound bool // the state topic holds secretsBoundKey
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -128,7 +136,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 	tailCtx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		cl: cl, sealer: sealer, maxRecord: maxRecord,
-		clusters: map[string]storedCluster{}, mirrors: map[string]agentapi.Mirror{},
+		clusters: map[string]storedCluster{}, clusterAt: map[string]int64{}, mirrors: map[string]agentapi.Mirror{},
 		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
 		awaited: map[string]bool{}, lastPut: map[string]string{},
 		retired: map[string]RetiredMirror{},
@@ -220,17 +228,24 @@ func (s *Store) apply(r *kgo.Record) {
 	case strings.HasPrefix(key, kindCluster):
 		name := strings.TrimPrefix(key, kindCluster)
 		var c storedCluster
+		at, seen := s.clusterAt[name]
+		if !seen {
+			at = -1
+		}
 		if r.Value == nil {
 			delete(s.clusters, name)
-		} else if undecodable.JSON(r, &c) && s.admit(r, has(s.clusters, name)) {
+			s.clusterAt[name] = r.Offset
+		} else if undecodable.JSON(r, &c) && s.admit(r, has(s.clusters, name), at) {
+			c.Name = name // the key names it: secrets are bound to that name
 			s.clusters[name] = c
+			s.clusterAt[name] = r.Offset
 		}
 	case strings.HasPrefix(key, kindMirror):
 		name := strings.TrimPrefix(key, kindMirror)
 		var m agentapi.Mirror
 		if r.Value == nil {
 			delete(s.mirrors, name)
-		} else if undecodable.JSON(r, &m) && s.admit(r, has(s.mirrors, name)) {
+		} else if undecodable.JSON(r, &m) && s.admit(r, has(s.mirrors, name), -1) {
 			s.mirrors[name] = m
 		}
 	case strings.HasPrefix(key, kindPolicy):
@@ -239,7 +254,7 @@ func (s *Store) apply(r *kgo.Record) {
 		if r.Value == nil {
 			delete(s.policies, name)
 			s.machine.PolicyDeleted(name)
-		} else if undecodable.JSON(r, &p) && s.admit(r, has(s.policies, name)) {
+		} else if undecodable.JSON(r, &p) && s.admit(r, has(s.policies, name), -1) {
 			s.policies[name] = p
 			s.machine.PolicyStored(name, p.Primary, p.CreatedAt)
 		}
@@ -256,6 +271,8 @@ func (s *Store) apply(r *kgo.Record) {
 		if r.Value != nil && undecodable.JSON(r, &rm) {
 			s.retired[strings.TrimPrefix(key, kindRetired)] = rm
 		}
+	case key == secretsBoundKey:
+		s.secretsBound = r.Value != nil
 	case strings.HasPrefix(key, kindFailover):
 		var op policy.Op
 		if r.Value != nil && undecodable.JSON(r, &op) {
@@ -359,25 +376,19 @@ func (s *Store) Healthy() error {
 }
 
 // PutCluster stores c, sealing its secrets, and answers the stored cluster
-// without them. A PUT without a password keeps the stored one, so that
-// re-applying a configuration that holds no secret does not erase it.
-// created says this call created it; see put for a create made meanwhile.
+// without them. A PUT without a secret keeps the stored one when it may
+// (see keeps), so that re-applying a configuration that holds no secret
+// does not erase it. created says this call created it; see put for a
+// create made meanwhile.
 func (s *Store) PutCluster(ctx context.Context, c agentapi.Cluster) (stored agentapi.Cluster, created bool, err error) {
 	s.mu.Lock()
 	prev, had := s.clusters[c.Name]
 	s.mu.Unlock()
-	sc := storedCluster{Cluster: c}
+	sc := storedCluster{Cluster: c, SecretsBound: true}
 	if c.SASL != nil {
 		sasl := *c.SASL
-		switch {
-		case sasl.Password != "":
-			sealed, err := s.sealer.Seal(sasl.Password)
-			if err != nil {
-				return agentapi.Cluster{}, false, err
-			}
-			sc.SealedPassword = sealed
-		case had && prev.SASL != nil && prev.SASL.Username == sasl.Username:
-			sc.SealedPassword = prev.SealedPassword
+		if sc.SealedPassword, err = s.sealOrKeep(c, secretPassword, sasl.Password, prev, had); err != nil {
+			return agentapi.Cluster{}, false, err
 		}
 		sasl.Password = ""
 		sasl.PasswordSet = sc.SealedPassword != nil
@@ -385,15 +396,8 @@ func (s *Store) PutCluster(ctx context.Context, c agentapi.Cluster) (stored agen
 	}
 	if c.TLS != nil {
 		t := *c.TLS
-		switch {
-		case t.KeyPEM != "":
-			sealed, err := s.sealer.Seal(t.KeyPEM)
-			if err != nil {
-				return agentapi.Cluster{}, false, err
-			}
-			sc.SealedKeyPEM = sealed
-		case had && prev.TLS != nil && prev.TLS.CertPEM == t.CertPEM:
-			sc.SealedKeyPEM = prev.SealedKeyPEM
+		if sc.SealedKeyPEM, err = s.sealOrKeep(c, secretKeyPEM, t.KeyPEM, prev, had); err != nil {
+			return agentapi.Cluster{}, false, err
 		}
 		t.KeyPEM = ""
 		t.KeyPEMSet = sc.SealedKeyPEM != nil
@@ -443,24 +447,17 @@ func (s *Store) Conn(name string) (kafkaconn.Conn, error) {
 		return kafkaconn.Conn{}, fmt.Errorf("cluster %q: %w", name, ErrNotFound)
 	}
 	conn := kafkaconn.Conn{Name: c.Name, BootstrapServers: c.BootstrapServers}
+	var err error
 	if c.SASL != nil {
 		conn.SASLMechanism, conn.SASLUsername = c.SASL.Mechanism, c.SASL.Username
-		if c.SealedPassword != nil {
-			pw, err := s.sealer.Open(c.SealedPassword)
-			if err != nil {
-				return kafkaconn.Conn{}, fmt.Errorf("cluster %q sasl.password: %w", name, err)
-			}
-			conn.SASLPassword = pw
+		if conn.SASLPassword, err = s.open(c, secretPassword); err != nil {
+			return kafkaconn.Conn{}, err
 		}
 	}
 	if c.TLS != nil {
 		conn.TLS, conn.CAPEM, conn.CertPEM, conn.InsecureTLS = true, c.TLS.CAPEM, c.TLS.CertPEM, c.TLS.InsecureSkipVerify
-		if c.SealedKeyPEM != nil {
-			key, err := s.sealer.Open(c.SealedKeyPEM)
-			if err != nil {
-				return kafkaconn.Conn{}, fmt.Errorf("cluster %q tls.key_pem: %w", name, err)
-			}
-			conn.KeyPEM = key
+		if conn.KeyPEM, err = s.open(c, secretKeyPEM); err != nil {
+			return kafkaconn.Conn{}, err
 		}
 	}
 	return conn, nil
