@@ -23,6 +23,9 @@
 //   - kfake takes a new group.min.session.timeout.ms while it runs; Apache
 //     Kafka reads it at start only and refuses the change (INVALID_REQUEST,
 //     same test).
+//   - A wrong SASL password: Apache Kafka answers SASL_AUTHENTICATION_FAILED,
+//     kfake closes the connection, so a client (and a mirror's status) sees
+//     only EOF (same test).
 //   - kfake compacts on a timer set when its first compacted topic appears,
 //     every log.cleaner.backoff.ms as configured then (an hour by default);
 //     a later change of it does not reschedule. No test shows it yet.

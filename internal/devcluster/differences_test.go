@@ -3,13 +3,16 @@ package devcluster_test
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -40,6 +43,25 @@ func TestDevClustersDifferFromApacheKafkaAsThePackageDocSays(t *testing.T) {
 				}
 			}
 			t.Fatalf("%s does not serve SaslHandshake", kind)
+		})
+
+		// A wrong password: Apache Kafka answers SASL_AUTHENTICATION_FAILED,
+		// kfake closes the connection, and the client sees only EOF.
+		t.Run("AFailedSASLLoginClosesTheConnectionOnDevClusters", func(t *testing.T) {
+			bad := c.Declared()
+			conn, err := kafkaconn.Opts(kafkaconn.Conn{Name: "differences", BootstrapServers: bad.BootstrapServers,
+				SASLMechanism: bad.SASL.Mechanism, SASLUsername: bad.SASL.Username, SASLPassword: "not-the-password",
+				TLS: true, CAPEM: bad.TLS.CAPEM, CertPEM: bad.TLS.CertPEM, KeyPEM: bad.TLS.KeyPEM})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = kafkatest.Client(t, nil, append(conn, kgo.RequestRetries(0))...).Ping(ctx)
+			switch {
+			case kind == kafkatest.Dev && !errors.Is(err, io.EOF):
+				t.Fatalf("a dev cluster answers a wrong password with %v; the package doc says the connection closes (EOF)", err)
+			case kind == kafkatest.Apache && !errors.Is(err, kerr.SaslAuthenticationFailed):
+				t.Fatalf("Apache Kafka answers a wrong password with %v; want SASL_AUTHENTICATION_FAILED", err)
+			}
 		})
 
 		// Apache Kafka reads group.min.session.timeout.ms at start only.

@@ -288,10 +288,10 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 	if why, ok := mg.stopped[name]; ok {
 		st.State, st.Reason = agentapi.MirrorStopped, why
 	} else if mr, ok := mg.runners[name]; ok {
-		// A failure says what to fix; the topics left to another mirror
-		// follow it.
-		if held := mr.r.heldReason(); held != "" {
-			st.Reason = strings.TrimPrefix(st.Reason+"; "+held, "; ")
+		// A failure says what to fix; what the mirror does not copy
+		// although it runs follows it.
+		if note := mr.r.statusNote(); note != "" {
+			st.Reason = strings.TrimPrefix(st.Reason+"; "+note, "; ")
 		}
 	}
 	return st

@@ -69,6 +69,8 @@ type runner struct {
 	src, dst     *kgo.Client
 	// ends are the source's end offsets as watchEnds last saw them.
 	ends map[tp]End
+	// refreshed: the topic list was read at least once.
+	refreshed bool
 	// held are the target topics the last refresh left to another mirror.
 	held map[string]string
 }
@@ -207,6 +209,7 @@ func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
 	}
 	r.held = held
 	r.parts = parts
+	r.refreshed = true
 	for id, rt := range r.tasks {
 		rt.t.setPartitions(r.partsOf(id))
 	}
@@ -432,11 +435,17 @@ func mergeParts(known, fresh []SourcePartition) []SourcePartition {
 	return out
 }
 
-// heldReason says which target topics this mirror leaves to other mirrors,
-// "" when none.
-func (r *runner) heldReason() string {
+// statusNote says what a mirror that is not failing still does not copy:
+// the target topics it leaves to other mirrors, or that its selection
+// matched nothing the agent can see on the source; "" when neither.
+func (r *runner) statusNote() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.refreshed && r.err == "" && len(r.parts) == 0 && len(r.held) == 0 {
+		// Kafka leaves out of metadata the topics a principal may not
+		// describe: a missing ACL looks exactly like a missing topic.
+		return fmt.Sprintf("no topic on %s matches the mirror's topics selection; if such topics exist, the agent's user there may lack the Describe and Read ACLs on them", r.m.Source)
+	}
 	if len(r.held) == 0 {
 		return ""
 	}
