@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -38,6 +39,8 @@ type setupOptions struct {
 	secure bool
 	// agentEnv is added to the agent's environment.
 	agentEnv []string
+	// naUsers are more SCRAM users of a secure north-america.
+	naUsers map[string]string
 }
 
 // The application's user on a secure north-america: not a super user, so
@@ -54,7 +57,9 @@ func newFailoverSetup(t *testing.T, fencing string, tasksMax int) *failoverSetup
 
 func newFailoverSetupWith(t *testing.T, o setupOptions) *failoverSetup {
 	t.Helper()
-	na := clusterOf(t, o.kind, "north-america", kafkatest.ClusterOptions{Secure: o.secure, Users: appUsers(o.secure)})
+	users := appUsers(o.secure)
+	maps.Copy(users, o.naUsers)
+	na := clusterOf(t, o.kind, "north-america", kafkatest.ClusterOptions{Secure: o.secure, Users: users})
 	eu := clusterOf(t, o.kind, "europe", kafkatest.ClusterOptions{Secure: o.secure})
 	var stateFlags []string
 	if o.secure {
@@ -522,34 +527,12 @@ func plannedFailoverWhileTheProducerRuns(t *testing.T, kind string) {
 	s := newFailoverSetupWith(t, setupOptions{kind: kind, fencing: agentapi.FencingACL, secure: true})
 	createTopicOn(t, s.na, "LH.ORDERS", 3, nil)
 
-	// The application produces until the fence refuses it.
 	prod := kafkatest.NewProducer(t, s.na.Bootstrap(), s.app()...)
 	prod.Produce(t, "LH.ORDERS", 3, 500)
-	var fenced error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 2000 { // bounded: about 40 s of orders
-			if fenced = prod.TryProduce(context.Background(), "LH.ORDERS", 3, 20); fenced != nil {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	consumeAndCommit(t, s.na.Bootstrap(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 400, 1: 450, 2: 500}, s.app()...)
-	waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 500)
-
-	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "move-to-eu"})
-	if code != 200 {
-		t.Fatalf("planned failover: HTTP %d %+v", code, e.Error)
-	}
-	<-done
-	if fenced == nil || !strings.Contains(fenced.Error(), "AUTHORIZATION") {
-		t.Fatalf("the producer was not stopped by the fence: %v", fenced)
-	}
-	if res.Report == nil || res.Report.RecordsLost != 0 {
-		t.Fatalf("planned failover lost records: %+v", res.Report)
-	}
+	fenced := s.plannedFailoverWhileProducing(t, prod, "LH.ORDERS", 3, 20, "move-to-eu", func() {
+		consumeAndCommit(t, s.na.Bootstrap(), "consumer-southamerica", "LH.ORDERS", map[int32]int{0: 400, 1: 450, 2: 500}, s.app()...)
+		waitMirroredTopic(t, s.agent, "LH.ORDERS", 3, 500)
+	})
 	// europe holds exactly what north-america holds: every record written
 	// before the fence, once, in order.
 	naRecs := readAllOf(t, s.na, "LH.ORDERS")
@@ -580,6 +563,39 @@ func plannedFailoverWhileTheProducerRuns(t *testing.T, kind string) {
 	}
 	// The group resumes in europe at its next unread record: zero re-reads.
 	assertResumesOn(t, s.eu, "consumer-southamerica", "LH.ORDERS", naRecs, map[int32]int{0: 400, 1: 450, 2: 500})
+}
+
+// plannedFailoverWhileProducing has the application's producer prod write
+// batches of batch records to each of partitions of topic until the fence
+// refuses it, runs meanwhile, and fails over to europe as planned. The
+// failover must complete, lose nothing and stop the producer with an
+// authorization error, which it answers.
+func (s *failoverSetup) plannedFailoverWhileProducing(t *testing.T, prod *kafkatest.Producer, topic string, partitions int32, batch int, requestID string, meanwhile func()) error {
+	t.Helper()
+	var fenced error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 { // bounded: about 40 s of orders
+			if fenced = prod.TryProduce(context.Background(), topic, partitions, batch); fenced != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	meanwhile()
+	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: requestID})
+	if code != 200 {
+		t.Fatalf("planned failover: HTTP %d %+v", code, e.Error)
+	}
+	<-done
+	if fenced == nil || !strings.Contains(fenced.Error(), "AUTHORIZATION") {
+		t.Fatalf("the producer was not stopped by the fence: %v", fenced)
+	}
+	if res.Report == nil || res.Report.RecordsLost != 0 {
+		t.Fatalf("planned failover lost records: %+v", res.Report)
+	}
+	return fenced
 }
 
 // assertResumesOn consumes topic on c as group and checks each

@@ -343,13 +343,31 @@ type FailoverRun struct {
 	Fence *Fence `json:"fence,omitempty"`
 }
 
-// Fence stops writes to a cluster's topics: one DENY Write ACL for
-// Principal from Host on each topic, by literal name.
+// Fence stops writes to a cluster's topics with DENY Write ACLs, each on
+// one topic by literal name: exactly those in ACLs.
 type Fence struct {
-	Cluster   string   `json:"cluster"`
+	Cluster string     `json:"cluster"`
+	ACLs    []FenceACL `json:"acls,omitempty"`
+	// Principal, Host and Topics are the shape of records written before
+	// ACLs: one principal denied on every topic. Read, never written.
+	Principal string   `json:"principal,omitempty"`
+	Host      string   `json:"host,omitempty"`
+	Topics    []string `json:"topics,omitempty"`
+}
+
+// FenceACL denies Principal writes to each of Topics from Host.
+type FenceACL struct {
 	Principal string   `json:"principal"`
 	Host      string   `json:"host"`
 	Topics    []string `json:"topics"`
+}
+
+// Denied answers the fence's ACLs, of a record of either shape.
+func (f Fence) Denied() []FenceACL {
+	if f.Principal == "" {
+		return f.ACLs
+	}
+	return append([]FenceACL{{Principal: f.Principal, Host: f.Host, Topics: f.Topics}}, f.ACLs...)
 }
 
 // Failover is the answer to a failover request and the audit record of it.

@@ -131,7 +131,10 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 		Frozen: req.Mode == agentapi.ModeForced, // a lost cluster has nothing left to drain
 	}
 	if req.Mode == agentapi.ModePlanned && pl.p.Fencing == agentapi.FencingACL {
-		f := newFence(pl.st.Active, sourceTopics(pl.topics))
+		f, err := e.planFence(ctx, pl.st.Active, sourceTopics(pl.topics))
+		if err != nil {
+			return agentapi.Failover{}, err
+		}
 		run.Fence, pl.fence = &f, &f
 	}
 	op := policy.Op{Kind: policy.OpBegin, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Run: &run}
@@ -374,7 +377,7 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 			if err := fence(ctx, src, *pl.fence); err != nil {
 				return nil, err
 			}
-			log.Info("writes fenced on the old active cluster", "topics", len(pl.fence.Topics))
+			log.Info("writes fenced on the old active cluster", "acls", pl.fence.Denied())
 			e.after(name, StepFenced)
 		}
 		if err := e.drain(ctx, pl, src, topics, log); err != nil {
@@ -484,13 +487,17 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		}
 	}
 
-	// The new active takes writes: lift any fence an earlier failover left.
-	if pl.p.Fencing == agentapi.FencingACL {
-		old := newFence(to, targetTopics(topics))
+	// The new active takes writes: lift the fence the failover away from it
+	// left, as recorded; with none recorded, the fence of earlier agents.
+	old, recorded := pl.st.Fences[to]
+	if !recorded && pl.p.Fencing == agentapi.FencingACL {
+		old, recorded = legacyFence(to, targetTopics(topics)), true
+	}
+	if recorded {
 		if n, err := unfence(ctx, dst, old); err != nil {
-			log.Warn("could not lift an old fence on the new active cluster", "cluster", to, "error", err)
+			log.Warn("could not lift an earlier failover's fence on the new active cluster: remove its DENY Write ACLs by hand", "cluster", to, "acls", old.Denied(), "error", err)
 		} else if n > 0 {
-			log.Info("lifted an earlier failover's fence on the new active cluster", "cluster", to, "principal", old.Principal, "topics", old.Topics, "acls_removed", n)
+			log.Info("lifted an earlier failover's fence on the new active cluster", "cluster", to, "acls", old.Denied(), "acls_removed", n)
 		}
 	}
 	return report, nil
@@ -761,7 +768,7 @@ func (e *Executor) abort(ctx context.Context, p agentapi.Policy, run agentapi.Fa
 		if err != nil {
 			return false, fmt.Errorf("the failover completed while it was being aborted, and the fence on the old active cluster %s could not be put back: %w", f.Cluster, err)
 		}
-		log.Warn("the failover completed while it was being aborted; its fence is back on the old active cluster", "cluster", f.Cluster, "topics", len(f.Topics))
+		log.Warn("the failover completed while it was being aborted; its fence is back on the old active cluster", "cluster", f.Cluster, "acls", f.Denied())
 	}
 	return false, nil
 }
@@ -777,12 +784,12 @@ func (e *Executor) unrecordedFence(ctx context.Context, p agentapi.Policy, run a
 		}
 		matching, err := e.matchingTopics(ctx, m)
 		if err != nil {
-			return nil, fmt.Errorf("the fence on %s was not recorded and its topics cannot be listed (%w): remove the DENY Write ACLs of User:* on the topics of mirror %s by hand", run.From, err, m.Name)
+			return nil, fmt.Errorf("the fence on %s was not recorded and its topics cannot be listed (%w): remove the DENY Write ACLs of %s on the topics of mirror %s by hand", run.From, err, anyone, m.Name)
 		}
 		topics = append(topics, matching...)
 	}
 	slices.Sort(topics)
-	f := newFence(run.From, slices.Compact(topics))
+	f := legacyFence(run.From, slices.Compact(topics))
 	return &f, nil
 }
 

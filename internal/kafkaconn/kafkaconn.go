@@ -5,6 +5,7 @@ package kafkaconn
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -82,4 +83,26 @@ func tlsConfig(c Conn) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// Principal answers the principal a Kafka broker's default principal
+// builder gives a client connecting with c: the SASL username; without
+// SASL, the client certificate's subject as ssl.principal.mapping.rules
+// DEFAULT writes it (RFC 2253); without either, ANONYMOUS.
+func Principal(c Conn) (string, error) {
+	switch {
+	case c.SASLMechanism != "":
+		return "User:" + c.SASLUsername, nil
+	case c.TLS && c.CertPEM != "":
+		block, _ := pem.Decode([]byte(c.CertPEM))
+		if block == nil {
+			return "", fmt.Errorf("cluster %q: tls.cert_pem holds no PEM certificate", c.Name)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", fmt.Errorf("cluster %q: client certificate: %w", c.Name, err)
+		}
+		return "User:" + cert.Subject.String(), nil
+	}
+	return "User:ANONYMOUS", nil
 }

@@ -64,3 +64,28 @@ func TestOptsRefuseABrokerTheGivenCADidNotSign(t *testing.T) {
 		t.Fatalf("metadata from a broker signed by another CA: err %v; want a certificate error", err)
 	}
 }
+
+func TestPrincipalIsTheSASLUserElseTheClientCertificatesSubjectElseAnonymous(t *testing.T) {
+	certs, err := testcerts.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsOnly := kafkaconn.Conn{Name: "europe", TLS: true, CertPEM: certs.ClientCertPEM, KeyPEM: certs.ClientKeyPEM}
+	withSASL := tlsOnly
+	withSASL.SASLMechanism, withSASL.SASLUsername = "SCRAM-SHA-512", "kfo-agent"
+	for _, c := range []struct {
+		conn kafkaconn.Conn
+		want string
+	}{
+		{withSASL, "User:kfo-agent"},
+		{tlsOnly, "User:CN=client"},
+		{kafkaconn.Conn{Name: "europe"}, "User:ANONYMOUS"},
+	} {
+		if got, err := kafkaconn.Principal(c.conn); err != nil || got != c.want {
+			t.Errorf("principal of %s: %q %v, want %q", c.want, got, err, c.want)
+		}
+	}
+	if _, err := kafkaconn.Principal(kafkaconn.Conn{Name: "europe", TLS: true, CertPEM: "not a certificate"}); err == nil || !strings.Contains(err.Error(), "tls.cert_pem") {
+		t.Errorf("principal of a connection whose certificate is no PEM: %v, want an error naming tls.cert_pem", err)
+	}
+}

@@ -60,6 +60,10 @@ type State struct {
 	// the log applied them: at most one per divergence, and a cluster that
 	// diverges again gets a new one.
 	Quarantines []agentapi.Quarantine
+	// Fences are the fences completed planned failovers left on the
+	// clusters they moved away from, by cluster: a failover back lifts
+	// exactly these.
+	Fences map[string]agentapi.Fence
 }
 
 // Quarantine answers the quarantine of cluster's current divergence, if its
@@ -120,7 +124,7 @@ func (m *Machine) PolicyStored(name, primary string, created time.Time) {
 		return
 	}
 	m.stored[name] = g
-	st := &State{Generation: created, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]int64{}}
+	st := &State{Generation: created, Active: primary, Results: map[string]agentapi.Failover{}, Diverged: map[string]int64{}, Fences: map[string]agentapi.Fence{}}
 	m.policies[name] = st
 	for _, op := range m.ops[name] {
 		if op.Generation.Equal(created) {
@@ -201,6 +205,10 @@ func (st *State) apply(op Op) bool {
 			// A new divergence, even of a cluster that diverged and was
 			// rebuilt before: its tail is a new one, to be quarantined anew.
 			st.Diverged[st.InProgress.From] = res.Epoch
+		}
+		delete(st.Fences, st.InProgress.To) // the failover lifted it
+		if f := st.InProgress.Fence; f != nil {
+			st.Fences[st.InProgress.From] = *f
 		}
 		st.Active, st.Epoch = st.InProgress.To, res.Epoch
 		st.InProgress, st.Last = nil, &res
@@ -289,6 +297,7 @@ func (m *Machine) State(name string) (State, bool) {
 	}
 	cp.Diverged = maps.Clone(st.Diverged)
 	cp.Quarantines = slices.Clone(st.Quarantines)
+	cp.Fences = maps.Clone(st.Fences)
 	return cp, true
 }
 

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +255,36 @@ func TestOpsWithoutADivergenceEpochReplayAsTheyAppliedWhenWritten(t *testing.T) 
 	st, _ := m.State("p")
 	if len(st.Diverged) != 0 || len(st.Quarantines) != 1 || st.Quarantines[0].DivergedEpoch != 1 {
 		t.Fatalf("replayed: diverged %v, quarantines %+v; want none diverged and the one quarantine, of epoch 1", st.Diverged, st.Quarantines)
+	}
+}
+
+func TestACompletedPlannedFailoverLeavesItsFenceOnTheOldActiveUntilAFailoverBack(t *testing.T) {
+	m := NewMachine()
+	m.PolicyStored("p", "na", gen)
+	// A begin op as agents wrote it before fences held a list of ACLs.
+	var op Op
+	if err := json.Unmarshal([]byte(`{"kind":"begin","policy":"p","generation":"2026-11-24T00:00:00Z","request_id":"r1",
+		"run":{"request_id":"r1","from":"na","to":"eu","mode":"planned","from_epoch":0,
+		"fence":{"cluster":"na","principal":"User:*","host":"*","topics":["LH.ORDERS"]}}}`), &op); err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(op)
+	m.Apply(finish(OpComplete, "r1", ""))
+	st, _ := m.State("p")
+	want := []agentapi.FenceACL{{Principal: "User:*", Host: "*", Topics: []string{"LH.ORDERS"}}}
+	if f, ok := st.Fences["na"]; !ok || !reflect.DeepEqual(f.Denied(), want) {
+		t.Fatalf("the fence left on na: %+v (%v), want the ACLs %+v", f, ok, want)
+	}
+	back := begin("r2", "eu", "na", 1, "")
+	back.Run.Mode = agentapi.ModePlanned
+	back.Run.Fence = &agentapi.Fence{Cluster: "eu", ACLs: []agentapi.FenceACL{{Principal: "User:app", Host: "*", Topics: []string{"LH.ORDERS"}}}}
+	m.Apply(back)
+	if st, _ := m.State("p"); len(st.Fences) != 1 {
+		t.Fatalf("a failover under way changed the fences left: %+v", st.Fences)
+	}
+	m.Apply(finish(OpComplete, "r2", ""))
+	st, _ = m.State("p")
+	if _, ok := st.Fences["na"]; ok || len(st.Fences["eu"].Denied()) != 1 || st.Fences["eu"].Denied()[0].Principal != "User:app" {
+		t.Fatalf("after the failover back: %+v, want only eu's fence of User:app", st.Fences)
 	}
 }

@@ -116,7 +116,10 @@ func (r *PolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			},
 			"fencing": schema.StringAttribute{
 				MarkdownDescription: "How a planned failover stops writes on the old active cluster before draining the mirrors: `" + agentapi.FencingACL + "` adds DENY Write ACLs on the mirrored topics " +
-					"(needs an authorizer on the cluster and Alter for the agent's user), `" + agentapi.FencingNone + "` leaves it to you to stop the producers first. One of " + quoted(agentapi.FencingModes) +
+					"for each principal that the cluster's ALLOW Write (or All) ACLs on them name, except the agent's own user, which mirrors back into that cluster after the failover " +
+					"(needs an authorizer on the cluster and Describe and Alter on it for the agent's user). Where anyone may write (an ALLOW for `User:*`, or a topic no ACL names) it denies `User:*`, " +
+					"which Kafka applies to the agent's user too unless that user is a super user: if it is not, the planned failover is refused before anything is fenced. " +
+					"`" + agentapi.FencingNone + "` leaves it to you to stop the producers first. One of " + quoted(agentapi.FencingModes) +
 					". Default `" + agentapi.FencingACL + "`. A forced failover does not fence.",
 				Optional:   true,
 				Computed:   true,
