@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +35,9 @@ type Deps struct {
 	Token    string
 	Log      *slog.Logger
 	Registry *prometheus.Registry
+	// RequestTimeout bounds every request but a failover or a reverse,
+	// its state-topic writes included; 0 for DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 type server struct {
@@ -63,6 +68,32 @@ func (s *server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bounded gives a request RequestTimeout: a state cluster that stalls
+// answers 503 in time instead of holding the request.
+func (s *server) bounded(next http.HandlerFunc) http.Handler {
+	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+		defer cancel()
+		next(w, r.WithContext(ctx))
+	}))
+}
+
+// unbounded lifts the server's write timeout for a failover or a reverse:
+// they end by their own limits (drain_timeout and the steps' timeouts).
+func (s *server) unbounded(next http.HandlerFunc) http.Handler {
+	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		next(w, r)
+	}))
+}
+
+func (s *server) requestTimeout() time.Duration {
+	if s.RequestTimeout > 0 {
+		return s.RequestTimeout
+	}
+	return DefaultRequestTimeout
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
