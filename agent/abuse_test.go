@@ -1,10 +1,12 @@
 package main
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +81,77 @@ func TestAFloodOfIdleConnectionsLeavesHealthzAndAuthorisedRequestsAnswering(t *t
 func openFiles(a *agentProc) (int, error) {
 	fds, err := os.ReadDir("/proc/" + strconv.Itoa(a.cmd.Process.Pid) + "/fd")
 	return len(fds), err
+}
+
+// apiSend is apiDo with a Content-Type ("" for none).
+func apiSend(t *testing.T, a *agentProc, method, path, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, a.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+func TestABodyOverTheLimitIs413AndAWrongContentTypeIs415AndNothingIsStored(t *testing.T) {
+	t.Parallel()
+	state := kafkatest.Cluster(t, "state")
+	a := startAgent(t, state.BootstrapString())
+	valid := `{"bootstrap_servers":["kafka-1:9092"]}`
+	for _, c := range []struct {
+		name, path, contentType, body string
+		status                        int
+		says                          string
+	}{
+		// A valid object, then spaces, then garbage past 1 MiB: cut at the
+		// limit, it read as the valid object alone.
+		{"valid object, 1 MiB of spaces, then garbage", "/v1/clusters/padded", "application/json", valid + strings.Repeat(" ", 1<<20) + "garbage", http.StatusRequestEntityTooLarge, "1048576"},
+		{"a body of 2 MiB", "/v1/clusters/big", "application/json", `{"bootstrap_servers":["` + strings.Repeat("k", 2<<20) + `:9092"]}`, http.StatusRequestEntityTooLarge, "1048576"},
+		{"a form", "/v1/clusters/form", "application/x-www-form-urlencoded", valid, http.StatusUnsupportedMediaType, "application/json"},
+		{"text", "/v1/clusters/text", "text/plain", valid, http.StatusUnsupportedMediaType, "application/json"},
+	} {
+		code, raw := apiSend(t, a, "PUT", c.path, c.contentType, c.body)
+		if code != c.status {
+			t.Errorf("%s: HTTP %d %s, want %d", c.name, code, short(raw), c.status)
+			continue
+		}
+		if e := apiErrorOf(t, c.name, raw); !strings.Contains(e.Message, c.says) {
+			t.Errorf("%s: %+v does not say %q", c.name, e, c.says)
+		}
+		if code := apiGetStatus(a, c.path); code != http.StatusNotFound {
+			t.Errorf("%s: GET %s after the refused PUT answers %d, want 404: it was stored", c.name, c.path, code)
+		}
+	}
+	// JSON with a charset, and no Content-Type at all, are JSON.
+	for _, ct := range []string{"application/json; charset=utf-8", ""} {
+		if code, raw := apiSend(t, a, "PUT", "/v1/clusters/typed", ct, valid); code != http.StatusCreated && code != http.StatusOK {
+			t.Errorf("PUT with Content-Type %q: HTTP %d %s, want it stored", ct, code, short(raw))
+		}
+	}
+}
+
+func TestTheBearerSchemeIsCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	state := kafkatest.Cluster(t, "state")
+	a := startAgent(t, state.BootstrapString())
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		if code, raw, _ := apiDo(t, a, "GET", "/v1/clusters", scheme+" "+testToken, ""); code != http.StatusOK {
+			t.Errorf("Authorization: %s <token>: HTTP %d %s, want 200 (RFC 7235: the scheme is case-insensitive)", scheme, code, short(raw))
+		}
+	}
+	for _, auth := range []string{"Basic " + testToken, "Bearer", "Bearer  " + testToken + "x", testToken} {
+		if code, _, _ := apiDo(t, a, "GET", "/v1/clusters", auth, ""); code != http.StatusUnauthorized {
+			t.Errorf("Authorization: %q: HTTP %d, want 401", auth, code)
+		}
+	}
 }

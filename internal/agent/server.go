@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"sort"
@@ -52,16 +53,17 @@ func NewServer(d Deps) http.Handler {
 	s.metrics = promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return mux
+	return http.MaxBytesHandler(mux, agentapi.MaxBodyBytes)
 }
 
 // auth refuses requests without the bearer token. /healthz and /readyz stay
 // open so that probes need no secret; they reveal nothing.
 func (s *server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+		// The scheme is case-insensitive (RFC 7235).
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kafka-failover"`)
 			writeError(w, http.StatusUnauthorized, agentapiErr(codeUnauthorized, "", "missing or wrong bearer token: send the agent's token as 'Authorization: Bearer <token>'"))
 			return
@@ -182,7 +184,16 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // decode reads a JSON body strictly: unknown fields and wrong types are
 // refused with the field's path.
 func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &unsupportedType{fmt.Sprintf("the body is sent as %.100q: send JSON as application/json", ct)}
+		}
+	}
+	body, err := io.ReadAll(r.Body) // NewServer bounds it
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return &tooLarge{fmt.Sprintf("the body is over the limit of %d bytes: nothing was read or stored", mb.Limit)}
+	}
 	if err != nil {
 		return invalid("", "cannot read the request body: %v", err)
 	}
@@ -258,12 +269,29 @@ type malformed struct{ msg string }
 
 func (e *malformed) Error() string { return e.msg }
 
-// badBody answers 400 for a decode error.
+// tooLarge is a body over agentapi.MaxBodyBytes (413).
+type tooLarge struct{ msg string }
+
+func (e *tooLarge) Error() string { return e.msg }
+
+// unsupportedType is a body that is not sent as JSON (415).
+type unsupportedType struct{ msg string }
+
+func (e *unsupportedType) Error() string { return e.msg }
+
+// badBody answers a decode error: 400, 413 or 415.
 func (s *server) badBody(w http.ResponseWriter, r *http.Request, err error) {
 	var m *malformed
-	if errors.As(err, &m) {
+	var tl *tooLarge
+	var ut *unsupportedType
+	switch {
+	case errors.As(err, &m):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeMalformed, "", m.msg))
-		return
+	case errors.As(err, &tl):
+		writeError(w, http.StatusRequestEntityTooLarge, agentapiErr(agentapi.CodeTooLarge, "", tl.msg))
+	case errors.As(err, &ut):
+		writeError(w, http.StatusUnsupportedMediaType, agentapiErr(agentapi.CodeUnsupportedMediaType, "", ut.msg))
+	default:
+		s.fail(w, r, err)
 	}
-	s.fail(w, r, err)
 }

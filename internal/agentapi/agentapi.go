@@ -19,6 +19,9 @@ const (
 	MaxRegexBytes    = 1024     // each regular expression of a selector
 	MaxListItems     = 100      // bootstrap servers, each list of regular expressions, a policy's clusters and mirrors
 	MaxDurationBytes = 64       // refresh_interval, checkpoint_interval, drain_timeout
+	// MaxBodyBytes is the largest request body: a larger one is refused
+	// whole (413), never read in part.
+	MaxBodyBytes = 1 << 20
 )
 
 // Cluster is a Kafka cluster the agent can reach. Secrets (the SASL password
@@ -236,6 +239,11 @@ const (
 	CodeUnauthorized = "unauthorized"
 	CodeInternal     = "internal"
 	CodeUnavailable  = "unavailable"
+	// CodeTooLarge is a request that can never be stored as sent: its body
+	// or the record it makes is over a limit, which the message names.
+	CodeTooLarge = "too_large"
+	// CodeUnsupportedMediaType is a body sent as anything but JSON.
+	CodeUnsupportedMediaType = "unsupported_media_type"
 )
 
 // Fencing modes of a policy: how a planned failover stops writes on the old
