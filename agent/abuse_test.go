@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
 // The tests in this file treat the API the way an attacker or a careless
@@ -155,3 +157,52 @@ func TestTheBearerSchemeIsCaseInsensitive(t *testing.T) {
 		}
 	}
 }
+
+func TestARequestThatCanNeverSucceedIsRefusedNamingTheLimitNotAnswered503(t *testing.T) {
+	t.Parallel()
+	state := kafkatest.Cluster(t, "state")
+	// A state topic that takes smaller records than Kafka's default.
+	recordLimit := "50000"
+	kafkatest.CreateTopic(t, state.Bootstrap(), store.StateTopic, 1, map[string]*string{"cleanup.policy": ptr("compact"), "max.message.bytes": &recordLimit})
+	a := startAgent(t, state.BootstrapString())
+	a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: state.Bootstrap()})
+	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: state.Bootstrap()})
+	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{"orders"}}})
+	cert, _ := selfSignedPEM(t)
+	bundle := strings.Repeat(cert, 60000/len(cert)) // within the 64 KiB of ca_pem, over the record limit
+	mirror := func(change func(*agentapi.Mirror)) agentapi.Mirror {
+		m := agentapi.Mirror{Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{"orders"}}}
+		change(&m)
+		return m
+	}
+	policy := func(drain string) agentapi.Policy {
+		return agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america", Mirrors: []string{"na-to-eu"}, DrainTimeout: drain}
+	}
+	for _, c := range []struct {
+		name, path string
+		body       any
+		status     int
+		field      string
+		says       string
+	}{
+		{"a 900 kB key_pem", "/v1/clusters/key", agentapi.Cluster{BootstrapServers: []string{"kafka:9092"}, TLS: &agentapi.TLS{CertPEM: cert, KeyPEM: strings.Repeat("k", 900_000)}}, http.StatusBadRequest, "tls.key_pem", "65536"},
+		{"a cluster record over the state topic's max.message.bytes", "/v1/clusters/bundle", agentapi.Cluster{BootstrapServers: []string{"kafka:9092"}, TLS: &agentapi.TLS{CAPEM: bundle}}, http.StatusRequestEntityTooLarge, "", recordLimit},
+		{"a refresh_interval of 100 years", "/v1/mirrors/slow", mirror(func(m *agentapi.Mirror) { m.RefreshInterval = "876000h" }), http.StatusBadRequest, "refresh_interval", "1h"},
+		{"a drain_timeout of 100 years", "/v1/policies/forever", policy("876000h"), http.StatusBadRequest, "drain_timeout", "1h"},
+		{"a drain_timeout of a day", "/v1/policies/day", policy("24h"), http.StatusBadRequest, "drain_timeout", "1h"},
+	} {
+		var e agentapi.Error
+		code := a.call("PUT", c.path, c.body, &e)
+		if code != c.status || e.Error.Field != c.field || !strings.Contains(e.Error.Message, c.says) {
+			t.Errorf("%s: HTTP %d %+v; want %d on field %q naming %s", c.name, code, e.Error, c.status, c.field, c.says)
+		}
+		if code := apiGetStatus(a, c.path); code != http.StatusNotFound {
+			t.Errorf("%s: GET %s after the refused PUT answers %d, want 404", c.name, c.path, code)
+		}
+	}
+	// The longest durations allowed are stored.
+	a.mustPut("/v1/mirrors/hourly", mirror(func(m *agentapi.Mirror) { m.Topics.Include = []string{"hourly"}; m.RefreshInterval = "1h" }))
+	a.mustPut("/v1/policies/patient", policy("1h"))
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -173,6 +173,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", "another request created it while this one was stored: read it and retry"))
 	case errors.Is(err, store.ErrNoSecretKey):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, "", err.Error()))
+	case errors.Is(err, store.ErrRecordTooLarge):
+		// No retry can store it: 413, not "safe to retry".
+		writeError(w, http.StatusRequestEntityTooLarge, agentapiErr(agentapi.CodeTooLarge, "", "the agent cannot store this as sent: "+err.Error()))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", err.Error()))
 	default:
