@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	crand "crypto/rand"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
@@ -216,19 +211,8 @@ func TestOnePolicysDrainDoesNotHoldAnotherPolicysFailover(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
 		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingNone, DrainTimeout: "20s"})
-	limit := "200000"
-	kafkatest.CreateTopic(t, s.eu.Bootstrap(), "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit}) // before the mirror creates it
-	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
-	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, 10)
-	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
-	// A record europe refuses: loosehanger's planned failover drains until
-	// its drain_timeout.
-	big := kafkatest.GenRecord("LH.ORDERS", 0, 10)
-	big.Value = make([]byte, 300_000)
-	_, _ = crand.Read(big.Value) // so that it does not compress below the limit
-	if err := kafkatest.Client(t, s.na.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(context.Background(), big).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	// loosehanger's planned failover drains until its drain_timeout.
+	s.unmirrorableRecordAfter(t, 10)
 	// Another business on two other clusters, with a policy of its own.
 	asia, africa := kafkatest.Cluster(t, "asia"), kafkatest.Cluster(t, "africa")
 	s.agent.mustPut("/v1/clusters/asia", agentapi.Cluster{BootstrapServers: asia.Bootstrap()})
@@ -236,16 +220,7 @@ func TestOnePolicysDrainDoesNotHoldAnotherPolicysFailover(t *testing.T) {
 	s.agent.mustPut("/v1/mirrors/asia-to-africa", agentapi.Mirror{Source: "asia", Target: "africa", Topics: agentapi.Selector{Include: []string{`OT\..*`}}, RefreshInterval: "1s"})
 	s.agent.mustPut("/v1/policies/other", agentapi.Policy{Clusters: []string{"asia", "africa"}, Primary: "asia", Mirrors: []string{"asia-to-africa"}, Fencing: agentapi.FencingNone})
 
-	drained := make(chan int, 1)
-	go func() {
-		code, _ := postFailover(s.agent.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "draining"})
-		drained <- code
-	}()
-	kafkatest.Eventually(t, 10*time.Second, "loosehanger's failover is under way", func() (bool, string) {
-		var p agentapi.Policy
-		s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
-		return p.InProgress != nil, fmt.Sprintf("%+v", p.InProgress)
-	})
+	drained := s.failoverUnderWay(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "draining"})
 	start := time.Now()
 	var res agentapi.Failover
 	if code := s.agent.call("POST", "/v1/policies/other/failover", agentapi.FailoverRequest{To: "africa", Mode: agentapi.ModeForced, RequestID: "meanwhile"}, &res); code != http.StatusOK || res.Epoch != 1 {
