@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,4 +237,39 @@ func TestOnePolicysDrainDoesNotHoldAnotherPolicysFailover(t *testing.T) {
 	if code := <-drained; code != http.StatusConflict {
 		t.Fatalf("loosehanger's failover that cannot drain: HTTP %d, want 409 once its drain_timeout passed", code)
 	}
+}
+
+func TestAPutDuringAStateClusterStallAnswers503WithinTheRequestTimeout(t *testing.T) {
+	t.Parallel()
+	state := startDevCluster(t, "state")
+	a := startAgentWith(t, state.bootstrap, []string{"KFO_REQUEST_TIMEOUT=3s"})
+	a.mustPut("/v1/clusters/before", agentapi.Cluster{BootstrapServers: []string{"kafka:9092"}})
+	// The state cluster stalls: its process stops, its connections stay open.
+	if err := state.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = state.cmd.Process.Signal(syscall.SIGCONT) }) // before the agent stops
+	kafkatest.Eventually(t, 5*time.Second, "the state cluster's process is stopped", func() (bool, string) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(state.cmd.Process.Pid) + "/stat")
+		// The state follows the command name in parentheses: T is stopped.
+		_, after, _ := strings.Cut(string(stat), ") ")
+		return err == nil && strings.HasPrefix(after, "T"), after
+	})
+	req, _ := http.NewRequest("PUT", a.url+"/v1/clusters/during", strings.NewReader(`{"bootstrap_servers":["kafka:9092"]}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("PUT during a state-cluster stall: no answer after %s: %v", took.Round(time.Millisecond), err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || took > 8*time.Second {
+		t.Fatalf("PUT during a state-cluster stall: HTTP %d after %s %s; want 503 within the request timeout of 3s", resp.StatusCode, took.Round(time.Millisecond), short(raw))
+	}
+	if e := apiErrorOf(t, "PUT during a stall", raw); !strings.Contains(e.Message, "3s") {
+		t.Errorf("the 503 does not name the request timeout: %+v", e)
+	}
+	t.Logf("503 after %s: %s", took.Round(time.Millisecond), short(raw))
 }

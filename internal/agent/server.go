@@ -178,6 +178,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusRequestEntityTooLarge, agentapiErr(agentapi.CodeTooLarge, "", "the agent cannot store this as sent: "+err.Error()))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", err.Error()))
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
+		s.Log.Error("request timed out", "method", r.Method, "path", r.URL.Path, "request_timeout", s.requestTimeout(), "error", err)
+		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", fmt.Sprintf(
+			"the state cluster did not answer within the request timeout of %s; the change may or may not be stored, it is safe to retry: %v", s.requestTimeout(), err)))
 	default:
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the agent could not complete the request, it is safe to retry: "+err.Error()))

@@ -349,8 +349,17 @@ func (s *Store) writeRecord(ctx context.Context, r *kgo.Record) (int64, error) {
 	if err := s.fits(r); err != nil {
 		return 0, err
 	}
-	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-		return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
+	// A produce request already sent waits for the broker whatever ctx
+	// says: the caller stops waiting at ctx's deadline, not the client.
+	produced := make(chan error, 1)
+	s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { produced <- err })
+	select {
+	case err := <-produced:
+		if err != nil {
+			return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
+		}
+	case <-ctx.Done():
+		return 0, fmt.Errorf("write to %s: no answer: %w", StateTopic, context.Cause(ctx))
 	}
 	if err := s.waitApplied(ctx, r.Offset); err != nil {
 		return 0, fmt.Errorf("waiting to read back %s: %w", r.Key, err)
