@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -272,4 +274,38 @@ func TestAPutDuringAStateClusterStallAnswers503WithinTheRequestTimeout(t *testin
 		t.Errorf("the 503 does not name the request timeout: %+v", e)
 	}
 	t.Logf("503 after %s: %s", took.Round(time.Millisecond), short(raw))
+}
+
+func TestNoLogLineRepeatsMoreThanAFewKilobytesOfInput(t *testing.T) {
+	t.Parallel()
+	state := kafkatest.Cluster(t, "state")
+	a := startAgent(t, state.BootstrapString())
+	// The most a request may send in one logged field: 100 bootstrap
+	// servers of 261 bytes each.
+	servers := make([]string, agentapi.MaxListItems)
+	for i := range servers {
+		servers[i] = fmt.Sprintf("%s%03d:9092", strings.Repeat("h", agentapi.MaxHostPortBytes-8), i)
+	}
+	a.mustPut("/v1/clusters/wide", agentapi.Cluster{BootstrapServers: servers})
+	a.waitLogged(t, 10*time.Second, "cluster stored", `"cluster":"wide"`)
+	logs, err := os.ReadFile(a.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const maxLine = 8 << 10
+	for line := range bytes.Lines(logs) {
+		if len(line) > maxLine {
+			t.Errorf("a log line of %d bytes, over %d: %s", len(line), maxLine, short(line))
+		}
+	}
+}
+
+func TestAnAgentOnLoopbackWithoutTLSDoesNotWarnAboutPlaintext(t *testing.T) {
+	t.Parallel()
+	state := kafkatest.Cluster(t, "state")
+	a := startAgent(t, state.BootstrapString())
+	a.waitLogged(t, 10*time.Second, "agent listening")
+	if logs, _ := os.ReadFile(a.logPath); bytes.Contains(logs, []byte("without TLS")) {
+		t.Fatalf("an agent on 127.0.0.1 warns about plaintext: %s", logs)
+	}
 }

@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		host, _ := os.Hostname()
 		cfg.AgentID = host + "/" + cfg.Listen
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("agent", cfg.AgentID)
+	log := newLogger(stdout).With("agent", cfg.AgentID)
 	if len(cfg.Token) < 16 {
 		return fmt.Errorf("the API token is %d characters; use at least 16 random characters", len(cfg.Token))
 	}
@@ -155,6 +155,11 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	url := scheme + "://" + ln.Addr().String()
 	log.Info("agent listening", "url", url, "state_bootstrap", strings.Join(state.BootstrapServers, ","),
 		"state_sasl_mechanism", state.SASLMechanism, "state_tls", state.TLS)
+	if scheme == "http" && beyondLoopback(ln.Addr().String()) {
+		log.Warn("the API listens beyond loopback without TLS: its bearer token and the clusters' passwords and keys sent to it cross the network in plaintext",
+			"listen", ln.Addr().String(),
+			"fix", "serve TLS with --tls-cert-file and --tls-key-file, or listen on 127.0.0.1 behind a proxy that terminates TLS")
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if cfg.Ready != nil {
