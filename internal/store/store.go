@@ -134,15 +134,8 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		return nil, err
 	}
 	tailCtx, cancel := context.WithCancel(context.Background())
-	s := &Store{
-		cl: cl, sealer: sealer, maxRecord: maxRecord,
-		clusters: map[string]storedCluster{}, clusterAt: map[string]int64{}, mirrors: map[string]agentapi.Mirror{},
-		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
-		awaited: map[string]bool{}, lastPut: map[string]string{},
-		retired: map[string]RetiredMirror{},
-		applied: -1, changed: make(chan struct{}),
-		cancel: cancel, done: make(chan struct{}),
-	}
+	s := newStore(sealer)
+	s.cl, s.maxRecord, s.cancel = cl, maxRecord, cancel
 	go s.tail(tailCtx)
 	go s.ping(tailCtx)
 	if err := s.Sync(ctx); err != nil {
@@ -150,6 +143,19 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		return nil, fmt.Errorf("read state topic %s: %w", StateTopic, err)
 	}
 	return s, nil
+}
+
+// newStore is a store that holds nothing yet and reads no topic.
+func newStore(sealer *Sealer) *Store {
+	return &Store{
+		sealer:   sealer,
+		clusters: map[string]storedCluster{}, clusterAt: map[string]int64{}, mirrors: map[string]agentapi.Mirror{},
+		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
+		awaited: map[string]bool{}, lastPut: map[string]string{},
+		retired: map[string]RetiredMirror{},
+		applied: -1, changed: make(chan struct{}),
+		done: make(chan struct{}),
+	}
 }
 
 // EnsureCompactedTopic creates a compacted internal topic unless it exists.
