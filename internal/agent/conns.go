@@ -24,7 +24,7 @@ type connGuard struct {
 
 type guarded struct {
 	seq  uint64
-	busy bool // serving a request whose head was read
+	busy int // requests whose head was read, in a handler now (HTTP/2 has several)
 }
 
 // maxAPIConnections is the cap when the descriptor limit allows it.
@@ -69,7 +69,7 @@ func (g *connGuard) admit(c net.Conn) {
 	if len(g.conns) >= g.max {
 		var at uint64
 		for oc, st := range g.conns {
-			if !st.busy && (oldest == nil || st.seq < at) {
+			if st.busy == 0 && (oldest == nil || st.seq < at) {
 				oldest, at = oc, st.seq
 			}
 		}
@@ -110,16 +110,16 @@ func (g *connGuard) connContext(ctx context.Context, c net.Conn) context.Context
 func (g *connGuard) busy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := r.Context().Value(connKey{}).(net.Conn)
-		g.mark(c, true)
-		defer g.mark(c, false)
+		g.mark(c, 1)
+		defer g.mark(c, -1)
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (g *connGuard) mark(c net.Conn, busy bool) {
+func (g *connGuard) mark(c net.Conn, delta int) {
 	g.mu.Lock()
 	if st, ok := g.conns[c]; ok {
-		st.busy = busy
+		st.busy += delta
 	}
 	g.mu.Unlock()
 }
