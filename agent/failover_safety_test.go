@@ -35,6 +35,41 @@ func postFailover(url string, req agentapi.FailoverRequest) (int, string) {
 	return resp.StatusCode, buf.String()
 }
 
+// unmirrorableRecordAfter writes n records to LH.ORDERS on north-america,
+// waits until they are mirrored, then writes one that europe refuses: a
+// planned failover's drain can never end.
+func (s *failoverSetup) unmirrorableRecordAfter(t *testing.T, n int) {
+	t.Helper()
+	limit := "200000"
+	kafkatest.CreateTopic(t, s.eu.Bootstrap(), "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit}) // before the mirror creates it
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
+	kafkatest.NewProducer(t, s.na.Bootstrap()).Produce(t, "LH.ORDERS", 1, n)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, int64(n))
+	big := kafkatest.GenRecord("LH.ORDERS", 0, n)
+	big.Value = make([]byte, 300_000)
+	_, _ = crand.Read(big.Value) // so that it does not compress below the limit
+	if err := kafkatest.Client(t, s.na.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(context.Background(), big).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failoverUnderWay sends a failover of loosehanger and answers its HTTP
+// status on the channel; it returns once the failover is under way.
+func (s *failoverSetup) failoverUnderWay(t *testing.T, req agentapi.FailoverRequest) <-chan int {
+	t.Helper()
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := postFailover(s.agent.url, req)
+		answered <- code
+	}()
+	kafkatest.Eventually(t, 30*time.Second, "the failover is under way", func() (bool, string) {
+		var p agentapi.Policy
+		s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
+		return p.InProgress != nil, fmt.Sprintf("%+v", p.InProgress)
+	})
+	return answered
+}
+
 func TestTwoConcurrentFailoverRequestsOnTwoAgentsFlipOnce(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 2)
 	second := startAgent(t, strings.Join(s.eu.Bootstrap(), ","))
@@ -81,30 +116,8 @@ func TestTwoConcurrentFailoverRequestsOnTwoAgentsFlipOnce(t *testing.T) {
 
 func TestAnAgentKilledDuringAFailoverLeavesItCleanlyNotDone(t *testing.T) {
 	s := newFailoverSetup(t, agentapi.FencingNone, 1)
-	limit := "200000"
-	kafkatest.CreateTopic(t, s.eu.Bootstrap(), "LH.ORDERS", 1, map[string]*string{"max.message.bytes": &limit}) // before the mirror creates it
-	kafkatest.CreateTopic(t, s.na.Bootstrap(), "LH.ORDERS", 1, nil)
-	prod := kafkatest.NewProducer(t, s.na.Bootstrap())
-	prod.Produce(t, "LH.ORDERS", 1, 100)
-	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 100)
-	// A record europe refuses: the planned failover's drain can never end.
-	big := kafkatest.GenRecord("LH.ORDERS", 0, 100)
-	big.Value = make([]byte, 300_000)
-	_, _ = crand.Read(big.Value)
-	if err := kafkatest.Client(t, s.na.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(context.Background(), big).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-
-	answered := make(chan int, 1)
-	go func() {
-		code, _ := postFailover(s.agent.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "interrupted"})
-		answered <- code
-	}()
-	kafkatest.Eventually(t, 30*time.Second, "the failover is under way", func() (bool, string) {
-		var p agentapi.Policy
-		s.agent.call("GET", "/v1/policies/loosehanger", nil, &p)
-		return p.InProgress != nil, fmt.Sprintf("%+v", p.InProgress)
-	})
+	s.unmirrorableRecordAfter(t, 100)
+	answered := s.failoverUnderWay(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "interrupted"})
 	s.agent.kill9()
 	if code := <-answered; code == http.StatusOK {
 		t.Fatal("the interrupted failover answered 200")

@@ -26,6 +26,9 @@ import (
 // the agent's run() and nothing else, so tests can kill a real agent process.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("KFO_TEST_AGENT_ARGS"); args != "" {
+		if n := os.Getenv("KFO_TEST_NOFILE"); n != "" {
+			limitOpenFiles(n) // this child process only, never the test binary's own
+		}
 		if step := os.Getenv("KFO_TEST_HALT_FAILOVER_AFTER"); step != "" {
 			failoverStep = func(policy, s string) {
 				if s == step {
@@ -43,6 +46,19 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// limitOpenFiles lowers the process's file descriptor limit to n, as a
+// small container or systemd unit would.
+func limitOpenFiles(n string) {
+	v, err := strconv.ParseUint(n, 10, 64)
+	if err == nil {
+		err = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: v, Max: v})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "KFO_TEST_NOFILE:", err)
+		os.Exit(1)
+	}
 }
 
 const testToken = "test-token-0123456789abcdef"

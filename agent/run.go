@@ -19,13 +19,13 @@ import (
 )
 
 const usage = `usage:
-  kafka-failover-agent run --listen ADDR --state-bootstrap HOST:PORT[,HOST:PORT] --token-file FILE [--secret-key-file FILE] [--tls-cert-file F --tls-key-file F]
+  kafka-failover-agent run --listen ADDR --state-bootstrap HOST:PORT[,HOST:PORT] --token-file FILE [--secret-key-file FILE] [--tls-cert-file F --tls-key-file F] [--request-timeout D]
       [--state-sasl-mechanism M --state-sasl-username U --state-sasl-password-file F]
       [--state-tls] [--state-tls-ca-file F] [--state-tls-cert-file F --state-tls-key-file F] [--state-tls-insecure-skip-verify]
   kafka-failover-agent dev-cluster --name NAME --listen 127.0.0.1:PORT [--brokers N] [--data-dir DIR]
 
 Every flag of run can also come from the environment: KFO_LISTEN, KFO_STATE_BOOTSTRAP,
-KFO_TOKEN_FILE, KFO_SECRET_KEY_FILE, KFO_TLS_CERT_FILE, KFO_TLS_KEY_FILE, KFO_SESSION_TIMEOUT,
+KFO_TOKEN_FILE, KFO_SECRET_KEY_FILE, KFO_TLS_CERT_FILE, KFO_TLS_KEY_FILE, KFO_SESSION_TIMEOUT, KFO_REQUEST_TIMEOUT,
 KFO_AGENT_ID, KFO_STATE_SASL_MECHANISM, KFO_STATE_SASL_USERNAME, KFO_STATE_SASL_PASSWORD_FILE,
 KFO_STATE_TLS, KFO_STATE_TLS_CA_FILE, KFO_STATE_TLS_CERT_FILE, KFO_STATE_TLS_KEY_FILE,
 KFO_STATE_TLS_INSECURE_SKIP_VERIFY. Secrets come from files only.`
@@ -73,7 +73,7 @@ func runDevCluster(ctx context.Context, args []string, stdout io.Writer) error {
 type agentFlags struct {
 	listen, stateBootstrap, tokenFile, secretKeyFile, tlsCert, tlsKey string
 	agentID                                                           string
-	sessionTimeout                                                    time.Duration
+	sessionTimeout, requestTimeout                                    time.Duration
 	state                                                             stateFlags
 }
 
@@ -105,6 +105,10 @@ func parseAgentFlags(args []string, getenv func(string) string) (agentFlags, err
 	if err != nil {
 		return f, fmt.Errorf("KFO_SESSION_TIMEOUT: %w", err)
 	}
+	request, err := time.ParseDuration(env("KFO_REQUEST_TIMEOUT", agent.DefaultRequestTimeout.String()))
+	if err != nil {
+		return f, fmt.Errorf("KFO_REQUEST_TIMEOUT: %w", err)
+	}
 	st := &f.state
 	fs.StringVar(&st.saslMechanism, "state-sasl-mechanism", env("KFO_STATE_SASL_MECHANISM", ""), "SASL mechanism towards the state cluster: "+strings.Join(agentapi.SASLMechanisms, ", "))
 	fs.StringVar(&st.saslUsername, "state-sasl-username", env("KFO_STATE_SASL_USERNAME", ""), "SASL user towards the state cluster")
@@ -127,10 +131,13 @@ func parseAgentFlags(args []string, getenv func(string) string) (agentFlags, err
 	fs.StringVar(&st.tlsCertFile, "state-tls-cert-file", env("KFO_STATE_TLS_CERT_FILE", ""), "PEM client certificate towards the state cluster")
 	fs.StringVar(&st.tlsKeyFile, "state-tls-key-file", env("KFO_STATE_TLS_KEY_FILE", ""), "PEM key of --state-tls-cert-file")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", session, "how long a silent agent keeps its mirror tasks before the others take them")
+	fs.DurationVar(&f.requestTimeout, "request-timeout", request, "how long an API request other than a failover or a reverse may take, its state-topic writes included")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
 	switch {
+	case f.requestTimeout < time.Second || f.requestTimeout > 10*time.Minute:
+		return f, fmt.Errorf("--request-timeout %s is out of range: use 1s to 10m", f.requestTimeout)
 	case f.stateBootstrap == "":
 		return f, errors.New("--state-bootstrap (or KFO_STATE_BOOTSTRAP) is required: the bootstrap servers of the cluster the agent runs beside")
 	case f.tokenFile == "":
@@ -206,6 +213,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		TLSKeyFile:     f.tlsKey,
 		AgentID:        f.agentID,
 		SessionTimeout: f.sessionTimeout,
+		RequestTimeout: f.requestTimeout,
 		FailoverStep:   failoverStep,
 	}, stdout)
 }

@@ -34,12 +34,17 @@ type Config struct {
 	TLSKeyFile     string         //
 	AgentID        string         // names this replica in status answers
 	SessionTimeout time.Duration  // how soon a silent replica's tasks move
+	RequestTimeout time.Duration  // an API request's budget, failovers aside; 0 for DefaultRequestTimeout
 	// Ready, when set, receives the API's base URL once it listens.
 	Ready func(url string)
 	// FailoverStep, when set, is called after each failover step that a
 	// crash may interrupt (failover.Executor.AfterStep).
 	FailoverStep func(policy, step string)
 }
+
+// DefaultRequestTimeout is how long an API request other than a failover
+// or a reverse may take, its state-topic writes included.
+const DefaultRequestTimeout = 30 * time.Second
 
 // Run runs an agent until ctx ends: the state store, the mirror engine and
 // the HTTP API.
@@ -48,7 +53,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		host, _ := os.Hostname()
 		cfg.AgentID = host + "/" + cfg.Listen
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("agent", cfg.AgentID)
+	log := newLogger(stdout).With("agent", cfg.AgentID)
 	if len(cfg.Token) < 16 {
 		return fmt.Errorf("the API token is %d characters; use at least 16 random characters", len(cfg.Token))
 	}
@@ -116,9 +121,24 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	requestTimeout := cfg.RequestTimeout
+	if requestTimeout <= 0 {
+		requestTimeout = DefaultRequestTimeout
+	}
+	guard := newConnGuard(apiConnections())
 	srv := &http.Server{
-		Handler:           NewServer(Deps{Store: st, Status: mg.StatusOf, Groups: mg.GroupCheckpoints, Failover: exec, Token: cfg.Token, Log: log, Registry: reg}),
+		Handler: guard.busy(NewServer(Deps{Store: st, Status: mg.StatusOf, Groups: mg.GroupCheckpoints, Failover: exec,
+			Token: cfg.Token, Log: log, Registry: reg, RequestTimeout: requestTimeout})),
+		// A client has this long to send a request; an answer this long
+		// to leave (failover and reverse lift it: they take what they take).
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      requestTimeout + 10*time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ConnState:         guard.state,
+		ConnContext:       guard.connContext,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
 	if cfg.TLSCertFile != "" {
@@ -131,9 +151,15 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}
+	ln = guard.listener(ln)
 	url := scheme + "://" + ln.Addr().String()
 	log.Info("agent listening", "url", url, "state_bootstrap", strings.Join(state.BootstrapServers, ","),
 		"state_sasl_mechanism", state.SASLMechanism, "state_tls", state.TLS)
+	if scheme == "http" && beyondLoopback(ln.Addr().String()) {
+		log.Warn("the API listens beyond loopback without TLS: its bearer token and the clusters' passwords and keys sent to it cross the network in plaintext",
+			"listen", ln.Addr().String(),
+			"fix", "serve TLS with --tls-cert-file and --tls-key-file, or listen on 127.0.0.1 behind a proxy that terminates TLS")
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if cfg.Ready != nil {

@@ -99,8 +99,8 @@ func (s *server) validateMirror(m *agentapi.Mirror) error {
 	if err != nil {
 		return invalid("refresh_interval", "%q is not a duration: write it like \"10s\" or \"1m\"", m.RefreshInterval)
 	}
-	if d < time.Second {
-		return invalid("refresh_interval", "%s is too short: use at least 1s", m.RefreshInterval)
+	if d < time.Second || d > agentapi.MaxRefreshInterval {
+		return invalid("refresh_interval", "%s is out of range: use 1s to %s", m.RefreshInterval, agentapi.ShortDuration(agentapi.MaxRefreshInterval))
 	}
 	if m.CheckpointInterval == "" {
 		m.CheckpointInterval = agentapi.DefaultCheckpointInterval.String()

@@ -107,8 +107,8 @@ func (s *server) validatePolicy(p *agentapi.Policy) error {
 	if p.DrainTimeout == "" {
 		p.DrainTimeout = agentapi.DefaultDrainTimeout.String()
 	}
-	if d, err := time.ParseDuration(p.DrainTimeout); err != nil || d < time.Second {
-		return invalid("drain_timeout", "%q is not a duration of at least 1s: write it like \"60s\" or \"5m\"", p.DrainTimeout)
+	if d, err := time.ParseDuration(p.DrainTimeout); err != nil || d < time.Second || d > agentapi.MaxDrainTimeout {
+		return invalid("drain_timeout", "%q is not a duration from 1s to %s: write it like \"60s\" or \"5m\"", p.DrainTimeout, agentapi.ShortDuration(agentapi.MaxDrainTimeout))
 	}
 	return nil
 }

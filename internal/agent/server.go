@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -10,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +36,9 @@ type Deps struct {
 	Token    string
 	Log      *slog.Logger
 	Registry *prometheus.Registry
+	// RequestTimeout bounds every request but a failover or a reverse,
+	// its state-topic writes included; 0 for DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
 
 type server struct {
@@ -47,22 +53,49 @@ func NewServer(d Deps) http.Handler {
 	s.metrics = promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return mux
+	return http.MaxBytesHandler(mux, agentapi.MaxBodyBytes)
 }
 
 // auth refuses requests without the bearer token. /healthz and /readyz stay
 // open so that probes need no secret; they reveal nothing.
 func (s *server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+		// The scheme is case-insensitive (RFC 7235).
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kafka-failover"`)
 			writeError(w, http.StatusUnauthorized, agentapiErr(codeUnauthorized, "", "missing or wrong bearer token: send the agent's token as 'Authorization: Bearer <token>'"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bounded gives a request RequestTimeout: a state cluster that stalls
+// answers 503 in time instead of holding the request.
+func (s *server) bounded(next http.HandlerFunc) http.Handler {
+	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+		defer cancel()
+		next(w, r.WithContext(ctx))
+	}))
+}
+
+// unbounded lifts the server's write timeout for a failover or a reverse:
+// they end by their own limits (drain_timeout and the steps' timeouts).
+func (s *server) unbounded(next http.HandlerFunc) http.Handler {
+	return s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+		next(w, r)
+	}))
+}
+
+func (s *server) requestTimeout() time.Duration {
+	if s.RequestTimeout > 0 {
+		return s.RequestTimeout
+	}
+	return DefaultRequestTimeout
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -140,8 +173,15 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, agentapiErr(codeConflict, "", "another request created it while this one was stored: read it and retry"))
 	case errors.Is(err, store.ErrNoSecretKey):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeInvalid, "", err.Error()))
+	case errors.Is(err, store.ErrRecordTooLarge):
+		// No retry can store it: 413, not "safe to retry".
+		writeError(w, http.StatusRequestEntityTooLarge, agentapiErr(agentapi.CodeTooLarge, "", "the agent cannot store this as sent: "+err.Error()))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", err.Error()))
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
+		s.Log.Error("request timed out", "method", r.Method, "path", r.URL.Path, "request_timeout", s.requestTimeout(), "error", err)
+		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", fmt.Sprintf(
+			"the state cluster did not answer within the request timeout of %s; the change may or may not be stored, it is safe to retry: %v", s.requestTimeout(), err)))
 	default:
 		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the agent could not complete the request, it is safe to retry: "+err.Error()))
@@ -151,7 +191,16 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // decode reads a JSON body strictly: unknown fields and wrong types are
 // refused with the field's path.
 func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &unsupportedType{fmt.Sprintf("the body is sent as %.100q: send JSON as application/json", ct)}
+		}
+	}
+	body, err := io.ReadAll(r.Body) // NewServer bounds it
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return &tooLarge{fmt.Sprintf("the body is over the limit of %d bytes: nothing was read or stored", mb.Limit)}
+	}
 	if err != nil {
 		return invalid("", "cannot read the request body: %v", err)
 	}
@@ -227,12 +276,29 @@ type malformed struct{ msg string }
 
 func (e *malformed) Error() string { return e.msg }
 
-// badBody answers 400 for a decode error.
+// tooLarge is a body over agentapi.MaxBodyBytes (413).
+type tooLarge struct{ msg string }
+
+func (e *tooLarge) Error() string { return e.msg }
+
+// unsupportedType is a body that is not sent as JSON (415).
+type unsupportedType struct{ msg string }
+
+func (e *unsupportedType) Error() string { return e.msg }
+
+// badBody answers a decode error: 400, 413 or 415.
 func (s *server) badBody(w http.ResponseWriter, r *http.Request, err error) {
 	var m *malformed
-	if errors.As(err, &m) {
+	var tl *tooLarge
+	var ut *unsupportedType
+	switch {
+	case errors.As(err, &m):
 		writeError(w, http.StatusBadRequest, agentapiErr(codeMalformed, "", m.msg))
-		return
+	case errors.As(err, &tl):
+		writeError(w, http.StatusRequestEntityTooLarge, agentapiErr(agentapi.CodeTooLarge, "", tl.msg))
+	case errors.As(err, &ut):
+		writeError(w, http.StatusUnsupportedMediaType, agentapiErr(agentapi.CodeUnsupportedMediaType, "", ut.msg))
+	default:
+		s.fail(w, r, err)
 	}
-	s.fail(w, r, err)
 }

@@ -3,7 +3,10 @@
 // Terraform provider's client so that both sides speak the same JSON.
 package agentapi
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Limits on the fields the agent stores. Every record it writes to its
 // state topic must stay below the topic's max.message.bytes (1 MB by
@@ -19,6 +22,9 @@ const (
 	MaxRegexBytes    = 1024     // each regular expression of a selector
 	MaxListItems     = 100      // bootstrap servers, each list of regular expressions, a policy's clusters and mirrors
 	MaxDurationBytes = 64       // refresh_interval, checkpoint_interval, drain_timeout
+	// MaxBodyBytes is the largest request body: a larger one is refused
+	// whole (413), never read in part.
+	MaxBodyBytes = 1 << 20
 )
 
 // Cluster is a Kafka cluster the agent can reach. Secrets (the SASL password
@@ -74,6 +80,7 @@ var StartFroms = []string{StartEarliest, StartLatest}
 // Mirror defaults, applied by the agent when a field is absent.
 const (
 	DefaultRefreshInterval    = 10 * time.Second
+	MaxRefreshInterval        = time.Hour // a new topic waits at most this long to be mirrored
 	DefaultTasksMax           = 4
 	DefaultCheckpointInterval = time.Second
 )
@@ -236,6 +243,11 @@ const (
 	CodeUnauthorized = "unauthorized"
 	CodeInternal     = "internal"
 	CodeUnavailable  = "unavailable"
+	// CodeTooLarge is a request that can never be stored as sent: its body
+	// or the record it makes is over a limit, which the message names.
+	CodeTooLarge = "too_large"
+	// CodeUnsupportedMediaType is a body sent as anything but JSON.
+	CodeUnsupportedMediaType = "unsupported_media_type"
 )
 
 // Fencing modes of a policy: how a planned failover stops writes on the old
@@ -262,6 +274,9 @@ const (
 	DefaultMaxLagRecords = 10000
 	DefaultMaxLagSeconds = 30
 	DefaultDrainTimeout  = 60 * time.Second
+	// MaxDrainTimeout bounds how long a planned failover keeps the old
+	// active cluster fenced, and when a silent one is taken for stale.
+	MaxDrainTimeout = time.Hour
 )
 
 // Policy says which clusters take part in failover, which one applications
@@ -511,4 +526,17 @@ type QuarantinedPartition struct {
 	FromOffset int64 `json:"from_offset"`
 	ToOffset   int64 `json:"to_offset"`
 	Records    int64 `json:"records"`
+}
+
+// ShortDuration writes a duration the way a request would, 1h rather than
+// Go's 1h0m0s, for the messages and docs that name a bound.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

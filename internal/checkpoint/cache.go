@@ -32,7 +32,7 @@ func StartCache(ctx context.Context, targetOpts []kgo.Opt, mirror string) (*Cach
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{mirror: mirror, groups: map[string]map[tpKey]agentapi.PartitionCheckpoint{}, beats: map[string]Heartbeat{}}
+	c := newCache(mirror)
 	go func() {
 		defer cl.Close()
 		for ctx.Err() == nil {
@@ -40,6 +40,10 @@ func StartCache(ctx context.Context, targetOpts []kgo.Opt, mirror string) (*Cach
 		}
 	}()
 	return c, nil
+}
+
+func newCache(mirror string) *Cache {
+	return &Cache{mirror: mirror, groups: map[string]map[tpKey]agentapi.PartitionCheckpoint{}, beats: map[string]Heartbeat{}}
 }
 
 func (c *Cache) apply(r *kgo.Record) {

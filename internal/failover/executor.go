@@ -56,10 +56,13 @@ type Executor struct {
 	// may interrupt; tests stop the agent there. Nil in the agent binary.
 	AfterStep func(policy, step string)
 
-	mu sync.Mutex // one failover at a time on this replica
+	// One failover or reverse at a time per policy on this replica; the
+	// policies' own do not wait for each other (one may drain for long).
+	policyMu sync.Mutex
+	policyLk map[string]*sync.Mutex
 
 	runMu   sync.Mutex
-	running string // the request id of the failover this replica runs now
+	running map[string]bool // the request ids of the failovers this replica runs now
 
 	retries commitRetries
 }
@@ -67,14 +70,33 @@ type Executor struct {
 // RecoverEvery is how often the agent calls Recover.
 const RecoverEvery = 30 * time.Second
 
-// runs records the failover this replica runs, until done is called.
+// lock takes the policy's lock, until unlock is called.
+func (e *Executor) lock(policy string) (unlock func()) {
+	e.policyMu.Lock()
+	if e.policyLk == nil {
+		e.policyLk = map[string]*sync.Mutex{}
+	}
+	mu := e.policyLk[policy]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		e.policyLk[policy] = mu
+	}
+	e.policyMu.Unlock()
+	mu.Lock()
+	return mu.Unlock
+}
+
+// runs records a failover this replica runs, until done is called.
 func (e *Executor) runs(requestID string) (done func()) {
 	e.runMu.Lock()
-	e.running = requestID
+	if e.running == nil {
+		e.running = map[string]bool{}
+	}
+	e.running[requestID] = true
 	e.runMu.Unlock()
 	return func() {
 		e.runMu.Lock()
-		e.running = ""
+		delete(e.running, requestID)
 		e.runMu.Unlock()
 	}
 }
@@ -83,7 +105,7 @@ func (e *Executor) runs(requestID string) (done func()) {
 func (e *Executor) runningHere(requestID string) bool {
 	e.runMu.Lock()
 	defer e.runMu.Unlock()
-	return e.running == requestID
+	return e.running[requestID]
 }
 
 // Failover steps after which an agent may stop, in the order they happen.
@@ -119,8 +141,7 @@ type plan struct {
 // Failover runs a failover request to its end: completed (the flip) or
 // aborted (cleanly not done). The same request id answers the first result.
 func (e *Executor) Failover(ctx context.Context, name string, req agentapi.FailoverRequest) (agentapi.Failover, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock(name)()
 	pl, done, err := e.validate(ctx, name, req)
 	if err != nil || done != nil {
 		return derefOr(done), err

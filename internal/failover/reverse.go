@@ -31,8 +31,7 @@ import (
 // cluster copies them again from the start. The same request id answers the
 // first result; a repeated request finishes a rebuild that was cut short.
 func (e *Executor) Reverse(ctx context.Context, name string, req agentapi.ReverseRequest) (agentapi.Quarantine, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.lock(name)()
 	p, err := e.Store.GetPolicy(name)
 	if err != nil {
 		return agentapi.Quarantine{}, refuse(http.StatusNotFound, "", "no policy named %q", name)

@@ -178,11 +178,11 @@ func mirrorSchema() schema.Schema {
 				Default:             booldefault.StaticBool(false),
 			},
 			"refresh_interval": schema.StringAttribute{
-				MarkdownDescription: "How often the mirror looks for new matching topics and partitions, as a Go duration of at least `1s`. Default `" + agentapi.DefaultRefreshInterval.String() + "`.",
+				MarkdownDescription: "How often the mirror looks for new matching topics and partitions, as a Go duration from `1s` to `" + agentapi.ShortDuration(agentapi.MaxRefreshInterval) + "`. Default `" + agentapi.DefaultRefreshInterval.String() + "`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString(agentapi.DefaultRefreshInterval.String()),
-				Validators:          []validator.String{durationAtLeast(time.Second)},
+				Validators:          []validator.String{durationBetween(time.Second, agentapi.MaxRefreshInterval)},
 			},
 			"tasks_max": schema.Int64Attribute{
 				MarkdownDescription: fmt.Sprintf("How many tasks share the mirror's partitions, 1 to 1024. Default `%d`. ", agentapi.DefaultTasksMax) +
@@ -194,9 +194,9 @@ func mirrorSchema() schema.Schema {
 			},
 			"checkpoint_interval": schema.StringAttribute{
 				MarkdownDescription: "How often the agent reads the committed offsets of the `groups` on the source, translates them to target offsets and stores them on the target, as a Go duration from `" +
-					shortDuration(minCheckpointInterval) + "` to `" + shortDuration(maxCheckpointInterval) + "`. After a failover a group re-reads on the target what it committed on the source since its last checkpoint: " +
+					agentapi.ShortDuration(minCheckpointInterval) + "` to `" + agentapi.ShortDuration(maxCheckpointInterval) + "`. After a failover a group re-reads on the target what it committed on the source since its last checkpoint: " +
 					"a shorter interval means fewer records read twice, at the cost of more offset requests to both clusters. Default `" +
-					shortDuration(agentapi.DefaultCheckpointInterval) + "`.",
+					agentapi.ShortDuration(agentapi.DefaultCheckpointInterval) + "`.",
 				Optional:   true,
 				Computed:   true,
 				Default:    stringdefault.StaticString(agentapi.DefaultCheckpointInterval.String()),

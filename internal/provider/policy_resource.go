@@ -63,7 +63,7 @@ var policyAttrs = map[string]bool{
 	"max_lag_seconds": true, "fencing": true, "drain_timeout": true,
 }
 
-// The policy's drain_timeout: the agent accepts 1s and more.
+// The policy's drain_timeout: the agent accepts 1s to agentapi.MaxDrainTimeout.
 const minDrainTimeout = time.Second
 
 func (r *PolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -127,12 +127,12 @@ func (r *PolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Validators: []validator.String{stringvalidator.OneOf(agentapi.FencingModes...)},
 			},
 			"drain_timeout": schema.StringAttribute{
-				MarkdownDescription: "How long a planned failover waits for the mirrors to copy the last records after fencing, as a Go duration of at least `1s`, such as `60s` or `5m`. " +
+				MarkdownDescription: "How long a planned failover waits for the mirrors to copy the last records after fencing, as a Go duration from `1s` to `" + agentapi.ShortDuration(agentapi.MaxDrainTimeout) + "`, such as `60s` or `5m`. " +
 					"When it runs out the failover is aborted, the fence removed, and nothing flips. Default `60s`.",
 				Optional:   true,
 				Computed:   true,
 				Default:    stringdefault.StaticString("60s"),
-				Validators: []validator.String{durationAtLeast(minDrainTimeout)},
+				Validators: []validator.String{durationBetween(minDrainTimeout, agentapi.MaxDrainTimeout)},
 			},
 			"forget_diverged_on_destroy": schema.BoolAttribute{
 				MarkdownDescription: "After a forced failover the old active cluster is *diverged*: it may hold records that never reached the new active one, and the policy is the only record of that. " +

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 )
 
 // stringCheck is a plan-time string validator from one function; check
@@ -105,30 +107,18 @@ func durationAtLeast(min time.Duration) validator.String {
 // durationBetween accepts a Go duration from min to max, both included.
 func durationBetween(min, max time.Duration) validator.String {
 	return stringCheck{
-		desc: fmt.Sprintf("must be a Go duration from %s to %s, such as \"1s\" or \"500ms\"", shortDuration(min), shortDuration(max)),
+		desc: fmt.Sprintf("must be a Go duration from %s to %s, such as \"1s\" or \"500ms\"", agentapi.ShortDuration(min), agentapi.ShortDuration(max)),
 		check: func(s string) string {
 			d, err := time.ParseDuration(s)
 			if err != nil {
 				return fmt.Sprintf("%q is not a duration: write it like \"1s\" or \"500ms\" (Go duration syntax).", s)
 			}
 			if d < min || d > max {
-				return fmt.Sprintf("%q is out of range: use %s to %s.", s, shortDuration(min), shortDuration(max))
+				return fmt.Sprintf("%q is out of range: use %s to %s.", s, agentapi.ShortDuration(min), agentapi.ShortDuration(max))
 			}
 			return ""
 		},
 	}
-}
-
-// shortDuration writes 1h rather than Go's 1h0m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // pemCertificates accepts PEM text whose first block is an X.509

@@ -134,15 +134,8 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		return nil, err
 	}
 	tailCtx, cancel := context.WithCancel(context.Background())
-	s := &Store{
-		cl: cl, sealer: sealer, maxRecord: maxRecord,
-		clusters: map[string]storedCluster{}, clusterAt: map[string]int64{}, mirrors: map[string]agentapi.Mirror{},
-		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
-		awaited: map[string]bool{}, lastPut: map[string]string{},
-		retired: map[string]RetiredMirror{},
-		applied: -1, changed: make(chan struct{}),
-		cancel: cancel, done: make(chan struct{}),
-	}
+	s := newStore(sealer)
+	s.cl, s.maxRecord, s.cancel = cl, maxRecord, cancel
 	go s.tail(tailCtx)
 	go s.ping(tailCtx)
 	if err := s.Sync(ctx); err != nil {
@@ -150,6 +143,19 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 		return nil, fmt.Errorf("read state topic %s: %w", StateTopic, err)
 	}
 	return s, nil
+}
+
+// newStore is a store that holds nothing yet and reads no topic.
+func newStore(sealer *Sealer) *Store {
+	return &Store{
+		sealer:   sealer,
+		clusters: map[string]storedCluster{}, clusterAt: map[string]int64{}, mirrors: map[string]agentapi.Mirror{},
+		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
+		awaited: map[string]bool{}, lastPut: map[string]string{},
+		retired: map[string]RetiredMirror{},
+		applied: -1, changed: make(chan struct{}),
+		done: make(chan struct{}),
+	}
 }
 
 // EnsureCompactedTopic creates a compacted internal topic unless it exists.
@@ -349,8 +355,17 @@ func (s *Store) writeRecord(ctx context.Context, r *kgo.Record) (int64, error) {
 	if err := s.fits(r); err != nil {
 		return 0, err
 	}
-	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-		return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
+	// A produce request already sent waits for the broker whatever ctx
+	// says: the caller stops waiting at ctx's deadline, not the client.
+	produced := make(chan error, 1)
+	s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { produced <- err })
+	select {
+	case err := <-produced:
+		if err != nil {
+			return 0, fmt.Errorf("write to %s: %w", StateTopic, err)
+		}
+	case <-ctx.Done():
+		return 0, fmt.Errorf("write to %s: no answer: %w", StateTopic, context.Cause(ctx))
 	}
 	if err := s.waitApplied(ctx, r.Offset); err != nil {
 		return 0, fmt.Errorf("waiting to read back %s: %w", r.Key, err)
