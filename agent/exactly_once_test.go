@@ -89,7 +89,7 @@ func TestMirrorSkipsAbortedSourceTransactions(t *testing.T) {
 // after maxRounds, or at the end of the round in which stop is called (a
 // round is never cut short, so Produced counts exactly what was written).
 // stop waits for it and fails the test if a write failed.
-func backgroundProducer(t *testing.T, prod *kafkatest.Producer, topic string, partitions int32, maxRounds, perRound int, pause time.Duration) (stop func()) {
+func backgroundProducer(t testing.TB, prod *kafkatest.Producer, topic string, partitions int32, maxRounds, perRound int, pause time.Duration) (stop func()) {
 	var halt atomic.Bool
 	var wg sync.WaitGroup
 	var err error
@@ -243,7 +243,7 @@ func waitBothAgentsRunTasks(t *testing.T, a *agentProc) {
 }
 
 // waitRunsEveryTask waits until agent a reports every partition as its own.
-func waitRunsEveryTask(t *testing.T, a *agentProc, partitions int) {
+func waitRunsEveryTask(t testing.TB, a *agentProc, partitions int) {
 	t.Helper()
 	kafkatest.Eventually(t, time.Minute, agentIDOf(a)+" runs every task", func() (bool, string) {
 		mine := 0
@@ -258,7 +258,7 @@ func waitRunsEveryTask(t *testing.T, a *agentProc, partitions int) {
 
 // stopAndCompare stops the producer, waits until a reports everything
 // produced as mirrored, and compares both sides record by record.
-func (s *mirrorSetup) stopAndCompare(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) int {
+func (s *mirrorSetup) stopAndCompare(t testing.TB, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) int {
 	t.Helper()
 	stopAndWaitMirrored(t, stop, prod, partitions, a)
 	return assertSameRecords(t, s.src, s.dst, "LH.ORDERS", "LH.ORDERS")
@@ -266,7 +266,7 @@ func (s *mirrorSetup) stopAndCompare(t *testing.T, stop func(), prod *kafkatest.
 
 // stopAndWaitMirrored stops the producer of LH.ORDERS and waits until the
 // mirror has copied every record it wrote.
-func stopAndWaitMirrored(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) {
+func stopAndWaitMirrored(t testing.TB, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) {
 	t.Helper()
 	stop()
 	want := map[string]map[int32]int64{"LH.ORDERS": {}}
