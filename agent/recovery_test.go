@@ -264,3 +264,34 @@ func TestTheStatusAndMetricsSayHowManyPartitionsAreNotCopiedAndSinceWhen(t *test
 	t.Logf("copying again %s after the loss", time.Since(lostAt).Round(time.Millisecond))
 	s.stopAndCompare(t, stop, prod, partitions, second)
 }
+
+// BenchmarkRecoveryTime prints how long a mirror copies nothing, with two
+// agents at the default session timeout (10 s) on dev clusters: from an
+// agent's restart (three SIGKILL-and-restart cycles 0.6 s apart) to every
+// partition copying again (goal: under 5 s), and from an agent's loss for
+// good to its partitions copying on the other (goal: under the session
+// timeout + 5 s). It checks that nothing was lost or copied twice.
+func BenchmarkRecoveryTime(b *testing.B) {
+	const session = "10s"
+	for range b.N {
+		s := newMirrorSetupOf(b, kafkatest.Dev, kafkatest.ClusterOptions{})
+		s.agent.stop()
+		s.agent.args = append(s.agent.args, "--session-timeout", session)
+		s.agent.start()
+		second := startAgentBeside(b, s.dst, "--session-timeout", session)
+		const partitions = 8
+		kafkatest.CreateTopic(b, s.src.Bootstrap(), "LH.ORDERS", partitions, nil, s.src.ClientOpts()...)
+		s.putMirror(b, `LH\.ORDERS`)
+		prod := kafkatest.NewProducer(b, s.src.Bootstrap(), s.src.ClientOpts()...)
+		stop := backgroundProducer(b, prod, "LH.ORDERS", partitions, 20000, 20, 20*time.Millisecond)
+		partitionsOf(b, s.agent, second, partitions)
+
+		restart := restartToFirstCopy(b, s, partitions, 3)
+		loss := lossToCopyElsewhere(b, s, second, partitions)
+		n := s.stopAndCompare(b, stop, prod, partitions, second)
+		b.ReportMetric(restart.Seconds(), "s-restart-to-copy")
+		b.ReportMetric(loss.Seconds(), "s-loss-to-copy")
+		b.Logf("session timeout %s: every partition copies again %s after an agent's restart (goal < 5s); an agent lost for good: its partitions copy elsewhere %s after (goal < %s + 5s); %d records, none lost or twice",
+			session, restart.Round(time.Millisecond), loss.Round(time.Millisecond), session, n)
+	}
+}
