@@ -295,3 +295,65 @@ func BenchmarkRecoveryTime(b *testing.B) {
 			session, restart.Round(time.Millisecond), loss.Round(time.Millisecond), session, n)
 	}
 }
+
+// The state cluster, here also the target, is lost for 5 s and comes back
+// from its data dir while records arrive: the agent recovers by itself, its
+// configuration, the group's checkpoint and the policy's epoch are as they
+// were, and every record is on the target once.
+func TestTheAgentRecoversByItselfWhenItsStateClusterRestarts(t *testing.T) {
+	s := newMirrorSetupOf(t, kafkatest.Dev, kafkatest.ClusterOptions{})
+	const partitions = 4
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil, s.src.ClientOpts()...)
+	s.putGroupMirror(t)
+	s.agent.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingNone})
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...)
+	prod.Produce(t, "LH.ORDERS", partitions, 10)
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-a", "LH.ORDERS", map[int32]int{0: 5, 1: 6, 2: 7, 3: 8}, s.src.ClientOpts()...)
+	before := waitSynced(t, s.agent, "consumer-a", partitions)
+	var mirror, mirrorAfter agentapi.Mirror
+	s.agent.call("GET", "/v1/mirrors/na-to-eu", nil, &mirror)
+	var pol agentapi.Policy
+	s.agent.call("GET", "/v1/policies/loosehanger", nil, &pol)
+	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 20, 20*time.Millisecond)
+	waitRunsEveryTask(t, s.agent, partitions)
+
+	s.dst.Kill()
+	t.Log("injected: the state cluster (also the target) killed for 5 s, then restarted from its data dir")
+	time.Sleep(5 * time.Second) // the outage itself
+	s.dst.Restart()
+
+	w := watchCopies(t, s.dst, "LH.ORDERS")
+	back := time.Now()
+	w.waitFirst(t, 2*time.Minute, 0, 1, 2, 3)
+	t.Logf("every partition copies again %s after the state cluster came back", time.Since(back).Round(time.Millisecond))
+	s.agent.call("GET", "/v1/mirrors/na-to-eu", nil, &mirrorAfter)
+	if was, is := mustJSON(t, mirror), mustJSON(t, mirrorAfter); was != is {
+		t.Errorf("the mirror after the restart: %s, before: %s", is, was)
+	}
+	var polAfter agentapi.Policy
+	s.agent.call("GET", "/v1/policies/loosehanger", nil, &polAfter)
+	if polAfter.Epoch != pol.Epoch || polAfter.Active != pol.Active {
+		t.Errorf("the policy after the restart: epoch %d active %s; before: epoch %d active %s", polAfter.Epoch, polAfter.Active, pol.Epoch, pol.Active)
+	}
+	after := map[int32]int64{}
+	for _, p := range waitSynced(t, s.agent, "consumer-a", partitions).Partitions {
+		after[p.Partition] = p.TargetOffset
+	}
+	for _, p := range before.Partitions {
+		if after[p.Partition] != p.TargetOffset {
+			t.Errorf("checkpoint of consumer-a[%d] after the restart: target offset %d, before: %d", p.Partition, after[p.Partition], p.TargetOffset)
+		}
+	}
+	n := s.stopAndCompare(t, stop, prod, partitions, s.agent)
+	t.Logf("all %d records on the target exactly once", n)
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	raw, err := jsonRoundTrip(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
