@@ -89,7 +89,7 @@ func TestMirrorSkipsAbortedSourceTransactions(t *testing.T) {
 // after maxRounds, or at the end of the round in which stop is called (a
 // round is never cut short, so Produced counts exactly what was written).
 // stop waits for it and fails the test if a write failed.
-func backgroundProducer(t *testing.T, prod *kafkatest.Producer, topic string, partitions int32, maxRounds, perRound int, pause time.Duration) (stop func()) {
+func backgroundProducer(t testing.TB, prod *kafkatest.Producer, topic string, partitions int32, maxRounds, perRound int, pause time.Duration) (stop func()) {
 	var halt atomic.Bool
 	var wg sync.WaitGroup
 	var err error
@@ -133,28 +133,46 @@ func mirroredSoFar(a *agentProc, topic string) int64 {
 // it copies, and a record-by-record comparison.
 func TestMirrorLosesAndDuplicatesNothingWhenTheAgentIsKilledNineFiveTimes(t *testing.T) {
 	kafkatest.EachKind(t, func(t *testing.T, kind string) {
-		mirrorSurvivesKillNine(t, newMirrorSetupOf(t, kind, kafkatest.ClusterOptions{Secure: true}))
+		mirrorSurvivesKillNine(t, newMirrorSetupOf(t, kind, kafkatest.ClusterOptions{Secure: true}), killLoad{kills: 5, rounds: 20000, perRound: 50})
 	})
 }
 
-func mirrorSurvivesKillNine(t *testing.T, s *mirrorSetup) {
+// The soak, run by make soak: 20 kills spread over the first million
+// records of a mirror (the producer writes on until the last kill).
+func TestSoakMirrorLosesAndDuplicatesNothingWhenTheAgentIsKilledNineTwentyTimesInAMillionRecords(t *testing.T) {
+	if os.Getenv("KFO_SOAK") == "" {
+		t.Skip("the soak runs with make soak (KFO_SOAK=1)")
+	}
+	mirrorSurvivesKillNine(t, newMirrorSetupOf(t, kafkatest.Kind(), kafkatest.ClusterOptions{Secure: true}), killLoad{kills: 20, rounds: 20000, perRound: 100, spreadOver: 1_000_000})
+}
+
+// killLoad is how often to kill the agent while the producer writes up to
+// rounds of perRound records to each partition. With spreadOver, kill k
+// waits until k/(kills+1) of that many records are mirrored, so that the
+// kills fall all along them.
+type killLoad struct {
+	kills, rounds, perRound int
+	spreadOver              int64
+}
+
+func mirrorSurvivesKillNine(t *testing.T, s *mirrorSetup, load killLoad) {
 	const partitions = 6
 	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil, s.src.ClientOpts()...)
 	s.putMirror(t, `LH\.ORDERS`)
 	prod := kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...)
-	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 50, 20*time.Millisecond)
+	stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, load.rounds, load.perRound, 20*time.Millisecond)
 
 	rng := rand.New(rand.NewPCG(7, 9))
 	var seen int64
-	for kill := 1; kill <= 5; kill++ {
+	for kill := 1; kill <= load.kills; kill++ {
 		// Kill only while records are being copied: wait until the
 		// restarted agent copied past what was mirrored at the last kill
 		// (its status may start from older news), then strike at a
 		// random moment.
-		before := seen
-		kafkatest.Eventually(t, time.Minute, fmt.Sprintf("mirroring makes progress before kill %d", kill), func() (bool, string) {
+		before := max(seen, load.spreadOver*int64(kill)/int64(load.kills+1))
+		kafkatest.Eventually(t, 2*time.Minute, fmt.Sprintf("mirroring makes progress before kill %d", kill), func() (bool, string) {
 			now := mirroredSoFar(s.agent, "LH.ORDERS")
-			return now > before, fmt.Sprintf("%d mirrored, %d at the last kill", now, before)
+			return now > before, fmt.Sprintf("%d mirrored, waiting for more than %d", now, before)
 		})
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		seen = mirroredSoFar(s.agent, "LH.ORDERS")
@@ -162,8 +180,14 @@ func mirrorSurvivesKillNine(t *testing.T, s *mirrorSetup) {
 		t.Logf("kill -9 number %d, about %d records mirrored", kill, seen)
 		s.agent.start()
 	}
+	if load.spreadOver > 0 {
+		kafkatest.Eventually(t, 2*time.Minute, fmt.Sprintf("%d records mirrored", load.spreadOver), func() (bool, string) {
+			now := mirroredSoFar(s.agent, "LH.ORDERS")
+			return now >= load.spreadOver, fmt.Sprint(now)
+		})
+	}
 	n := s.stopAndCompare(t, stop, prod, partitions, s.agent)
-	t.Logf("after 5 kills: all %d records on the target exactly once, in order", n)
+	t.Logf("after %d kills: all %d records on the target exactly once, in order", load.kills, n)
 	if logs, _ := os.ReadFile(s.agent.logPath); strings.Contains(string(logs), s.dst.Declared().SASL.Password) {
 		t.Fatal("the agent's log holds the state cluster's SASL password")
 	}
@@ -243,7 +267,7 @@ func waitBothAgentsRunTasks(t *testing.T, a *agentProc) {
 }
 
 // waitRunsEveryTask waits until agent a reports every partition as its own.
-func waitRunsEveryTask(t *testing.T, a *agentProc, partitions int) {
+func waitRunsEveryTask(t testing.TB, a *agentProc, partitions int) {
 	t.Helper()
 	kafkatest.Eventually(t, time.Minute, agentIDOf(a)+" runs every task", func() (bool, string) {
 		mine := 0
@@ -258,7 +282,7 @@ func waitRunsEveryTask(t *testing.T, a *agentProc, partitions int) {
 
 // stopAndCompare stops the producer, waits until a reports everything
 // produced as mirrored, and compares both sides record by record.
-func (s *mirrorSetup) stopAndCompare(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) int {
+func (s *mirrorSetup) stopAndCompare(t testing.TB, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) int {
 	t.Helper()
 	stopAndWaitMirrored(t, stop, prod, partitions, a)
 	return assertSameRecords(t, s.src, s.dst, "LH.ORDERS", "LH.ORDERS")
@@ -266,7 +290,7 @@ func (s *mirrorSetup) stopAndCompare(t *testing.T, stop func(), prod *kafkatest.
 
 // stopAndWaitMirrored stops the producer of LH.ORDERS and waits until the
 // mirror has copied every record it wrote.
-func stopAndWaitMirrored(t *testing.T, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) {
+func stopAndWaitMirrored(t testing.TB, stop func(), prod *kafkatest.Producer, partitions int32, a *agentProc) {
 	t.Helper()
 	stop()
 	want := map[string]map[int32]int64{"LH.ORDERS": {}}

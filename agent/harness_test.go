@@ -91,14 +91,14 @@ func startAgent(t testing.TB, stateBootstrap string, extra ...string) *agentProc
 
 // startAgentBeside runs an agent whose state cluster is c, reached the way
 // the test's own clients reach it (SASL_SSL when c is secure).
-func startAgentBeside(t *testing.T, c kafkatest.Kafka, extra ...string) *agentProc {
+func startAgentBeside(t testing.TB, c kafkatest.Kafka, extra ...string) *agentProc {
 	t.Helper()
 	return startAgent(t, strings.Join(c.Bootstrap(), ","), append(stateConnFlags(t, c.Declared()), extra...)...)
 }
 
 // stateConnFlags writes c's secrets to files and answers the flags that make
 // the agent's state connection use them; none for a cluster without SASL.
-func stateConnFlags(t *testing.T, c agentapi.Cluster) []string {
+func stateConnFlags(t testing.TB, c agentapi.Cluster) []string {
 	if c.SASL == nil {
 		return nil
 	}

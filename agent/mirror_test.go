@@ -41,7 +41,7 @@ func newMirrorSetup(t *testing.T) *mirrorSetup {
 }
 
 // newMirrorSetupOf is newMirrorSetup with clusters of kind, shaped by opts.
-func newMirrorSetupOf(t *testing.T, kind string, opts kafkatest.ClusterOptions) *mirrorSetup {
+func newMirrorSetupOf(t testing.TB, kind string, opts kafkatest.ClusterOptions) *mirrorSetup {
 	t.Helper()
 	s := &mirrorSetup{
 		src: kafkatest.NewClusterOfKind(t, kind, "north-america", opts),
@@ -60,7 +60,7 @@ func newPlaintextMirrorSetup(t *testing.T, kind string) *mirrorSetup {
 	return newMirrorSetupOf(t, kind, kafkatest.ClusterOptions{})
 }
 
-func (s *mirrorSetup) putMirror(t *testing.T, include ...string) {
+func (s *mirrorSetup) putMirror(t testing.TB, include ...string) {
 	t.Helper()
 	s.agent.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{
 		Source: "north-america", Target: "europe",
@@ -71,7 +71,7 @@ func (s *mirrorSetup) putMirror(t *testing.T, include ...string) {
 
 // waitMirrored waits until the status says every partition of each topic
 // has copied everything up to want[topic][partition] records.
-func waitMirrored(t *testing.T, a *agentProc, want map[string]map[int32]int64, timeout time.Duration) {
+func waitMirrored(t testing.TB, a *agentProc, want map[string]map[int32]int64, timeout time.Duration) {
 	t.Helper()
 	kafkatest.Eventually(t, timeout, "mirror caught up", func() (bool, string) {
 		st := a.status("na-to-eu")
@@ -96,7 +96,7 @@ func waitMirrored(t *testing.T, a *agentProc, want map[string]map[int32]int64, t
 // assertSameRecords reads both sides and compares them record by record:
 // same partition, same order, same key, value, headers and timestamp; no
 // record missing, none twice.
-func assertSameRecords(t *testing.T, srcC, dstC kafkatest.Kafka, topic, targetTopic string) int {
+func assertSameRecords(t testing.TB, srcC, dstC kafkatest.Kafka, topic, targetTopic string) int {
 	t.Helper()
 	src := kafkatest.ReadAll(t, srcC.Bootstrap(), topic, srcC.ClientOpts()...)
 	dst := kafkatest.ReadAll(t, dstC.Bootstrap(), targetTopic, dstC.ClientOpts()...)

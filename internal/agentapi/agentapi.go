@@ -127,6 +127,15 @@ type MirrorStatus struct {
 	// its status), or which topics it leaves to another mirror that writes
 	// them.
 	Reason string `json:"reason,omitempty"`
+	// PartitionsNotCopying counts the mirrored partitions that no task
+	// copies now: their task runs nowhere (its replica was lost and its
+	// session has not ended, or the tasks are being handed over) or it
+	// fails. What a region lost now would lose grows meanwhile.
+	PartitionsNotCopying int `json:"partitions_not_copying"`
+	// NotCopyingSince is when the first of them was last reported copied
+	// (or, never reported, first found not copied); absent while every
+	// partition is copied.
+	NotCopyingSince time.Time `json:"not_copying_since,omitzero"`
 }
 
 // Mirror states.

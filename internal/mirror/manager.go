@@ -231,14 +231,20 @@ func (mg *Manager) stop(name string) {
 	mr.cancel()
 	<-mr.done
 	mg.Board.Forget(name)
+	// A stopped mirror copies nothing on purpose: no alarm of it stays.
+	mg.Metrics.notCopying.DeleteLabelValues(name)
+	mg.Metrics.notCopyingSince.DeleteLabelValues(name)
 	mr.r.log.Info("mirror stopped")
 }
 
+// stopAll stops every runner as the agent shuts down: their members leave
+// the task groups.
 func (mg *Manager) stopAll() {
 	mg.mu.Lock()
 	names := make([]string, 0, len(mg.runners))
-	for n := range mg.runners {
+	for n, mr := range mg.runners {
 		names = append(names, n)
+		mr.r.leaving.Store(true)
 	}
 	mg.mu.Unlock()
 	for _, n := range names {
@@ -265,7 +271,18 @@ func (mg *Manager) publishStatus(ctx context.Context) {
 		}
 		mg.Board.Publish(ctx, name, parts, rerr)
 		mg.Board.PublishEnds(ctx, name, r.observedEnds())
+		n, since := r.noteCopying(mg.Board, now)
+		mg.Metrics.notCopying.WithLabelValues(name).Set(float64(n))
+		mg.Metrics.notCopyingSince.WithLabelValues(name).Set(unixSeconds(since))
 	}
+}
+
+// unixSeconds is t as a Prometheus timestamp gauge: 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixMilli()) / 1000
 }
 
 // GroupCheckpoints answers a group's checkpoints in a mirror; false when the
@@ -293,6 +310,7 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 		if note := mr.r.statusNote(); note != "" {
 			st.Reason = strings.TrimPrefix(st.Reason+"; "+note, "; ")
 		}
+		st.PartitionsNotCopying, st.NotCopyingSince = mr.r.copying()
 	}
 	return st
 }

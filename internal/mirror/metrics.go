@@ -9,6 +9,10 @@ type Metrics struct {
 	lagMs   *prometheus.GaugeVec
 	errors  *prometheus.CounterVec
 	skipped *prometheus.CounterVec
+	// notCopying and notCopyingSince say that, and since when, partitions
+	// of a mirror are not copied: every second of it is data at risk.
+	notCopying      *prometheus.GaugeVec
+	notCopyingSince *prometheus.GaugeVec
 }
 
 // NewMetrics registers the mirror series on reg.
@@ -30,7 +34,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kfo_mirror_records_skipped_total",
 			Help: "Source offsets deleted at the source (retention, DeleteRecords) before they were mirrored, by partition, as this agent's tasks found them; transaction markers among them count too.",
 		}, []string{"mirror", "topic", "partition"}),
+		notCopying: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kfo_mirror_partitions_not_copying",
+			Help: "Mirrored partitions that no task copies now: their task runs nowhere (a lost replica whose session has not ended, a handover) or fails.",
+		}, []string{"mirror"}),
+		notCopyingSince: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kfo_mirror_not_copying_since_timestamp_seconds",
+			Help: "Unix time since which partitions of the mirror are not copied (see kfo_mirror_partitions_not_copying); 0 while every partition is copied.",
+		}, []string{"mirror"}),
 	}
-	reg.MustRegister(m.records, m.lag, m.lagMs, m.errors, m.skipped)
+	reg.MustRegister(m.records, m.lag, m.lagMs, m.errors, m.skipped, m.notCopying, m.notCopyingSince)
 	return m
 }

@@ -3,6 +3,8 @@ package mirror
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,11 +13,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
@@ -30,6 +34,28 @@ func TasksTopic(mirror string) string { return "__kfo_tasks." + mirror }
 
 // TasksGroup is the consumer group of a mirror's task assignment.
 func TasksGroup(mirror string) string { return "__kfo_tasks." + mirror }
+
+// MemberInstance is an agent replica's static member id (group.instance.id)
+// in the task groups: its --agent-id when Kafka takes it as one, else the
+// id with every character Kafka refuses (it takes [a-zA-Z0-9._-], up to 249
+// of them) turned into '_' and a hash of the whole id, so that two agent
+// ids stay apart.
+func MemberInstance(agentID string) string {
+	legal := func(c rune) bool {
+		return c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	clean := strings.Map(func(c rune) rune {
+		if legal(c) {
+			return c
+		}
+		return '_'
+	}, agentID)
+	if clean == agentID && len(agentID) <= 249 && agentID != "." && agentID != ".." {
+		return agentID
+	}
+	sum := sha256.Sum256([]byte(agentID))
+	return clean[:min(len(clean), 200)] + "-" + hex.EncodeToString(sum[:8])
+}
 
 // runner runs one mirror on this agent: it refreshes the topic list, keeps
 // the target topics in shape, and runs the tasks the group assigns here.
@@ -53,6 +79,11 @@ type runner struct {
 
 	cpMetrics *checkpoint.Metrics
 
+	// leaving is set when the agent shuts down: its static member then
+	// leaves the task group, so that the other replicas take over at
+	// once instead of after the session timeout.
+	leaving atomic.Bool
+
 	mu    sync.Mutex
 	parts []SourcePartition
 	tasks map[int]*runningTask
@@ -73,6 +104,11 @@ type runner struct {
 	refreshed bool
 	// held are the target topics the last refresh left to another mirror.
 	held map[string]string
+	// notCopying counts the mirror's partitions no task copies, and
+	// notCopyingSince says since when, zero while every one is; see
+	// noteCopying.
+	notCopying      int
+	notCopyingSince time.Time
 }
 
 type runningTask struct {
@@ -131,8 +167,16 @@ func (r *runner) run(ctx context.Context) error {
 		kgo.ConsumerGroup(TasksGroup(r.m.Name)),
 		kgo.ConsumeTopics(TasksTopic(r.m.Name)),
 		kgo.DisableAutoCommit(),
+		// A static member (KIP-345): a restarted agent takes its tasks
+		// back at once, instead of waiting for its former self's
+		// session to end while nothing is mirrored.
+		kgo.InstanceID(MemberInstance(r.agentID)),
 		kgo.SessionTimeout(r.sessions),
 		kgo.HeartbeatInterval(r.sessions/6),
+		// Kafka's 60 s would let a replica that dies in the middle of a
+		// rebalance hold every task that long; a live one rejoins in
+		// far less.
+		kgo.RebalanceTimeout(r.sessions),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 			r.startTasks(ctx, a[TasksTopic(r.m.Name)])
 		}),
@@ -147,7 +191,10 @@ func (r *runner) run(ctx context.Context) error {
 	r.mu.Unlock()
 	defer func() {
 		r.stopAll()
-		member.Close() // leaves the group, so the other replicas take over at once
+		member.Close() // a static member stays in the group: it may be back at once
+		if r.leaving.Load() {
+			r.leaveGroup()
+		}
 	}()
 	go func() {
 		// The topic holds no records; polling keeps the member alive
@@ -319,11 +366,15 @@ func (r *runner) stopTasks(ids []int32) {
 		}
 	}
 	r.mu.Unlock()
+	// Bounded well within the rebalance timeout, so that a slow task
+	// does not get this replica thrown out of the group.
+	wait := time.After(r.sessions / 2)
 	for _, rt := range stopping {
 		select {
 		case <-rt.done:
-		case <-time.After(30 * time.Second):
-			r.log.Warn("mirror task did not stop within 30s; the next owner fences it")
+		case <-wait:
+			r.log.Warn("mirror task did not stop in time; the next owner fences it", "within", r.sessions/2)
+			return
 		}
 	}
 }
@@ -336,6 +387,32 @@ func (r *runner) stopAll() {
 	}
 	r.mu.Unlock()
 	r.stopTasks(ids)
+}
+
+// leaveGroup takes this replica's static member out of the task group, from
+// a client of its own: the member's client is closed, and leaves nothing.
+func (r *runner) leaveGroup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(r.state...)
+	if err == nil {
+		defer cl.Close()
+		req := kmsg.NewPtrLeaveGroupRequest()
+		req.Group = TasksGroup(r.m.Name)
+		member := kmsg.NewLeaveGroupRequestMember()
+		member.InstanceID = kmsg.StringPtr(MemberInstance(r.agentID))
+		req.Members = append(req.Members, member)
+		var resp *kmsg.LeaveGroupResponse
+		if resp, err = req.RequestWith(ctx, cl); err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+			for _, m := range resp.Members {
+				err = cmp.Or(err, kerr.ErrorForCode(m.ErrorCode))
+			}
+		}
+	}
+	if err != nil {
+		r.log.Warn("could not leave the mirror's task group on shutdown; the other replicas take its tasks after the session timeout", "error", err)
+	}
 }
 
 // noteJoin keeps why the task group refused this replica, from the error
@@ -361,6 +438,9 @@ func (r *runner) noteJoin(member *kgo.Client, fetches kgo.Fetches) {
 // when the brokers refuse the session timeout.
 func joinRefusal(sessions time.Duration, err error) string {
 	why := "the state cluster refuses this agent into the mirror's task group: " + err.Error()
+	if errors.Is(err, kerr.FencedInstanceID) {
+		why += "; another agent replica runs with the same --agent-id: give each replica its own"
+	}
 	if errors.Is(err, kerr.InvalidSessionTimeout) {
 		why += fmt.Sprintf("; the agent's --session-timeout %s is below the brokers' group.min.session.timeout.ms"+
 			" (Apache Kafka's default: 6s) or above their group.max.session.timeout.ms: change one or the other", sessions)
@@ -383,6 +463,37 @@ func (r *runner) status(now time.Time) ([]agentapi.PartitionStatus, string) {
 		}
 	}
 	return out, cmp.Or(r.joinErr, r.err)
+}
+
+// noteCopying finds, from the status every replica published, how many of
+// the mirror's partitions no task copies, and since when.
+func (r *runner) noteCopying(b *Board, now time.Time) (int, time.Time) {
+	r.mu.Lock()
+	parts := slices.Clone(r.parts)
+	r.mu.Unlock()
+	n, lastCopied := b.notCopied(r.m.Name, parts, now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notCopying = n
+	switch {
+	case n == 0:
+		r.notCopyingSince = time.Time{}
+	case r.notCopyingSince.IsZero():
+		r.notCopyingSince = now
+	}
+	// A partition's last report says when it was last copied, which may
+	// be before this replica noticed (it may just have started).
+	if n > 0 && !lastCopied.IsZero() && lastCopied.Before(r.notCopyingSince) {
+		r.notCopyingSince = lastCopied
+	}
+	return n, r.notCopyingSince
+}
+
+// copying answers what noteCopying found last.
+func (r *runner) copying() (int, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notCopying, r.notCopyingSince
 }
 
 // EnsureTopicPartitions creates an internal topic with at least n partitions.

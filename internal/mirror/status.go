@@ -176,6 +176,30 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 	return st
 }
 
+// copiedWithin is how recent a partition's status must be, and free of
+// error, for its partition to count as copied: a few of the replicas'
+// one-second publications.
+const copiedWithin = 5 * time.Second
+
+// notCopied answers how many of a mirror's partitions no task copies as of
+// now, and the earliest time one of them was last reported copied (zero
+// when none of them ever was).
+func (b *Board) notCopied(mirror string, parts []SourcePartition, now time.Time) (n int, lastCopied time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, sp := range parts {
+		p, ok := b.parts[partKey(mirror, sp.Topic, sp.Partition)]
+		if ok && p.Error == "" && now.Sub(p.UpdatedAt) <= copiedWithin {
+			continue
+		}
+		n++
+		if ok && p.Error == "" && (lastCopied.IsZero() || p.UpdatedAt.Before(lastCopied)) {
+			lastCopied = p.UpdatedAt
+		}
+	}
+	return n, lastCopied
+}
+
 // LastSeen answers every partition of a mirror as last published, however
 // old: after a region is lost its tasks publish nothing new, and what they
 // last saw of it is what a forced failover reports against. The status
