@@ -93,7 +93,10 @@ func (d *FailoverStatusDataSource) Metadata(_ context.Context, req datasource.Me
 
 func (d *FailoverStatusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Where a failover policy's applications connect now, and whether each standby could take over: the numbers to look at before changing `active_cluster` of a `kafka_failover`.",
+		MarkdownDescription: "Where a failover policy's applications connect now, and whether each standby could take over: the numbers to look at before changing `active_cluster` of a `kafka_failover`.\n\n" +
+			"Terraform reads a data source during the plan, before the apply, so in the apply that fails over it would show the cluster active before the failover. " +
+			"Add `depends_on = [kafka_failover.<name>]`: Terraform then reads it after the `kafka_failover` changed, and its values (and outputs made from them) are those after the failover. " +
+			"`kafka_failover`'s own `active_bootstrap_servers`, `epoch` and `report` are fresh after the apply as well.",
 		Attributes: map[string]schema.Attribute{
 			"policy": schema.StringAttribute{
 				MarkdownDescription: "Name of the `kafka_failover_policy`.",
