@@ -236,6 +236,10 @@ const (
 	CodeUnauthorized = "unauthorized"
 	CodeInternal     = "internal"
 	CodeUnavailable  = "unavailable"
+	// CodeNotCheckpointed answers a group the mirror has no checkpoint of
+	// yet (HTTP 404): a normal state before its first checkpoint, after a
+	// mirror update or a failover, unlike a mirror that does not exist.
+	CodeNotCheckpointed = "not_checkpointed"
 )
 
 // Fencing modes of a policy: how a planned failover stops writes on the old

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -200,6 +201,7 @@ func NewGroupOffsetsDataSource() datasource.DataSource { return &GroupOffsetsDat
 type groupOffsetsModel struct {
 	Mirror             types.String           `tfsdk:"mirror"`
 	Group              types.String           `tfsdk:"group"`
+	Checkpointed       types.Bool             `tfsdk:"checkpointed"`
 	RecordsNotMirrored types.Int64            `tfsdk:"records_not_mirrored"`
 	LastError          types.String           `tfsdk:"last_error"`
 	Partitions         []groupPartitionOffset `tfsdk:"partitions"`
@@ -235,12 +237,17 @@ func (d *GroupOffsetsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				MarkdownDescription: "The consumer group, as named on the source cluster.",
 				Required:            true,
 			},
+			"checkpointed": schema.BoolAttribute{
+				MarkdownDescription: "Whether the mirror has checkpointed the group. `false` is a normal state, not an error: before the group's first checkpoint (a new mirror, a group that has committed nothing yet on the mirrored topics), " +
+					"after a mirror update and after a failover (the new active cluster is not mirrored yet); `partitions` is then empty and `last_error` says why.",
+				Computed: true,
+			},
 			"records_not_mirrored": schema.Int64Attribute{
 				MarkdownDescription: "Records the group has read on the source that are not on the target yet, summed over partitions.",
 				Computed:            true,
 			},
 			"last_error": schema.StringAttribute{
-				MarkdownDescription: "The last error checkpointing the group, retried every `checkpoint_interval`; empty when the last round worked.",
+				MarkdownDescription: "The last error checkpointing the group, retried every `checkpoint_interval`; empty when the last round worked. When `checkpointed` is false, why there is no checkpoint yet.",
 				Computed:            true,
 			},
 			"partitions": schema.ListNestedAttribute{
@@ -274,10 +281,18 @@ func (d *GroupOffsetsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	}
 	mirror, group := m.Mirror.ValueString(), m.Group.ValueString()
 	g, err := d.client.GroupCheckpoints(ctx, mirror, group)
+	var ae *agentclient.Error
+	if errors.As(err, &ae) && ae.Detail.Code == agentapi.CodeNotCheckpointed {
+		m.Checkpointed, m.RecordsNotMirrored, m.LastError = types.BoolValue(false), types.Int64Value(0), types.StringValue(ae.Detail.Message)
+		m.Partitions = []groupPartitionOffset{}
+		resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+		return
+	}
 	if err != nil {
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("read the checkpoints of group %q through mirror %q", group, mirror), err, map[string]bool{"mirror": true, "group": true}, nil)
 		return
 	}
+	m.Checkpointed = types.BoolValue(true)
 	m.RecordsNotMirrored = types.Int64Value(g.RecordsNotMirrored)
 	m.LastError = types.StringValue(g.LastError)
 	m.Partitions = []groupPartitionOffset{}
