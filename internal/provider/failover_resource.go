@@ -333,7 +333,7 @@ func (r *FailoverResource) failover(ctx context.Context, m failoverModel, fromEp
 		what := fmt.Sprintf("fail policy %q over to %q (mode %s, request %s)", name, to, req.Mode, req.RequestID)
 		if ctx.Err() == nil && strings.Contains(err.Error(), "deadline exceeded") {
 			diags.AddAttributeError(path.Root("active_cluster"), "Failover Timed Out",
-				fmt.Sprintf("Could not %s within %s. The agent may still be failing over: read GET /v1/policies/%s, then apply again (the same request id is sent, so it cannot flip twice), or raise timeouts.update. Error: %v", what, timeout, name, err))
+				fmt.Sprintf("Could not %s within %s. The agent may still be failing over: see kafka_failover_status of policy %q (or terraform plan, which refreshes it), then apply again (the same request id is sent, so it cannot flip twice), or raise timeouts.update. Error: %v", what, timeout, name, err))
 			return
 		}
 		agentDiag(diags, what, err, failoverAttrs, failoverRename)
@@ -341,7 +341,7 @@ func (r *FailoverResource) failover(ctx context.Context, m failoverModel, fromEp
 	}
 	if res.Outcome != "" && res.Outcome != agentapi.OutcomeCompleted {
 		diags.AddAttributeError(path.Root("active_cluster"), "Failover Aborted",
-			fmt.Sprintf("The failover of policy %q to %q was aborted and nothing flipped: fix what the agent says and apply again. The agent said: %s", name, to, res.Reason))
+			fmt.Sprintf("The failover of policy %q to %q was aborted and nothing flipped: fix what the agent says and apply again. The agent said: %s", name, to, terraformTerms(res.Reason)))
 		return
 	}
 	m.Epoch = types.Int64Value(res.Epoch)
@@ -443,8 +443,8 @@ func (r *FailoverResource) Delete(ctx context.Context, req resource.DeleteReques
 	}
 	resp.Diagnostics.AddWarning("Failover Resource Removed, Clusters Unchanged",
 		fmt.Sprintf("kafka_failover for policy %q is gone from the state, and nothing changed on the clusters: %s stays the active cluster (epoch %d) and applications keep using it. "+
-			"To fail over later, declare a kafka_failover for the policy again (with the active cluster it adopts it) or use POST /v1/policies/%s/failover.",
-			m.Policy.ValueString(), m.ActiveCluster.ValueString(), m.Epoch.ValueInt64(), m.Policy.ValueString()))
+			"To fail over later, declare a kafka_failover for the policy again: with the active cluster it adopts it.",
+			m.Policy.ValueString(), m.ActiveCluster.ValueString(), m.Epoch.ValueInt64()))
 }
 
 func (r *FailoverResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -112,7 +112,7 @@ func takeForecasts(ctx context.Context, c *agentclient.Client, p agentapi.Policy
 				return
 			}
 			mu.Lock()
-			snap.To[to] = standbyForecast{PlannedPossible: fc.PlannedPossible, Reason: fc.Reason, Report: compact(fc.Report)}
+			snap.To[to] = standbyForecast{PlannedPossible: fc.PlannedPossible, Reason: terraformTerms(fc.Reason), Report: compact(fc.Report)}
 			mu.Unlock()
 		}()
 	}

@@ -175,7 +175,7 @@ func (d *FailoverStatusDataSource) Read(ctx context.Context, req datasource.Read
 	for _, s := range p.Standbys {
 		m.Standbys = append(m.Standbys, standbyModel{
 			Cluster: types.StringValue(s.Cluster), Ready: types.BoolValue(s.Ready), LagRecords: types.Int64Value(s.LagRecords),
-			LagSeconds: types.Int64Value(s.LagSeconds), Reason: types.StringValue(s.Reason),
+			LagSeconds: types.Int64Value(s.LagSeconds), Reason: types.StringValue(terraformTerms(s.Reason)),
 		})
 	}
 	m.LastFailover = lastFailoverValue(ctx, p.LastFailover, &resp.Diagnostics)
@@ -283,7 +283,7 @@ func (d *GroupOffsetsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	g, err := d.client.GroupCheckpoints(ctx, mirror, group)
 	var ae *agentclient.Error
 	if errors.As(err, &ae) && ae.Detail.Code == agentapi.CodeNotCheckpointed {
-		m.Checkpointed, m.RecordsNotMirrored, m.LastError = types.BoolValue(false), types.Int64Value(0), types.StringValue(ae.Detail.Message)
+		m.Checkpointed, m.RecordsNotMirrored, m.LastError = types.BoolValue(false), types.Int64Value(0), types.StringValue(terraformTerms(ae.Detail.Message))
 		m.Partitions = []groupPartitionOffset{}
 		resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 		return
