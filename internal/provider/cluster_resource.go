@@ -94,6 +94,7 @@ func clusterSchema() schema.Schema {
 			"sasl": schema.SingleNestedAttribute{
 				MarkdownDescription: "SASL authentication. Give the password with `password_wo` (Terraform 1.11 and later: never stored in state) or, failing that, `password` (stored in state, marked sensitive).",
 				Optional:            true,
+				Validators:          []validator.Object{saslPassword{}},
 				Attributes: map[string]schema.Attribute{
 					"mechanism": schema.StringAttribute{
 						MarkdownDescription: "The SASL mechanism: one of " + mechanisms + ".",
@@ -109,9 +110,6 @@ func clusterSchema() schema.Schema {
 						MarkdownDescription: "The user's password. It is kept in Terraform state (marked sensitive); prefer `password_wo`.",
 						Optional:            true,
 						Sensitive:           true,
-						Validators: []validator.String{
-							stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("password_wo")),
-						},
 					},
 					"password_wo": schema.StringAttribute{
 						MarkdownDescription: "The user's password, write-only: sent to the agent and never stored in Terraform state (Terraform 1.11 and later). " +
@@ -176,6 +174,34 @@ func clusterSchema() schema.Schema {
 				},
 			},
 		},
+	}
+}
+
+// saslPassword asks a sasl block for exactly one of password_wo and
+// password, saying so in words.
+type saslPassword struct{}
+
+func (saslPassword) Description(context.Context) string {
+	return "needs exactly one of password_wo and password"
+}
+
+func (v saslPassword) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (saslPassword) ValidateObject(_ context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	pw, wo := req.ConfigValue.Attributes()["password"], req.ConfigValue.Attributes()["password_wo"]
+	if pw == nil || wo == nil || pw.IsUnknown() || wo.IsUnknown() {
+		return
+	}
+	switch {
+	case pw.IsNull() && wo.IsNull():
+		resp.Diagnostics.AddAttributeError(req.Path, "Missing SASL Password",
+			"sasl needs the user's password: set sasl.password_wo (write-only, Terraform 1.11 and later) with sasl.password_wo_version, or sasl.password (kept in state, marked sensitive).")
+	case !pw.IsNull() && !wo.IsNull():
+		resp.Diagnostics.AddAttributeError(req.Path, "Two SASL Passwords",
+			"set only one of sasl.password_wo and sasl.password: the write-only password_wo keeps it out of state.")
 	}
 }
 

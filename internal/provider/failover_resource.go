@@ -27,9 +27,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = &FailoverResource{}
-	_ resource.ResourceWithImportState = &FailoverResource{}
-	_ resource.ResourceWithModifyPlan  = &FailoverResource{}
+	_ resource.ResourceWithConfigure      = &FailoverResource{}
+	_ resource.ResourceWithImportState    = &FailoverResource{}
+	_ resource.ResourceWithModifyPlan     = &FailoverResource{}
+	_ resource.ResourceWithValidateConfig = &FailoverResource{}
 )
 
 // FailoverResource is the active cluster of a failover policy: changing
@@ -187,6 +188,10 @@ func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, CreateDescription: "How long a failover may take when the resource is created with another cluster than the active one. Default: the policy's `drain_timeout` plus 2 minutes.", UpdateDescription: "How long a failover may take. Default: the policy's `drain_timeout` plus 2 minutes."}),
 		},
 	}
+}
+
+func (r *FailoverResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	positiveTimeouts(ctx, req.Config, &resp.Diagnostics, "create", "update")
 }
 
 func (r *FailoverResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {

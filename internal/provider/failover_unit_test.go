@@ -41,7 +41,7 @@ func TestForecastSaysWhatIsAtRiskAndWhetherPlannedIsPossible(t *testing.T) {
 	}
 	for _, want := range []string{
 		"from north-america to europe (mode planned). According to the agent at 2026-11-24T20:00:01Z, 43 records in 2 of 3 partitions are not mirrored yet",
-		"1 checkpointed consumer groups would re-read 0 records they had committed; a planned failover is not possible now.",
+		"1 checkpointed consumer group would re-read 0 records they had committed; a planned failover is not possible now.",
 		`With mode = "planned" the agent will refuse this failover now: wait until the partitions at risk have caught up with europe`,
 	} {
 		if !strings.Contains(detail, want) {

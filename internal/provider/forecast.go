@@ -284,19 +284,19 @@ func forecastWarning(snap forecastSnapshot, to, mode string, fc standbyForecast)
 	if fc.PlannedPossible {
 		possible = "possible now"
 	}
-	detail := fmt.Sprintf("Applying this plan fails the policy over from %s to %s (mode %s). According to the agent at %s, %d records in %d of %d partitions are not mirrored yet, "+
-		"and %d checkpointed consumer groups would re-read %d records they had committed; a planned failover is %s. %s See the plan's forecast attribute for the figures.",
-		from, to, mode, snap.AsOf.UTC().Format(time.RFC3339), rep.RecordsLost, rep.PartitionsAtRisk, rep.Partitions,
-		len(rep.Groups), recordsReread, possible, forecastOutcome(from, to, snap.Fencing, mode, fc.PlannedPossible))
-	return fmt.Sprintf("Failover Forecast: %s At Risk", records(rep.RecordsLost)), detail
+	detail := fmt.Sprintf("Applying this plan fails the policy over from %s to %s (mode %s). According to the agent at %s, %s in %d of %s are not mirrored yet, "+
+		"and %s would re-read %s they had committed; a planned failover is %s. %s See the plan's forecast attribute for the figures.",
+		from, to, mode, snap.AsOf.UTC().Format(time.RFC3339), plural(rep.RecordsLost, "record"), rep.PartitionsAtRisk, plural(int64(rep.Partitions), "partition"),
+		plural(int64(len(rep.Groups)), "checkpointed consumer group"), plural(recordsReread, "record"), possible, forecastOutcome(from, to, snap.Fencing, mode, fc.PlannedPossible))
+	return fmt.Sprintf("Failover Forecast: %s At Risk", plural(rep.RecordsLost, "Record")), detail
 }
 
-// records is n records, in words.
-func records(n int64) string {
+// plural is n of noun, in words: "1 record", "2 records".
+func plural(n int64, noun string) string {
 	if n == 1 {
-		return "1 Record"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d Records", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // forecastOutcome says what applying a failover from `from` does under the

@@ -21,9 +21,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = &ReconciliationResource{}
-	_ resource.ResourceWithModifyPlan  = &ReconciliationResource{}
-	_ resource.ResourceWithImportState = &ReconciliationResource{}
+	_ resource.ResourceWithConfigure      = &ReconciliationResource{}
+	_ resource.ResourceWithModifyPlan     = &ReconciliationResource{}
+	_ resource.ResourceWithImportState    = &ReconciliationResource{}
+	_ resource.ResourceWithValidateConfig = &ReconciliationResource{}
 )
 
 // ReconciliationResource reconciles a cluster that a forced failover left
@@ -101,6 +102,10 @@ func (r *ReconciliationResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, CreateDescription: "How long the reconciliation may take. Default `10m`."}),
 		},
 	}
+}
+
+func (r *ReconciliationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	positiveTimeouts(ctx, req.Config, &resp.Diagnostics, "create")
 }
 
 func (r *ReconciliationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
