@@ -187,7 +187,7 @@ func (s *server) groupCheckpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	cps, ok := s.Groups(name, group)
 	if !ok {
-		writeError(w, http.StatusNotFound, agentapiErr(codeNotFound, "", fmt.Sprintf("mirror %q has no checkpoint of group %q yet: check that groups.include matches it and that it has committed offsets on topics the mirror copies", name, group)))
+		writeError(w, http.StatusNotFound, agentapiErr(agentapi.CodeNotCheckpointed, "", fmt.Sprintf("mirror %q has no checkpoint of group %q yet: check that groups.include matches it and that it has committed offsets on topics the mirror copies", name, group)))
 		return
 	}
 	writeJSON(w, http.StatusOK, cps)

@@ -173,7 +173,7 @@ func (s *server) standbys(p agentapi.Policy) []agentapi.StandbyStatus {
 			sb.Reason += "; " + why
 		}
 		if slices.Contains(p.Diverged, c) {
-			sb.Reason = c + " was left behind by a forced failover and may hold records never mirrored; it cannot take over until they are reconciled: POST /v1/policies/" + p.Name + "/reverse once it is back"
+			sb.Reason = fmt.Sprintf("%s was left behind by a forced failover and may hold records never mirrored; it cannot take over until they are reconciled: POST /v1/policies/%s/reverse once it is back", c, p.Name)
 		}
 		sb.Ready = sb.Reason == ""
 		out = append(out, sb)

@@ -257,6 +257,10 @@ const (
 	CodeTooLarge = "too_large"
 	// CodeUnsupportedMediaType is a body sent as anything but JSON.
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	// CodeNotCheckpointed answers a group the mirror has no checkpoint of
+	// yet (HTTP 404): a normal state before its first checkpoint, after a
+	// mirror update or a failover, unlike a mirror that does not exist.
+	CodeNotCheckpointed = "not_checkpointed"
 )
 
 // Fencing modes of a policy: how a planned failover stops writes on the old

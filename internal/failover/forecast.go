@@ -68,6 +68,9 @@ func (e *Executor) Forecast(ctx context.Context, name, to string) (agentapi.Fore
 		fc.Reason = fmt.Sprintf("the active cluster %s does not answer (%v): only a forced failover is possible, and it would lose what the report says", p.Active, err)
 	case lag.records > p.MaxLagRecords || lag.seconds > p.MaxLagSeconds:
 		fc.Reason = fmt.Sprintf("the mirrors lag by %d records / %ds, over the policy's limits: a planned failover would be refused now", lag.records, lag.seconds)
+	case p.Fencing == agentapi.FencingNone:
+		fc.PlannedPossible = true
+		fc.Reason = "a planned failover now would drain the mirrors and lose nothing written before the producers stop: with fencing none the agent does not fence writes"
 	default:
 		fc.PlannedPossible = true
 		fc.Reason = "a planned failover now would fence writes, drain the mirrors and lose nothing"

@@ -54,6 +54,8 @@ type tlsModel struct {
 	CAPEM              types.String `tfsdk:"ca_pem"`
 	CertPEM            types.String `tfsdk:"cert_pem"`
 	KeyPEM             types.String `tfsdk:"key_pem"`
+	KeyPEMWO           types.String `tfsdk:"key_pem_wo"`
+	KeyPEMWOVersion    types.Int64  `tfsdk:"key_pem_wo_version"`
 	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
 }
 
@@ -92,6 +94,7 @@ func clusterSchema() schema.Schema {
 			"sasl": schema.SingleNestedAttribute{
 				MarkdownDescription: "SASL authentication. Give the password with `password_wo` (Terraform 1.11 and later: never stored in state) or, failing that, `password` (stored in state, marked sensitive).",
 				Optional:            true,
+				Validators:          []validator.Object{saslPassword{}},
 				Attributes: map[string]schema.Attribute{
 					"mechanism": schema.StringAttribute{
 						MarkdownDescription: "The SASL mechanism: one of " + mechanisms + ".",
@@ -107,9 +110,6 @@ func clusterSchema() schema.Schema {
 						MarkdownDescription: "The user's password. It is kept in Terraform state (marked sensitive); prefer `password_wo`.",
 						Optional:            true,
 						Sensitive:           true,
-						Validators: []validator.String{
-							stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("password_wo")),
-						},
 					},
 					"password_wo": schema.StringAttribute{
 						MarkdownDescription: "The user's password, write-only: sent to the agent and never stored in Terraform state (Terraform 1.11 and later). " +
@@ -126,7 +126,7 @@ func clusterSchema() schema.Schema {
 				},
 			},
 			"tls": schema.SingleNestedAttribute{
-				MarkdownDescription: "Connect to the brokers over TLS. An empty block (`tls = {}`) uses TLS with the system's CAs.",
+				MarkdownDescription: "Connect to the brokers over TLS. An empty block (`tls = {}`) uses TLS with the system's CAs. Give a client key with `key_pem_wo` (Terraform 1.11 and later: never stored in state) or, failing that, `key_pem` (stored in state, marked sensitive).",
 				Optional:            true,
 				Attributes: map[string]schema.Attribute{
 					"ca_pem": schema.StringAttribute{
@@ -141,13 +141,29 @@ func clusterSchema() schema.Schema {
 							"; the client key goes in key_pem, which is sensitive")},
 					},
 					"key_pem": schema.StringAttribute{
-						MarkdownDescription: "Unencrypted PEM private key of `cert_pem`: `-----BEGIN PRIVATE KEY-----` (PKCS #8), `RSA PRIVATE KEY` or `EC PRIVATE KEY`. Sent to the agent, which never returns it; kept in Terraform state, marked sensitive.",
+						MarkdownDescription: "Unencrypted PEM private key of `cert_pem`: `-----BEGIN PRIVATE KEY-----` (PKCS #8), `RSA PRIVATE KEY` or `EC PRIVATE KEY`. Sent to the agent, which never returns it; kept in Terraform state, marked sensitive: prefer `key_pem_wo`.",
 						Optional:            true,
 						Sensitive:           true,
 						Validators: []validator.String{
 							stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("cert_pem")),
+							stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("key_pem_wo")),
 							pemPrivateKey("key_pem", "client.key"),
 						},
+					},
+					"key_pem_wo": schema.StringAttribute{
+						MarkdownDescription: "The private key of `cert_pem` as in `key_pem`, write-only: sent to the agent on every create and update and never stored in Terraform state (Terraform 1.11 and later). " +
+							"Terraform cannot see a change of a write-only value: raise `key_pem_wo_version` to send a new key. It may come from an ephemeral resource or variable, or from `file(\"client.key\")`.",
+						Optional:  true,
+						Sensitive: true,
+						WriteOnly: true,
+						Validators: []validator.String{
+							stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("cert_pem")),
+							pemPrivateKey("key_pem_wo", "client.key"),
+						},
+					},
+					"key_pem_wo_version": schema.Int64Attribute{
+						MarkdownDescription: "Any number; change it to send the current `key_pem_wo` to the agent.",
+						Optional:            true,
 					},
 					"insecure_skip_verify": schema.BoolAttribute{
 						MarkdownDescription: "Do not verify the brokers' certificates. For tests only. Default `false`.",
@@ -158,6 +174,34 @@ func clusterSchema() schema.Schema {
 				},
 			},
 		},
+	}
+}
+
+// saslPassword asks a sasl block for exactly one of password_wo and
+// password, saying so in words.
+type saslPassword struct{}
+
+func (saslPassword) Description(context.Context) string {
+	return "needs exactly one of password_wo and password"
+}
+
+func (v saslPassword) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (saslPassword) ValidateObject(_ context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	pw, wo := req.ConfigValue.Attributes()["password"], req.ConfigValue.Attributes()["password_wo"]
+	if pw == nil || wo == nil || pw.IsUnknown() || wo.IsUnknown() {
+		return
+	}
+	switch {
+	case pw.IsNull() && wo.IsNull():
+		resp.Diagnostics.AddAttributeError(req.Path, "Missing SASL Password",
+			"sasl needs the user's password: set sasl.password_wo (write-only, Terraform 1.11 and later) with sasl.password_wo_version, or sasl.password (kept in state, marked sensitive).")
+	case !pw.IsNull() && !wo.IsNull():
+		resp.Diagnostics.AddAttributeError(req.Path, "Two SASL Passwords",
+			"set only one of sasl.password_wo and sasl.password: the write-only password_wo keeps it out of state.")
 	}
 }
 
@@ -187,6 +231,10 @@ func (r *ClusterResource) put(ctx context.Context, plan tfsdk.Plan, config tfsdk
 	if cfg.SASL != nil && !cfg.SASL.PasswordWO.IsNull() {
 		c.SASL.Password = cfg.SASL.PasswordWO.ValueString()
 		rename["sasl.password"] = "sasl.password_wo"
+	}
+	if cfg.TLS != nil && !cfg.TLS.KeyPEMWO.IsNull() {
+		c.TLS.KeyPEM = cfg.TLS.KeyPEMWO.ValueString()
+		rename["tls.key_pem"] = "tls.key_pem_wo"
 	}
 	stored, err := r.client.PutCluster(ctx, c)
 	if err != nil {
@@ -250,7 +298,7 @@ func clusterToAPI(m clusterModel) agentapi.Cluster {
 
 // clusterFromAPI is the state of a cluster as the agent answers it. The
 // agent never returns secrets, so password and key_pem come from prior
-// (the plan or the previous state); password_wo is never kept.
+// (the plan or the previous state); password_wo and key_pem_wo are never kept.
 func clusterFromAPI(c agentapi.Cluster, prior clusterModel) clusterModel {
 	m := clusterModel{Name: types.StringValue(c.Name), BootstrapServers: listOf(c.BootstrapServers, prior.BootstrapServers)}
 	if c.SASL != nil {
@@ -271,7 +319,12 @@ func clusterFromAPI(c agentapi.Cluster, prior clusterModel) clusterModel {
 			CAPEM:              optionalString(c.TLS.CAPEM, nullOr(prior.TLS, func(t *tlsModel) types.String { return t.CAPEM })),
 			CertPEM:            optionalString(c.TLS.CertPEM, nullOr(prior.TLS, func(t *tlsModel) types.String { return t.CertPEM })),
 			KeyPEM:             nullOr(prior.TLS, func(t *tlsModel) types.String { return t.KeyPEM }),
+			KeyPEMWO:           types.StringNull(),
+			KeyPEMWOVersion:    types.Int64Null(),
 			InsecureSkipVerify: types.BoolValue(c.TLS.InsecureSkipVerify),
+		}
+		if prior.TLS != nil {
+			m.TLS.KeyPEMWOVersion = prior.TLS.KeyPEMWOVersion
 		}
 	}
 	return m

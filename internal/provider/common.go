@@ -1,10 +1,14 @@
 package provider
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentclient"
@@ -65,4 +69,20 @@ func optionalString(s string, prior types.String) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(s)
+}
+
+// positiveTimeouts refuses a zero or negative duration in the timeouts
+// block: the timeouts package takes any Go duration, and such a deadline
+// would fail the apply at once.
+func positiveTimeouts(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics, names ...string) {
+	for _, n := range names {
+		var v types.String
+		p := path.Root("timeouts").AtName(n)
+		if d := config.GetAttribute(ctx, p, &v); d.HasError() || v.IsNull() || v.IsUnknown() {
+			continue
+		}
+		if d, err := time.ParseDuration(v.ValueString()); err == nil && d <= 0 {
+			diags.AddAttributeError(p, "Invalid Timeout", fmt.Sprintf("timeouts.%s is %q: give a positive duration such as \"10m\".", n, v.ValueString()))
+		}
+	}
 }

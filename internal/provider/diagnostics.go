@@ -25,7 +25,7 @@ func agentDiag(diags *diag.Diagnostics, what string, err error, attrs map[string
 			fmt.Sprintf("Could not %s. Check that the agent is running and that agent_url points at it, then apply again. Error: %v", what, err))
 		return
 	}
-	msg := e.Detail.Message
+	msg := terraformTerms(e.Detail.Message)
 	switch {
 	case e.StatusCode == http.StatusUnauthorized:
 		diags.AddError("Agent Refused The Token",
@@ -78,4 +78,27 @@ func fieldPath(field string) (path.Path, bool) {
 		}
 	}
 	return p, true
+}
+
+// apiHints rewrite the agent's hints, written for users of its HTTP API, in
+// the terms of a Terraform configuration, in this order.
+var apiHints = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`create it with PUT /v1/clusters/(\S+) first`), `declare a kafka_cluster with name = "$1" and refer to it (kafka_cluster.<label>.name), so that Terraform creates it first`},
+	{regexp.MustCompile(`create it with PUT /v1/mirrors/(\S+) first`), `declare a kafka_mirror with name = "$1" and refer to it (kafka_mirror.<label>.name), so that Terraform creates it first`},
+	{regexp.MustCompile(`POST /v1/policies/[^/\s]+/reverse to the agent with \{[^}]*\} \(in Terraform: (a kafka_failover_reconciliation of "[^"]+")\)`), `declare $1`},
+	{regexp.MustCompile(`POST /v1/policies/([^/\s]+)/reverse with \{"cluster": "([^"]+)"[^}]*\}`), `the kafka_failover_reconciliation of cluster "$2" in policy "$1" (apply it again)`},
+	{regexp.MustCompile(`POST /v1/policies/([^/\s]+)/reverse`), `a kafka_failover_reconciliation in policy "$1"`},
+	{regexp.MustCompile(`POST /v1/policies/[^/\s]+/failover`), `active_cluster of its kafka_failover`},
+	{regexp.MustCompile(`delete (the policy )?with \?forget_diverged=true`), `set forget_diverged_on_destroy = true on the kafka_failover_policy, apply, and destroy it`},
+}
+
+// terraformTerms is an agent's message as a Terraform user acts on it.
+func terraformTerms(msg string) string {
+	for _, h := range apiHints {
+		msg = h.re.ReplaceAllString(msg, h.with)
+	}
+	return msg
 }

@@ -27,9 +27,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = &FailoverResource{}
-	_ resource.ResourceWithImportState = &FailoverResource{}
-	_ resource.ResourceWithModifyPlan  = &FailoverResource{}
+	_ resource.ResourceWithConfigure      = &FailoverResource{}
+	_ resource.ResourceWithImportState    = &FailoverResource{}
+	_ resource.ResourceWithModifyPlan     = &FailoverResource{}
+	_ resource.ResourceWithValidateConfig = &FailoverResource{}
 )
 
 // FailoverResource is the active cluster of a failover policy: changing
@@ -49,32 +50,32 @@ type failoverModel struct {
 	ActiveBootstrapServers types.List     `tfsdk:"active_bootstrap_servers"`
 	CompletedAt            types.String   `tfsdk:"completed_at"`
 	Report                 types.Object   `tfsdk:"report"`
+	Forecast               types.Object   `tfsdk:"forecast"`
 	Timeouts               timeouts.Value `tfsdk:"timeouts"`
 }
 
 type reportModel struct {
-	RecordsLost       int64                `tfsdk:"records_lost"`
-	SourceLastContact types.String         `tfsdk:"source_last_contact"`
-	Accuracy          types.String         `tfsdk:"accuracy"`
-	OffsetsCommitted  int64                `tfsdk:"offsets_committed"`
-	Partitions        []partitionLossModel `tfsdk:"partitions"`
-	Groups            []groupModel         `tfsdk:"groups"`
+	RecordsLost          int64                `tfsdk:"records_lost"`
+	SourceLastContact    types.String         `tfsdk:"source_last_contact"`
+	Accuracy             types.String         `tfsdk:"accuracy"`
+	OffsetsCommitted     int64                `tfsdk:"offsets_committed"`
+	PartitionsTotal      int64                `tfsdk:"partitions_total"`
+	PartitionsWithLosses int64                `tfsdk:"partitions_with_losses"`
+	Partitions           []partitionLossModel `tfsdk:"partitions"`
+	Groups               []groupModel         `tfsdk:"groups"`
 }
 
 type partitionLossModel struct {
-	Mirror              string       `tfsdk:"mirror"`
-	Topic               string       `tfsdk:"topic"`
-	TargetTopic         string       `tfsdk:"target_topic"`
-	Partition           int64        `tfsdk:"partition"`
-	SourceHighWatermark int64        `tfsdk:"source_high_watermark"`
-	ObservedAt          types.String `tfsdk:"high_watermark_observed_at"`
-	LowerBound          bool         `tfsdk:"lower_bound"`
-	MirroredUpTo        int64        `tfsdk:"mirrored_up_to"`
-	RecordsLost         int64        `tfsdk:"records_lost"`
+	Topic       string       `tfsdk:"topic"`
+	Partition   int64        `tfsdk:"partition"`
+	RecordsLost int64        `tfsdk:"records_lost"`
+	ObservedAt  types.String `tfsdk:"high_watermark_observed_at"`
+	LowerBound  bool         `tfsdk:"lower_bound"`
 }
 
 type groupModel struct {
 	Group              string `tfsdk:"group"`
+	RecordsReread      int64  `tfsdk:"records_reread"`
 	RecordsNotMirrored int64  `tfsdk:"records_not_mirrored"`
 	CheckpointedAt     string `tfsdk:"checkpointed_at"`
 	Partitions         int64  `tfsdk:"partitions"`
@@ -82,15 +83,15 @@ type groupModel struct {
 
 var (
 	partitionLossTypes = map[string]attr.Type{
-		"mirror": types.StringType, "topic": types.StringType, "target_topic": types.StringType, "partition": types.Int64Type,
-		"source_high_watermark": types.Int64Type, "high_watermark_observed_at": types.StringType, "lower_bound": types.BoolType,
-		"mirrored_up_to": types.Int64Type, "records_lost": types.Int64Type,
+		"topic": types.StringType, "partition": types.Int64Type, "records_lost": types.Int64Type,
+		"high_watermark_observed_at": types.StringType, "lower_bound": types.BoolType,
 	}
 	groupTypes = map[string]attr.Type{
-		"group": types.StringType, "records_not_mirrored": types.Int64Type, "checkpointed_at": types.StringType, "partitions": types.Int64Type,
+		"group": types.StringType, "records_reread": types.Int64Type, "records_not_mirrored": types.Int64Type, "checkpointed_at": types.StringType, "partitions": types.Int64Type,
 	}
 	reportTypes = map[string]attr.Type{
 		"records_lost": types.Int64Type, "source_last_contact": types.StringType, "accuracy": types.StringType, "offsets_committed": types.Int64Type,
+		"partitions_total": types.Int64Type, "partitions_with_losses": types.Int64Type,
 		"partitions": types.ListType{ElemType: types.ObjectType{AttrTypes: partitionLossTypes}},
 		"groups":     types.ListType{ElemType: types.ObjectType{AttrTypes: groupTypes}},
 	}
@@ -111,7 +112,7 @@ func (r *FailoverResource) Metadata(_ context.Context, req resource.MetadataRequ
 func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "The active cluster of a `kafka_failover_policy`. Changing `active_cluster` and applying is the failover: `planned` when the active region is healthy (fence writes, drain the mirrors, lose nothing), " +
-			"`forced` when it is lost (flip now and report exactly what was never mirrored). `terraform plan` shows the agent's forecast of a change as a warning, so reviewers see the cost before apply.\n\n" +
+			"`forced` when it is lost (flip now and report exactly what was never mirrored). `terraform plan` puts the agent's forecast of the change in the plan as the `forecast` attribute (and says it in a warning), so reviewers, CI jobs and policy checks see the cost before apply.\n\n" +
 			"Creating the resource with the policy's current active cluster adopts it without flipping. Deleting the resource changes nothing on the clusters. " +
 			"If the active cluster was changed outside Terraform (through the agent's API), the next plan shows `active_cluster` moving back to the configuration's value; " +
 			"after a forced failover the old active cluster is *diverged* and no failover can go back to it until its unmirrored records are reconciled by a `kafka_failover_reconciliation`.",
@@ -174,33 +175,14 @@ func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 						MarkdownDescription: "Partitions whose translated consumer group offset was committed on the new active cluster.",
 						Computed:            true,
 					},
-					"partitions": schema.ListNestedAttribute{
-						MarkdownDescription: "Per mirrored partition: what the old active cluster held and what reached the new one.",
-						Computed:            true,
-						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-							"mirror":                     schema.StringAttribute{MarkdownDescription: "The mirror that copied the partition.", Computed: true},
-							"topic":                      schema.StringAttribute{MarkdownDescription: "The topic on the old active cluster.", Computed: true},
-							"target_topic":               schema.StringAttribute{MarkdownDescription: "The topic on the new active cluster.", Computed: true},
-							"partition":                  schema.Int64Attribute{MarkdownDescription: "The partition number.", Computed: true},
-							"source_high_watermark":      schema.Int64Attribute{MarkdownDescription: "The last high watermark the agent saw on the old active cluster.", Computed: true},
-							"high_watermark_observed_at": schema.StringAttribute{MarkdownDescription: "When the old active cluster answered `source_high_watermark` (RFC 3339); null if it never did.", Computed: true},
-							"lower_bound":                schema.BoolAttribute{MarkdownDescription: "The partition was not observed within a watch round of `source_last_contact`: `records_lost` may be below the truth.", Computed: true},
-							"mirrored_up_to":             schema.Int64Attribute{MarkdownDescription: "One past the last source offset that reached the new active cluster.", Computed: true},
-							"records_lost":               schema.Int64Attribute{MarkdownDescription: "Records of the partition that were never mirrored.", Computed: true},
-						}},
-					},
-					"groups": schema.ListNestedAttribute{
-						MarkdownDescription: "Per checkpointed consumer group: where it resumes on the new active cluster.",
-						Computed:            true,
-						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-							"group":                schema.StringAttribute{MarkdownDescription: "The consumer group.", Computed: true},
-							"records_not_mirrored": schema.Int64Attribute{MarkdownDescription: "Records the group had read on the old active cluster that never reached the new one: the group will not see them again.", Computed: true},
-							"checkpointed_at":      schema.StringAttribute{MarkdownDescription: "The group's offsets are known up to this time (RFC 3339); what it consumed on the old active cluster after it, it reads again.", Computed: true},
-							"partitions":           schema.Int64Attribute{MarkdownDescription: "Partitions of the group that were translated.", Computed: true},
-						}},
-					},
+					"partitions_total":       schema.Int64Attribute{MarkdownDescription: "Mirrored partitions the failover counted.", Computed: true},
+					"partitions_with_losses": schema.Int64Attribute{MarkdownDescription: "Partitions that lost records or whose figure is a lower bound.", Computed: true},
+					"partitions": partitionsAttribute(fmt.Sprintf("The partitions with losses, most records first, at most %d, so that the next failover's plan stays short; "+
+						"every partition's figures are in `kafka-failover-agent`'s policy answer (`GET /v1/policies/{name}`, `last_failover.report`).", listedPartitions)),
+					"groups": groupsAttribute(),
 				},
 			},
+			"forecast": forecastAttribute(),
 		},
 		Blocks: map[string]schema.Block{
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, CreateDescription: "How long a failover may take when the resource is created with another cluster than the active one. Default: the policy's `drain_timeout` plus 2 minutes.", UpdateDescription: "How long a failover may take. Default: the policy's `drain_timeout` plus 2 minutes."}),
@@ -208,13 +190,18 @@ func (r *FailoverResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 	}
 }
 
+func (r *FailoverResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	positiveTimeouts(ctx, req.Config, &resp.Diagnostics, "create", "update")
+}
+
 func (r *FailoverResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan makes the computed results unknown when active_cluster changes
-// (they are the failover's), and shows the agent's forecast of that failover
-// as a warning, so that it is in the plan reviewers read.
+// (they are the failover's), and puts the agent's forecast of that failover
+// in the plan, as the forecast attribute and as a warning, so that it is in
+// the plan reviewers and policy checks read.
 func (r *FailoverResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
@@ -224,67 +211,58 @@ func (r *FailoverResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if resp.Diagnostics.HasError() || plan.Policy.IsUnknown() || plan.ActiveCluster.IsUnknown() {
 		return
 	}
-	to := plan.ActiveCluster.ValueString()
-	if !req.State.Raw.IsNull() {
-		var state failoverModel
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-		if resp.Diagnostics.HasError() || state.ActiveCluster.ValueString() == to {
-			return
-		}
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("epoch"), types.Int64Unknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("active_bootstrap_servers"), types.ListUnknown(types.StringType))...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("completed_at"), types.StringUnknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("report"), types.ObjectUnknown(reportTypes))...)
+	to, name := plan.ActiveCluster.ValueString(), plan.Policy.ValueString()
+	if req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), types.ObjectNull(forecastTypes))...)
+		r.warnCreate(ctx, name, to, plan.Mode.ValueString(), &resp.Diagnostics)
+		return
 	}
+	var state failoverModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || state.ActiveCluster.ValueString() == to {
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("epoch"), types.Int64Unknown())...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("active_bootstrap_servers"), types.ListUnknown(types.StringType))...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("completed_at"), types.StringUnknown())...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("report"), types.ObjectUnknown(reportTypes))...)
+	from, mode := state.ActiveCluster.ValueString(), plan.Mode.ValueString()
+	snap, fc, ok := loadForecast(ctx, req.Private, from, state.Epoch.ValueInt64(), to)
+	if !ok {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), types.ObjectNull(forecastTypes))...)
+		resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), "Failover Forecast Unavailable",
+			fmt.Sprintf("This plan fails policy %s over from %s to %s, but the refresh before it got no forecast from the agent, so the plan's forecast is null. "+
+				"Review kafka_failover_status for the policy, or run terraform plan again (without -refresh=false) once the agent answers.", name, from, to))
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), forecastValue(ctx, snap, to, mode, fc, &resp.Diagnostics))...)
+	if _, inPlan := refreshed.Load(refreshKey{r.client, name, snap.AsOf.UnixNano()}); inPlan {
+		summary, detail := forecastWarning(snap, to, mode, fc)
+		resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), summary, detail)
+	}
+}
+
+// warnCreate warns when a new kafka_failover would fail its policy over
+// rather than adopt its active cluster. Only a warning: without a prior
+// refresh there is no forecast the apply would plan again the same.
+func (r *FailoverResource) warnCreate(ctx context.Context, name, to, mode string, diags *diag.Diagnostics) {
 	if r.client == nil {
 		return
 	}
-	name := plan.Policy.ValueString()
 	p, err := r.client.GetPolicy(ctx, name)
 	if err != nil || p.Active == to {
 		// A policy created in the same apply, or an adoption: nothing to forecast.
 		return
 	}
-	fc, err := r.client.Forecast(ctx, name, to)
-	if err != nil {
-		resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), "Failover Forecast Unavailable",
-			fmt.Sprintf("This plan fails policy %s over from %s to %s, but the agent could not say what it would lose: review the standbys with GET /v1/policies/%s before applying. Error: %v", name, p.Active, to, name, err))
+	snap := takeForecasts(ctx, r.client, p)
+	fc, ok := snap.To[to]
+	if !ok {
+		diags.AddAttributeWarning(path.Root("active_cluster"), "Failover Forecast Unavailable",
+			fmt.Sprintf("Creating this kafka_failover fails policy %s over from %s to %s, but the agent could not say what it would lose: review kafka_failover_status for the policy before applying.", name, p.Active, to))
 		return
 	}
-	summary, detail := forecastWarning(fc, plan.Mode.ValueString())
-	resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), summary, detail)
-}
-
-// forecastWarning words the agent's forecast for a reviewer of the plan.
-func forecastWarning(fc agentapi.Forecast, mode string) (string, string) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Applying this plan fails policy %s over from %s to %s (mode %s). If it happened now, according to the agent:\n", fc.Policy, fc.From, fc.To, mode)
-	fmt.Fprintf(&b, "- records at risk (on %s, not mirrored to %s): %d\n", fc.From, fc.To, fc.Report.RecordsLost)
-	for _, p := range fc.Report.Partitions {
-		if p.RecordsLost > 0 {
-			fmt.Fprintf(&b, "  - %s[%d]: %d\n", p.Topic, p.Partition, p.RecordsLost)
-		}
-	}
-	if len(fc.Report.Groups) == 0 {
-		b.WriteString("- consumer groups: none checkpointed\n")
-	}
-	for _, g := range fc.Report.Groups {
-		fmt.Fprintf(&b, "- group %s: %d records read but not mirrored; re-reads what it consumed after %s\n", g.Group, g.RecordsNotMirrored, g.CheckpointedAt.UTC().Format(time.RFC3339))
-	}
-	possible := "no"
-	if fc.PlannedPossible {
-		possible = "yes"
-	}
-	fmt.Fprintf(&b, "- planned failover possible now: %s (%s)\n", possible, fc.Reason)
-	switch {
-	case mode == agentapi.ModePlanned && !fc.PlannedPossible:
-		b.WriteString("With mode = \"planned\" the agent will refuse this failover now: wait until the standby is ready, or set mode = \"forced\" if the active cluster is lost.")
-	case mode == agentapi.ModeForced:
-		b.WriteString("With mode = \"forced\" the records at risk are lost to applications, and " + fc.From + " cannot become active again until its unmirrored records are reconciled.")
-	default:
-		b.WriteString("With mode = \"planned\" writes to " + fc.From + " are fenced and the mirrors drained first: nothing is lost.")
-	}
-	return fmt.Sprintf("Failover Forecast: %d Records At Risk", fc.Report.RecordsLost), b.String()
+	summary, detail := forecastWarning(snap, to, mode, fc)
+	diags.AddAttributeWarning(path.Root("active_cluster"), summary, detail)
 }
 
 func (r *FailoverResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -360,7 +338,7 @@ func (r *FailoverResource) failover(ctx context.Context, m failoverModel, fromEp
 		what := fmt.Sprintf("fail policy %q over to %q (mode %s, request %s)", name, to, req.Mode, req.RequestID)
 		if ctx.Err() == nil && strings.Contains(err.Error(), "deadline exceeded") {
 			diags.AddAttributeError(path.Root("active_cluster"), "Failover Timed Out",
-				fmt.Sprintf("Could not %s within %s. The agent may still be failing over: read GET /v1/policies/%s, then apply again (the same request id is sent, so it cannot flip twice), or raise timeouts.update. Error: %v", what, timeout, name, err))
+				fmt.Sprintf("Could not %s within %s. The agent may still be failing over: see kafka_failover_status of policy %q (or terraform plan, which refreshes it), then apply again (the same request id is sent, so it cannot flip twice), or raise timeouts.update. Error: %v", what, timeout, name, err))
 			return
 		}
 		agentDiag(diags, what, err, failoverAttrs, failoverRename)
@@ -368,7 +346,7 @@ func (r *FailoverResource) failover(ctx context.Context, m failoverModel, fromEp
 	}
 	if res.Outcome != "" && res.Outcome != agentapi.OutcomeCompleted {
 		diags.AddAttributeError(path.Root("active_cluster"), "Failover Aborted",
-			fmt.Sprintf("The failover of policy %q to %q was aborted and nothing flipped: fix what the agent says and apply again. The agent said: %s", name, to, res.Reason))
+			fmt.Sprintf("The failover of policy %q to %q was aborted and nothing flipped: fix what the agent says and apply again. The agent said: %s", name, to, terraformTerms(res.Reason)))
 		return
 	}
 	m.Epoch = types.Int64Value(res.Epoch)
@@ -409,6 +387,7 @@ func (r *FailoverResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, failoverFromPolicy(ctx, p, m, &resp.Diagnostics))...)
+	resp.Diagnostics.Append(saveForecasts(ctx, r.client, name, resp.Private, takeForecasts(ctx, r.client, p))...)
 }
 
 // failoverFromPolicy is the state as the policy answers it; prior keeps the
@@ -442,25 +421,19 @@ func timeValue(t time.Time) types.String {
 	return types.StringValue(t.UTC().Format(time.RFC3339Nano))
 }
 
-// reportValue is a failover report as the report attribute.
+// reportValue is a failover report as the report attribute: compact, so
+// that the next failover's plan, which shows it replaced, stays short.
 func reportValue(ctx context.Context, rep *agentapi.FailoverReport, diags *diag.Diagnostics) types.Object {
 	if rep == nil {
 		return types.ObjectNull(reportTypes)
 	}
-	rm := reportModel{RecordsLost: rep.RecordsLost, OffsetsCommitted: int64(rep.OffsetsCommitted),
-		SourceLastContact: types.StringNull(), Accuracy: types.StringValue(rep.Accuracy),
-		Partitions: []partitionLossModel{}, Groups: []groupModel{}}
-	if rep.SourceLastContact != nil {
-		rm.SourceLastContact = timeValue(*rep.SourceLastContact)
-	}
-	for _, p := range rep.Partitions {
-		rm.Partitions = append(rm.Partitions, partitionLossModel{Mirror: p.Mirror, Topic: p.Topic, TargetTopic: p.TargetTopic, Partition: int64(p.Partition),
-			SourceHighWatermark: p.SourceHighWatermark, ObservedAt: timeValue(p.HighWatermarkObservedAt), LowerBound: p.LowerBound,
-			MirroredUpTo: p.MirroredUpTo, RecordsLost: p.RecordsLost})
-	}
-	for _, g := range rep.Groups {
-		rm.Groups = append(rm.Groups, groupModel{Group: g.Group, RecordsNotMirrored: g.RecordsNotMirrored,
-			CheckpointedAt: g.CheckpointedAt.UTC().Format(time.RFC3339Nano), Partitions: int64(g.Partitions)})
+	c := compact(*rep)
+	rm := reportModel{RecordsLost: c.RecordsLost, OffsetsCommitted: int64(c.OffsetsCommitted),
+		SourceLastContact: types.StringNull(), Accuracy: types.StringValue(c.Accuracy),
+		PartitionsTotal: int64(c.Partitions), PartitionsWithLosses: int64(c.PartitionsAtRisk),
+		Partitions: partitionModels(c.Listed), Groups: groupModels(c.Groups)}
+	if c.SourceLastContact != nil {
+		rm.SourceLastContact = timeValue(*c.SourceLastContact)
 	}
 	v, d := types.ObjectValueFrom(ctx, reportTypes, rm)
 	diags.Append(d...)
@@ -475,8 +448,8 @@ func (r *FailoverResource) Delete(ctx context.Context, req resource.DeleteReques
 	}
 	resp.Diagnostics.AddWarning("Failover Resource Removed, Clusters Unchanged",
 		fmt.Sprintf("kafka_failover for policy %q is gone from the state, and nothing changed on the clusters: %s stays the active cluster (epoch %d) and applications keep using it. "+
-			"To fail over later, declare a kafka_failover for the policy again (with the active cluster it adopts it) or use POST /v1/policies/%s/failover.",
-			m.Policy.ValueString(), m.ActiveCluster.ValueString(), m.Epoch.ValueInt64(), m.Policy.ValueString()))
+			"To fail over later, declare a kafka_failover for the policy again: with the active cluster it adopts it.",
+			m.Policy.ValueString(), m.ActiveCluster.ValueString(), m.Epoch.ValueInt64()))
 }
 
 func (r *FailoverResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -216,7 +216,7 @@ func mirrorSchema() schema.Schema {
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"state": schema.StringAttribute{
-				MarkdownDescription: "The mirror's state as last refreshed: `" + agentapi.MirrorStarting + "`, `" + agentapi.MirrorRunning + "` or `" + agentapi.MirrorFailed + "`.",
+				MarkdownDescription: "The mirror's state as last refreshed: `" + agentapi.MirrorStarting + "`, `" + agentapi.MirrorRunning + "`, `" + agentapi.MirrorFailed + "` or `" + agentapi.MirrorStopped + "` (a failover stopped it).",
 				Computed:            true,
 			},
 			"lag_records": schema.Int64Attribute{

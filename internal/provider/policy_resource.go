@@ -136,7 +136,7 @@ func (r *PolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			},
 			"forget_diverged_on_destroy": schema.BoolAttribute{
 				MarkdownDescription: "After a forced failover the old active cluster is *diverged*: it may hold records that never reached the new active one, and the policy is the only record of that. " +
-					"While a cluster is diverged the agent refuses to delete the policy, so a destroy fails, until the cluster is reconciled (the agent's `POST /v1/policies/{name}/reverse` quarantines its divergent tail and rebuilds it). " +
+					"While a cluster is diverged the agent refuses to delete the policy, so a destroy fails, until the cluster is reconciled (a `kafka_failover_reconciliation` quarantines its divergent tail and rebuilds it). " +
 					"Set this to `true`, and apply, only when a diverged cluster will never come back and its unmirrored records may be forgotten: a destroy then deletes the policy anyway. Should the cluster come back after all, the agent mirrors nothing from or into it until its `kafka_cluster` is destroyed and declared again. Default `false`. Kept in Terraform state only.",
 				Optional: true,
 				Computed: true,
@@ -255,9 +255,7 @@ func (r *PolicyResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	case err == nil || agentclient.IsNotFound(err):
 	case errors.As(err, &e) && e.Detail.Code == agentapi.CodeDiverged:
 		resp.Diagnostics.AddAttributeError(path.Root("forget_diverged_on_destroy"), "A Diverged Cluster Keeps This Policy",
-			fmt.Sprintf("Could not delete failover policy %q: %s. "+
-				"Reconcile the cluster and destroy again; or, if it will never come back and the records only it holds may be forgotten, "+
-				"set forget_diverged_on_destroy = true on this policy, apply, and destroy again.", m.Name.ValueString(), e.Detail.Message))
+			fmt.Sprintf("Could not delete failover policy %q: %s.", m.Name.ValueString(), terraformTerms(e.Detail.Message)))
 	default:
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("delete failover policy %q", m.Name.ValueString()), err, policyAttrs, nil)
 	}

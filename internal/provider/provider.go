@@ -4,11 +4,14 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -22,8 +25,11 @@ import (
 
 // Environment variables read when the provider block leaves a setting out.
 const (
-	EnvAgentURL = "KAFKA_FAILOVER_AGENT_URL"
-	EnvToken    = "KAFKA_FAILOVER_TOKEN"
+	EnvAgentURL       = "KAFKA_FAILOVER_AGENT_URL"
+	EnvToken          = "KAFKA_FAILOVER_TOKEN"
+	EnvCAPEM          = "KAFKA_FAILOVER_CA_PEM"
+	EnvRetryMax       = "KAFKA_FAILOVER_RETRY_MAX"
+	EnvRequestTimeout = "KAFKA_FAILOVER_REQUEST_TIMEOUT"
 )
 
 var _ provider.Provider = &KafkaProvider{}
@@ -65,17 +71,17 @@ func (p *KafkaProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				Sensitive:           true,
 			},
 			"ca_pem": schema.StringAttribute{
-				MarkdownDescription: "PEM CA certificate that signed the agent's TLS certificate, for an `https://` agent whose certificate the system does not trust.",
+				MarkdownDescription: "PEM CA certificate that signed the agent's TLS certificate, for an `https://` agent whose certificate the system does not trust. Defaults to the `" + EnvCAPEM + "` environment variable.",
 				Optional:            true,
 				Validators:          []validator.String{pemCertificates("ca_pem", "the agent's CA certificate", "agent-ca.crt", "")},
 			},
 			"retry_max": schema.Int64Attribute{
-				MarkdownDescription: "How many times a request is retried after a connection error or a 5xx answer, with exponential backoff. A 4xx answer is never retried. Default `4`; `0` keeps the default.",
+				MarkdownDescription: "How many times a request is retried after a connection error or a 5xx answer, with exponential backoff. A 4xx answer is never retried. `0` sends each request once. Defaults to the `" + EnvRetryMax + "` environment variable, else `4`.",
 				Optional:            true,
 				Validators:          []validator.Int64{int64validator.Between(0, 100)},
 			},
 			"request_timeout": schema.StringAttribute{
-				MarkdownDescription: "Time limit of each request to the agent, as a Go duration such as `30s` or `1m`. Default `30s`.",
+				MarkdownDescription: "Time limit of each request to the agent, as a Go duration such as `30s` or `1m`. Defaults to the `" + EnvRequestTimeout + "` environment variable, else `30s`.",
 				Optional:            true,
 				Validators:          []validator.String{durationAtLeast(time.Second)},
 			},
@@ -108,9 +114,33 @@ func (p *KafkaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ccfg := agentclient.Config{BaseURL: url, Token: token, CAPEM: cfg.CAPEM.ValueString(), RetryMax: int(cfg.RetryMax.ValueInt64())}
-	if s := cfg.RequestTimeout.ValueString(); s != "" {
-		d, err := time.ParseDuration(s)
+	ccfg := agentclient.Config{BaseURL: url, Token: token, CAPEM: cfg.CAPEM.ValueString()}
+	if ccfg.CAPEM == "" {
+		ccfg.CAPEM = fromEnv(EnvCAPEM, pemCertificates("ca_pem", "the agent's CA certificate", "agent-ca.crt", ""), &resp.Diagnostics)
+	}
+	retries := cfg.RetryMax.ValueInt64()
+	if cfg.RetryMax.IsNull() {
+		retries = -1 // not set: the client's default
+		if s := fromEnv(EnvRetryMax, int64Between(0, 100), &resp.Diagnostics); s != "" {
+			retries, _ = strconv.ParseInt(s, 10, 64)
+		}
+	}
+	switch {
+	case retries < 0:
+	case retries == 0:
+		ccfg.RetryMax = -1 // the client's word for never
+	default:
+		ccfg.RetryMax = int(retries)
+	}
+	timeout := cfg.RequestTimeout.ValueString()
+	if timeout == "" {
+		timeout = fromEnv(EnvRequestTimeout, durationAtLeast(time.Second), &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if timeout != "" {
+		d, err := time.ParseDuration(timeout)
 		if err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("request_timeout"), "Invalid Request Timeout", "Write request_timeout as a Go duration such as \"30s\". "+err.Error())
 			return
@@ -134,6 +164,19 @@ func (p *KafkaProvider) Resources(_ context.Context) []func() resource.Resource 
 
 func (p *KafkaProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{NewFailoverStatusDataSource, NewGroupOffsetsDataSource}
+}
+
+// fromEnv answers environment variable env, checked as the attribute it
+// stands for would be; a bad value is an error naming the variable.
+func fromEnv(env string, v validator.String, diags *diag.Diagnostics) string {
+	s := os.Getenv(env)
+	if s == "" {
+		return ""
+	}
+	if why := v.(stringCheck).check(s); why != "" {
+		diags.AddError("Invalid Environment Variable", fmt.Sprintf("The %s environment variable %s", env, why))
+	}
+	return s
 }
 
 // stringOr answers v's value, or def when v is null or empty.

@@ -21,8 +21,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure  = &ReconciliationResource{}
-	_ resource.ResourceWithModifyPlan = &ReconciliationResource{}
+	_ resource.ResourceWithConfigure      = &ReconciliationResource{}
+	_ resource.ResourceWithModifyPlan     = &ReconciliationResource{}
+	_ resource.ResourceWithImportState    = &ReconciliationResource{}
+	_ resource.ResourceWithValidateConfig = &ReconciliationResource{}
 )
 
 // ReconciliationResource reconciles a cluster that a forced failover left
@@ -64,7 +66,8 @@ func (r *ReconciliationResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"2. the cluster's mirrored topics are **deleted** and rebuilt from the active cluster by the policy's mirror from it, which must exist;\n" +
 			"3. the cluster is a standby again: once that mirror has caught up, a `kafka_failover` can fail back to it.\n\n" +
 			"`terraform plan` says so in a warning before anything happens. A cluster that diverges again later needs a new reconciliation (replace this resource). " +
-			"Deleting the resource changes nothing: the quarantine topics stay until you delete them.",
+			"Deleting the resource changes nothing: the quarantine topics stay until you delete them.\n\n" +
+			"Import a reconciliation done outside Terraform, or kept after a lost state, with the ID `<policy>/<cluster>`: the cluster's latest reconciliation in the policy.",
 		Attributes: map[string]schema.Attribute{
 			"policy": schema.StringAttribute{
 				MarkdownDescription: "Name of the `kafka_failover_policy` whose forced failover left `cluster` behind. Changing it replaces the resource: a new reconciliation.",
@@ -99,6 +102,10 @@ func (r *ReconciliationResource) Schema(ctx context.Context, _ resource.SchemaRe
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, CreateDescription: "How long the reconciliation may take. Default `10m`."}),
 		},
 	}
+}
+
+func (r *ReconciliationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	positiveTimeouts(ctx, req.Config, &resp.Diagnostics, "create")
 }
 
 func (r *ReconciliationResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -219,14 +226,47 @@ func (r *ReconciliationResource) Read(ctx context.Context, req resource.ReadRequ
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, map[string]bool{}, nil)
 		return
 	}
-	for _, q := range p.Quarantines {
-		if q.RequestID == m.RequestID.ValueString() {
-			resp.Diagnostics.Append(resp.State.Set(ctx, reconciliationFrom(q, m))...)
-			return
-		}
+	if q, ok := quarantineOf(p, m); ok {
+		resp.Diagnostics.Append(resp.State.Set(ctx, reconciliationFrom(q, m))...)
+		return
+	}
+	if m.RequestID.IsNull() {
+		// An import of a reconciliation that never happened: no such object.
+		resp.State.RemoveResource(ctx)
+		return
 	}
 	// A policy deleted and created again no longer knows it: what was done
 	// stays done, and the state says so.
+}
+
+// quarantineOf is the policy's quarantine that m's reconciliation made; an
+// import, which knows no request id yet, takes the cluster's latest.
+func quarantineOf(p agentapi.Policy, m reconciliationModel) (agentapi.Quarantine, bool) {
+	var found agentapi.Quarantine
+	ok := false
+	for _, q := range p.Quarantines {
+		switch {
+		case !m.RequestID.IsNull():
+			if q.RequestID == m.RequestID.ValueString() {
+				return q, true
+			}
+		case q.Cluster == m.Cluster.ValueString() && (!ok || q.DivergedEpoch > found.DivergedEpoch):
+			found, ok = q, true
+		}
+	}
+	return found, ok
+}
+
+// ImportState takes `<policy>/<cluster>`.
+func (r *ReconciliationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	policy, cluster, ok := strings.Cut(req.ID, "/")
+	if !ok || policy == "" || cluster == "" || strings.Contains(cluster, "/") {
+		resp.Diagnostics.AddError("Invalid Import ID",
+			fmt.Sprintf("Import a kafka_failover_reconciliation with the ID <policy>/<cluster>, for example loosehanger/north-america, not %q.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("policy"), policy)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("cluster"), cluster)...)
 }
 
 // Update never runs: every configured attribute replaces the resource.

@@ -157,6 +157,15 @@ data "kafka_failover_status" "after" {
 				Config:   reconcileConfig(e, "europe", "forced", reconciliationBlock),
 				PlanOnly: true,
 			},
+			// Imported as policy/cluster, it is the same reconciliation.
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "loosehanger/north-america",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "request_id",
+				ImportStateVerifyIgnore:              []string{"timeouts"},
+			},
 		},
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := e.client.GetPolicy(context.Background(), "loosehanger"); err == nil {

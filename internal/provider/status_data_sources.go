@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -93,7 +94,10 @@ func (d *FailoverStatusDataSource) Metadata(_ context.Context, req datasource.Me
 
 func (d *FailoverStatusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Where a failover policy's applications connect now, and whether each standby could take over: the numbers to look at before changing `active_cluster` of a `kafka_failover`.",
+		MarkdownDescription: "Where a failover policy's applications connect now, and whether each standby could take over: the numbers to look at before changing `active_cluster` of a `kafka_failover`.\n\n" +
+			"Terraform reads a data source during the plan, before the apply, so in the apply that fails over it would show the cluster active before the failover. " +
+			"Add `depends_on = [kafka_failover.<name>]`: Terraform then reads it after the `kafka_failover` changed, and its values (and outputs made from them) are those after the failover. " +
+			"`kafka_failover`'s own `active_bootstrap_servers`, `epoch` and `report` are fresh after the apply as well.",
 		Attributes: map[string]schema.Attribute{
 			"policy": schema.StringAttribute{
 				MarkdownDescription: "Name of the `kafka_failover_policy`.",
@@ -171,7 +175,7 @@ func (d *FailoverStatusDataSource) Read(ctx context.Context, req datasource.Read
 	for _, s := range p.Standbys {
 		m.Standbys = append(m.Standbys, standbyModel{
 			Cluster: types.StringValue(s.Cluster), Ready: types.BoolValue(s.Ready), LagRecords: types.Int64Value(s.LagRecords),
-			LagSeconds: types.Int64Value(s.LagSeconds), Reason: types.StringValue(s.Reason),
+			LagSeconds: types.Int64Value(s.LagSeconds), Reason: types.StringValue(terraformTerms(s.Reason)),
 		})
 	}
 	m.LastFailover = lastFailoverValue(ctx, p.LastFailover, &resp.Diagnostics)
@@ -197,6 +201,7 @@ func NewGroupOffsetsDataSource() datasource.DataSource { return &GroupOffsetsDat
 type groupOffsetsModel struct {
 	Mirror             types.String           `tfsdk:"mirror"`
 	Group              types.String           `tfsdk:"group"`
+	Checkpointed       types.Bool             `tfsdk:"checkpointed"`
 	RecordsNotMirrored types.Int64            `tfsdk:"records_not_mirrored"`
 	LastError          types.String           `tfsdk:"last_error"`
 	Partitions         []groupPartitionOffset `tfsdk:"partitions"`
@@ -232,12 +237,17 @@ func (d *GroupOffsetsDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				MarkdownDescription: "The consumer group, as named on the source cluster.",
 				Required:            true,
 			},
+			"checkpointed": schema.BoolAttribute{
+				MarkdownDescription: "Whether the mirror has checkpointed the group. `false` is a normal state, not an error: before the group's first checkpoint (a new mirror, a group that has committed nothing yet on the mirrored topics), " +
+					"after a mirror update and after a failover (the new active cluster is not mirrored yet); `partitions` is then empty and `last_error` says why.",
+				Computed: true,
+			},
 			"records_not_mirrored": schema.Int64Attribute{
 				MarkdownDescription: "Records the group has read on the source that are not on the target yet, summed over partitions.",
 				Computed:            true,
 			},
 			"last_error": schema.StringAttribute{
-				MarkdownDescription: "The last error checkpointing the group, retried every `checkpoint_interval`; empty when the last round worked.",
+				MarkdownDescription: "The last error checkpointing the group, retried every `checkpoint_interval`; empty when the last round worked. When `checkpointed` is false, why there is no checkpoint yet.",
 				Computed:            true,
 			},
 			"partitions": schema.ListNestedAttribute{
@@ -271,10 +281,18 @@ func (d *GroupOffsetsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	}
 	mirror, group := m.Mirror.ValueString(), m.Group.ValueString()
 	g, err := d.client.GroupCheckpoints(ctx, mirror, group)
+	var ae *agentclient.Error
+	if errors.As(err, &ae) && ae.Detail.Code == agentapi.CodeNotCheckpointed {
+		m.Checkpointed, m.RecordsNotMirrored, m.LastError = types.BoolValue(false), types.Int64Value(0), types.StringValue(terraformTerms(ae.Detail.Message))
+		m.Partitions = []groupPartitionOffset{}
+		resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+		return
+	}
 	if err != nil {
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("read the checkpoints of group %q through mirror %q", group, mirror), err, map[string]bool{"mirror": true, "group": true}, nil)
 		return
 	}
+	m.Checkpointed = types.BoolValue(true)
 	m.RecordsNotMirrored = types.Int64Value(g.RecordsNotMirrored)
 	m.LastError = types.StringValue(g.LastError)
 	m.Partitions = []groupPartitionOffset{}

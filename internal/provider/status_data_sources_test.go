@@ -68,6 +68,7 @@ func TestAccFailoverStatusAndGroupOffsetsDataSources(t *testing.T) {
 							"lag_records": knownvalue.Int64Exact(0), "lag_seconds": knownvalue.Int64Exact(0), "reason": knownvalue.StringExact(""),
 						}),
 					})),
+					statecheck.ExpectKnownValue(offsets, tfjsonpath.New("checkpointed"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(offsets, tfjsonpath.New("records_not_mirrored"), knownvalue.Int64Exact(0)),
 					statecheck.ExpectKnownValue(offsets, tfjsonpath.New("partitions"), knownvalue.ListSizeExact(partitions)),
 					statecheck.ExpectKnownValue(offsets, tfjsonpath.New("partitions").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{

@@ -78,7 +78,8 @@ func hostPort() validator.String {
 
 func validRegexp() validator.String {
 	return stringCheck{
-		desc: "must be a regular expression (RE2 syntax) matching whole names",
+		named: true, // the list element, as Terraform points at the resource only
+		desc:  "must be a regular expression (RE2 syntax) matching whole names",
 		check: func(s string) string {
 			if _, err := regexp.Compile("^(?:" + s + ")$"); err != nil {
 				return fmt.Sprintf("%q is not a valid regular expression: %v", s, err)
@@ -98,6 +99,20 @@ func durationAtLeast(min time.Duration) validator.String {
 			}
 			if d < min {
 				return fmt.Sprintf("%q is too short: use at least %s.", s, min)
+			}
+			return ""
+		},
+	}
+}
+
+// int64Between accepts a whole number from min to max written as text: an
+// environment variable that stands for a number attribute.
+func int64Between(min, max int64) validator.String {
+	return stringCheck{
+		desc: fmt.Sprintf("must be a whole number from %d to %d", min, max),
+		check: func(s string) string {
+			if n, err := strconv.ParseInt(s, 10, 64); err != nil || n < min || n > max {
+				return fmt.Sprintf("%q is not a whole number from %d to %d.", s, min, max)
 			}
 			return ""
 		},

@@ -1,5 +1,9 @@
 data "kafka_failover_status" "loosehanger" {
   policy = "loosehanger"
+
+  # Read after the kafka_failover is applied, so that an apply that fails
+  # over shows the new active cluster, not the one before it.
+  depends_on = [kafka_failover.loosehanger]
 }
 
 # Where applications connect now.

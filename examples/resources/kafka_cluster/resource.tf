@@ -24,3 +24,23 @@ resource "kafka_cluster" "europe" {
   name              = "europe"
   bootstrap_servers = ["eu-kafka-1:9092"]
 }
+
+# Mutual TLS: the client key is write-only too (Terraform 1.11 and later), so
+# it never reaches the state; an ephemeral variable keeps it out of the plan
+# as well. Raise key_pem_wo_version to send a new key.
+variable "asia_client_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+resource "kafka_cluster" "asia" {
+  name              = "asia"
+  bootstrap_servers = ["asia-kafka-1:9093"]
+  tls = {
+    ca_pem             = file("asia-ca.crt")
+    cert_pem           = file("mirror.crt")
+    key_pem_wo         = var.asia_client_key
+    key_pem_wo_version = 1
+  }
+}
