@@ -233,7 +233,7 @@ func TestAccBadValuesAreRejectedAtPlanTime(t *testing.T) {
 		{mirror("topics = { include = [\"t\"] }\nreplication_policy = \"mirror\""), `value must be one of: \["identity" "prefix"\]`},
 		{mirror("topics = { include = [\"t\"] }\nstart_from = \"beginning\""), `value must be one of: \["earliest" "latest"\]`},
 		{mirror("topics = { include = [\"t\"] }\nrefresh_interval = \"10 seconds\""), `"10 seconds" is not a duration`},
-		{mirror("topics = { include = [\"t\"] }\nrefresh_interval = \"500ms\""), `"500ms" is too short: use at least 1s`},
+		{mirror("topics = { include = [\"t\"] }\nrefresh_interval = \"500ms\""), `"500ms" is out of range: use 1s to 1h.`},
 		{mirror("topics = { include = [\"t\"] }\ntasks_max = 0"), `tasks_max value must be between 1 and 1024`},
 		{mirror("topics = { include = [] }"), `list must contain at least 1 elements`},
 		{provider + "resource \"kafka_mirror\" \"m\" {\n  name = \"bad name\"\n  source = \"a\"\n  target = \"b\"\n  topics = { include = [\"t\"] }\n}\n", `"bad name" is not a valid name`},

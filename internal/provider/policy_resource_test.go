@@ -117,8 +117,8 @@ func TestAccFailoverBadValuesAreRejectedAtPlanTime(t *testing.T) {
 		want   string
 	}{
 		{policy(two + `fencing = "maybe"`), `fencing value must be one of: \["acl" "none"\]`},
-		{policy(two + `drain_timeout = "soon"`), `"soon" is not a duration: write it like "10s" or "1m"`},
-		{policy(two + `drain_timeout = "500ms"`), `"500ms" is too short: use at least 1s`},
+		{policy(two + `drain_timeout = "soon"`), `"soon" is not a duration: write it like "1s" or "500ms"`},
+		{policy(two + `drain_timeout = "500ms"`), `"500ms" is out of range: use 1s to 1h.`},
 		{policy("clusters = [\"a\"]\nprimary = \"a\""), `Attribute clusters list must contain at least 2 elements`},
 		{policy("clusters = [\"a\", \"a\"]\nprimary = \"a\""), `This attribute contains duplicate values of: "a"`},
 		{policy("clusters = [\"a\", \"b\"]\nprimary = \"c\""), `(?s)Primary Is Not One Of The Clusters.*primary is "c", which is not in clusters \(.a., .b.\)`},
