@@ -175,6 +175,16 @@ func noValueInState(secret string) resource.TestCheckFunc {
 	}
 }
 
+// passwordsNotInState checks that neither cluster's SASL password, given
+// write-only, is in any attribute of the state, sensitive ones included.
+// A CLI without write-only attributes keeps the sensitive password there.
+func passwordsNotInState(e *accEnv) resource.TestCheckFunc {
+	if !e.writeOnly {
+		return func(*terraform.State) error { return nil }
+	}
+	return resource.ComposeTestCheckFunc(noValueInState(e.source.Declared().SASL.Password), noValueInState(e.target.Declared().SASL.Password))
+}
+
 // agentHasPassword checks that the agent stored a password for the cluster.
 func agentHasPassword(e *accEnv, cluster string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
