@@ -1,10 +1,7 @@
 package provider
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,23 +199,7 @@ func startAgentProcess(t *testing.T, logPath, url, caPEM string, args []string) 
 			t.Logf("agent log %s (last 8 KiB):\n%s", logPath, logs[max(0, len(logs)-8<<10):])
 		}
 	})
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(caPEM))
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	kafkatest.Eventually(t, 90*time.Second, "the agent answers /readyz", func() (bool, string) {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("the agent exited before it was ready: %v", err)
-		default:
-		}
-		resp, err := hc.Get(url + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
-	})
+	kafkatest.AwaitReady(t, url, caPEM, exited)
 }
 
 // cliTakesWriteOnly says whether the CLI under test is Terraform 1.11 or
