@@ -54,6 +54,8 @@ type tlsModel struct {
 	CAPEM              types.String `tfsdk:"ca_pem"`
 	CertPEM            types.String `tfsdk:"cert_pem"`
 	KeyPEM             types.String `tfsdk:"key_pem"`
+	KeyPEMWO           types.String `tfsdk:"key_pem_wo"`
+	KeyPEMWOVersion    types.Int64  `tfsdk:"key_pem_wo_version"`
 	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
 }
 
@@ -126,8 +128,9 @@ func clusterSchema() schema.Schema {
 				},
 			},
 			"tls": schema.SingleNestedAttribute{
-				MarkdownDescription: "Connect to the brokers over TLS. An empty block (`tls = {}`) uses TLS with the system's CAs.",
-				Optional:            true,
+				MarkdownDescription: "Connect to the brokers over TLS. An empty block (`tls = {}`) uses TLS with the system's CAs. " +
+					"Give a client certificate's key with `key_pem_wo` (Terraform 1.11 and later: never stored in state) or, failing that, `key_pem` (stored in state, marked sensitive).",
+				Optional: true,
 				Attributes: map[string]schema.Attribute{
 					"ca_pem": schema.StringAttribute{
 						MarkdownDescription: "PEM CA certificate(s) to trust instead of the system's: the text from `-----BEGIN CERTIFICATE-----` to `-----END CERTIFICATE-----`, for example `file(\"ca.crt\")`.",
@@ -141,13 +144,29 @@ func clusterSchema() schema.Schema {
 							"; the client key goes in key_pem, which is sensitive")},
 					},
 					"key_pem": schema.StringAttribute{
-						MarkdownDescription: "Unencrypted PEM private key of `cert_pem`: `-----BEGIN PRIVATE KEY-----` (PKCS #8), `RSA PRIVATE KEY` or `EC PRIVATE KEY`. Sent to the agent, which never returns it; kept in Terraform state, marked sensitive.",
+						MarkdownDescription: "Unencrypted PEM private key of `cert_pem`: `-----BEGIN PRIVATE KEY-----` (PKCS #8), `RSA PRIVATE KEY` or `EC PRIVATE KEY`. Sent to the agent, which never returns it; kept in Terraform state, marked sensitive: prefer `key_pem_wo`.",
 						Optional:            true,
 						Sensitive:           true,
 						Validators: []validator.String{
 							stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("cert_pem")),
+							stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("key_pem_wo")),
 							pemPrivateKey("key_pem", "client.key"),
 						},
+					},
+					"key_pem_wo": schema.StringAttribute{
+						MarkdownDescription: "The private key of `cert_pem` as `key_pem` takes it, write-only: sent to the agent and never stored in Terraform state (Terraform 1.11 and later). " +
+							"Terraform cannot see a change of a write-only value: raise `key_pem_wo_version` to send a new key.",
+						Optional:  true,
+						Sensitive: true,
+						WriteOnly: true,
+						Validators: []validator.String{
+							stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("cert_pem")),
+							pemPrivateKey("key_pem_wo", "client.key"),
+						},
+					},
+					"key_pem_wo_version": schema.Int64Attribute{
+						MarkdownDescription: "Any number; change it to send the current `key_pem_wo` to the agent.",
+						Optional:            true,
 					},
 					"insecure_skip_verify": schema.BoolAttribute{
 						MarkdownDescription: "Do not verify the brokers' certificates. For tests only. Default `false`.",
@@ -187,6 +206,10 @@ func (r *ClusterResource) put(ctx context.Context, plan tfsdk.Plan, config tfsdk
 	if cfg.SASL != nil && !cfg.SASL.PasswordWO.IsNull() {
 		c.SASL.Password = cfg.SASL.PasswordWO.ValueString()
 		rename["sasl.password"] = "sasl.password_wo"
+	}
+	if cfg.TLS != nil && !cfg.TLS.KeyPEMWO.IsNull() {
+		c.TLS.KeyPEM = cfg.TLS.KeyPEMWO.ValueString()
+		rename["tls.key_pem"] = "tls.key_pem_wo"
 	}
 	stored, err := r.client.PutCluster(ctx, c)
 	if err != nil {
@@ -250,7 +273,8 @@ func clusterToAPI(m clusterModel) agentapi.Cluster {
 
 // clusterFromAPI is the state of a cluster as the agent answers it. The
 // agent never returns secrets, so password and key_pem come from prior
-// (the plan or the previous state); password_wo is never kept.
+// (the plan or the previous state); password_wo and key_pem_wo are never
+// kept.
 func clusterFromAPI(c agentapi.Cluster, prior clusterModel) clusterModel {
 	m := clusterModel{Name: types.StringValue(c.Name), BootstrapServers: listOf(c.BootstrapServers, prior.BootstrapServers)}
 	if c.SASL != nil {
@@ -271,7 +295,12 @@ func clusterFromAPI(c agentapi.Cluster, prior clusterModel) clusterModel {
 			CAPEM:              optionalString(c.TLS.CAPEM, nullOr(prior.TLS, func(t *tlsModel) types.String { return t.CAPEM })),
 			CertPEM:            optionalString(c.TLS.CertPEM, nullOr(prior.TLS, func(t *tlsModel) types.String { return t.CertPEM })),
 			KeyPEM:             nullOr(prior.TLS, func(t *tlsModel) types.String { return t.KeyPEM }),
+			KeyPEMWO:           types.StringNull(),
+			KeyPEMWOVersion:    types.Int64Null(),
 			InsecureSkipVerify: types.BoolValue(c.TLS.InsecureSkipVerify),
+		}
+		if prior.TLS != nil {
+			m.TLS.KeyPEMWOVersion = prior.TLS.KeyPEMWOVersion
 		}
 	}
 	return m

@@ -52,7 +52,7 @@ resource "kafka_failover" "lh" {
 // consumer group's offsets reach europe. Changing active_cluster to europe
 // (forced) fails over: epoch 1, the report computed, discovery answers
 // europe; plans are empty after each apply, and imports match the state.
-// The clusters' write-only passwords never reach the state.
+// The clusters' write-only passwords and client keys never reach the state.
 //
 // It is in the short set: `make test` runs it on dev clusters and on Apache
 // Kafka, both with SASL_SSL on every connection of the agent.
@@ -98,7 +98,7 @@ func adoptThenFailOverAndReport(t *testing.T, e *accEnv) {
 					discoveryAnswers(e, "north-america", 0),
 					recordsMirrored(t, e, topic, partitions*perPartition),
 					groupCheckpointed(e, group, partitions),
-					passwordsNotInState(e),
+					secretsNotInState(e),
 				),
 			},
 			{
@@ -139,7 +139,7 @@ func adoptThenFailOverAndReport(t *testing.T, e *accEnv) {
 					// The policy resource refreshes to the new active cluster without a diff.
 					statecheck.ExpectKnownValue("kafka_failover_policy.lh", tfjsonpath.New("primary"), knownvalue.StringExact("north-america")),
 				},
-				Check: resource.ComposeTestCheckFunc(discoveryAnswers(e, "europe", 1), passwordsNotInState(e)),
+				Check: resource.ComposeTestCheckFunc(discoveryAnswers(e, "europe", 1), secretsNotInState(e)),
 			},
 			// A plan of the same configuration, from a fresh refresh, is empty:
 			// epoch, report and the policy's active cluster cause no diff.

@@ -59,8 +59,9 @@ type accEnv struct {
 	source, target kafkatest.Kafka
 	client         *agentclient.Client
 	// writeOnly says the CLI under test takes write-only attributes
-	// (Terraform 1.11+); the clusters' passwords are given as password_wo
-	// then, as the sensitive password otherwise (OpenTofu, older Terraform).
+	// (Terraform 1.11+); the clusters' passwords and client keys are given
+	// as password_wo and key_pem_wo then, as the sensitive password and
+	// key_pem otherwise (OpenTofu, older Terraform).
 	writeOnly bool
 }
 
@@ -83,7 +84,11 @@ func (e *accEnv) clusterBlock(res, name string, c kafkatest.Kafka) string {
 		fmt.Fprintf(&b, "  sasl = {\n    mechanism = %q\n    username  = %q\n    %s\n  }\n", d.SASL.Mechanism, d.SASL.Username, password)
 	}
 	if d.TLS != nil {
-		fmt.Fprintf(&b, "  tls = {\n    ca_pem   = %q\n    cert_pem = %q\n    key_pem  = %q\n  }\n", d.TLS.CAPEM, d.TLS.CertPEM, d.TLS.KeyPEM)
+		key := fmt.Sprintf("key_pem  = %q", d.TLS.KeyPEM)
+		if e.writeOnly {
+			key = fmt.Sprintf("key_pem_wo = %q\n    key_pem_wo_version = 1", d.TLS.KeyPEM)
+		}
+		fmt.Fprintf(&b, "  tls = {\n    ca_pem   = %q\n    cert_pem = %q\n    %s\n  }\n", d.TLS.CAPEM, d.TLS.CertPEM, key)
 	}
 	b.WriteString("}\n")
 	return b.String()

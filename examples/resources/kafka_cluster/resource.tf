@@ -24,3 +24,16 @@ resource "kafka_cluster" "europe" {
   name              = "europe"
   bootstrap_servers = ["eu-kafka-1:9092"]
 }
+
+# Mutual TLS: the client key is write-only too (Terraform 1.11 and later).
+# Raise key_pem_wo_version to send a new key.
+resource "kafka_cluster" "south_america" {
+  name              = "south-america"
+  bootstrap_servers = ["sa-kafka-1:9093"]
+  tls = {
+    ca_pem             = file("sa-ca.crt")
+    cert_pem           = file("client.crt")
+    key_pem_wo         = file("client.key")
+    key_pem_wo_version = 1
+  }
+}
