@@ -2,12 +2,16 @@ package kafkatest
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BuildAgent builds the agent binary from pkg (a path such as "../../agent")
@@ -80,4 +84,28 @@ func (d *DevClusterProcess) Kill() {
 	_ = d.cmd.Process.Kill()
 	_ = d.cmd.Wait()
 	d.cmd = nil
+}
+
+// AwaitReady waits until the agent at url (https, its certificate signed by
+// caPEM) answers /readyz. A value on exited, the agent process's end, fails
+// the test at once; it is put back for the test's cleanup to read.
+func AwaitReady(t testing.TB, url, caPEM string, exited chan error) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(caPEM))
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	Eventually(t, 90*time.Second, "the agent answers "+url+"/readyz", func() (bool, string) {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("the agent ended before it was ready: %v", err)
+		default:
+		}
+		resp, err := hc.Get(url + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
 const woPassword = "write-only-password-never-in-state"
@@ -44,18 +46,32 @@ resource "kafka_cluster" "na" {
 }
 
 // TestAccClusterCreateImportUpdateKeepsPasswordOutOfState creates a cluster
-// whose SASL password is write-only, imports it, updates it, and shows the
-// plan is empty after each apply and the password never reaches the state
-// although the agent holds it.
+// whose SASL password is write-only, imports it, updates it, adds a client
+// certificate whose key is write-only, imports it again, and shows the plan
+// is empty after each apply and neither the password nor the key ever
+// reaches the state although the agent holds both. Bad write-only keys are
+// refused at plan time, naming key_pem_wo.
 func TestAccClusterCreateImportUpdateKeepsPasswordOutOfState(t *testing.T) {
 	e := startEnv(t)
 	name := "kafka_cluster.na"
+	pki := newTestPKI(t)
+	woKey := func(key string) string {
+		return fmt.Sprintf("tls = {\n    ca_pem   = %q\n    cert_pem = %q\n    %s\n  }", pki.caPEM, pki.certPEM, key)
+	}
+	keyLine := strings.Split(pki.keyPEM, "\n")[1] // a line of the key's base64
+	planError := func(tls, want string) resource.TestStep {
+		return resource.TestStep{Config: clusterConfig(e, `["na-kafka-1:9093"]`, woSASL(1), tls), PlanOnly: true,
+			ExpectError: regexp.MustCompile(strings.ReplaceAll(want, " ", `\s+`))}
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		// Write-only attributes came with Terraform 1.11; OpenTofu 1.10 and
 		// Terraform before 1.11 refuse them (see the sensitive test below).
 		TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		Steps: []resource.TestStep{
+			planError(woKey(fmt.Sprintf("key_pem_wo = %q", pki.certPEM)), `tls\.key_pem_wo holds a certificate, not a private key`),
+			planError(woKey(fmt.Sprintf("key_pem = %q\n    key_pem_wo = %q", pki.keyPEM, pki.keyPEM)), `(?s)Attribute "tls\.key_pem_wo" cannot be specified when "tls\.key_pem" is specified`),
+			planError(fmt.Sprintf("tls = { key_pem_wo = %q }", pki.keyPEM), `(?s)Attribute "tls\.cert_pem" must be specified when "tls\.key_pem_wo" is specified`),
 			{
 				Config: clusterConfig(e, `["na-kafka-1:9092"]`, woSASL(1), ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -92,6 +108,28 @@ func TestAccClusterCreateImportUpdateKeepsPasswordOutOfState(t *testing.T) {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("ca_pem"), knownvalue.Null()),
 				},
 				Check: resource.ComposeTestCheckFunc(noValueInState(woPassword), agentHasPassword(e, "north-america")),
+			},
+			{
+				Config: clusterConfig(e, `["na-kafka-1:9093"]`, woSASL(2), woKey(fmt.Sprintf("key_pem_wo = %q\n    key_pem_wo_version = 1", pki.keyPEM))),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(name, plancheck.ResourceActionUpdate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("cert_pem"), knownvalue.StringExact(pki.certPEM)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("key_pem_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("key_pem"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("tls").AtMapKey("key_pem_wo_version"), knownvalue.Int64Exact(1)),
+				},
+				Check: resource.ComposeTestCheckFunc(noValueInState(woPassword), noValueInState(keyLine), agentHasPassword(e, "north-america"), agentHasKey(e, "north-america")),
+			},
+			{
+				ResourceName:                         name,
+				ImportState:                          true,
+				ImportStateId:                        "north-america",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				ImportStateVerifyIgnore:              []string{"sasl.password_wo_version", "sasl.password_wo", "tls.key_pem_wo_version", "tls.key_pem_wo"},
 			},
 		},
 	})
@@ -166,13 +204,30 @@ func noValueInState(secret string) resource.TestCheckFunc {
 			for addr, r := range m.Resources {
 				for k, v := range r.Primary.Attributes {
 					if strings.Contains(v, secret) {
-						return fmt.Errorf("%s.%s holds the write-only password in state", addr, k)
+						return fmt.Errorf("%s.%s holds a write-only secret in state", addr, k)
 					}
 				}
 			}
 		}
 		return nil
 	}
+}
+
+// secretsNotInState checks that neither cluster's SASL password nor TLS
+// client key, given write-only, is in any attribute of the state, sensitive
+// ones included. A CLI without write-only attributes keeps them there,
+// marked sensitive.
+func secretsNotInState(e *accEnv) resource.TestCheckFunc {
+	if !e.writeOnly {
+		return func(*terraform.State) error { return nil }
+	}
+	var checks []resource.TestCheckFunc
+	for _, c := range []kafkatest.Kafka{e.source, e.target} {
+		d := c.Declared()
+		// A line of the key's base64 is found however the PEM is quoted.
+		checks = append(checks, noValueInState(d.SASL.Password), noValueInState(strings.Split(d.TLS.KeyPEM, "\n")[1]))
+	}
+	return resource.ComposeTestCheckFunc(checks...)
 }
 
 // agentHasPassword checks that the agent stored a password for the cluster.

@@ -30,10 +30,10 @@ import (
 func TestAccFailoverPlanCarriesTheForecastAsData(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, group, burst = "LH.orders", 3, "consumer-southamerica", 500
-	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
-	prod := kafkatest.NewProducer(t, e.source.Bootstrap())
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
+	prod := kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...)
 	prod.Produce(t, topic, partitions, 10)
-	commitGroup(t, e.source.Bootstrap(), group, topic, partitions, 5)
+	commitGroup(t, e.source, group, topic, partitions, 5)
 
 	name := "kafka_failover.lh"
 	forecast := tfjsonpath.New("forecast")
@@ -168,16 +168,21 @@ func TestAccFailoverPlanCarriesTheForecastAsData(t *testing.T) {
 // from north-america meanwhile, so what is produced there stays at risk.
 func holdMirrorWrites(t *testing.T, e *accEnv, topic string, release <-chan struct{}) {
 	t.Helper()
-	td, err := kadm.NewClient(kafkatest.Client(t, e.target.Bootstrap())).ListTopics(context.Background(), topic)
+	td, err := kadm.NewClient(kafkatest.Client(t, e.target.Bootstrap(), e.targetOpts()...)).ListTopics(context.Background(), topic)
 	if err != nil || td[topic].Err != nil {
 		t.Fatalf("topic %s on europe: %v %v", topic, err, td[topic].Err)
 	}
 	id := td[topic].ID // produce requests name topics by id from v13 on
-	e.target.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.target.KeepControl()
+	d, ok := e.target.(kafkatest.InProcess)
+	if !ok {
+		t.Skip("europe holds the mirror's writes through kfake's request hooks: dev clusters only")
+	}
+	europe := d.Dev()
+	europe.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		europe.KeepControl()
 		for _, pt := range req.(*kmsg.ProduceRequest).Topics {
 			if pt.Topic == topic || pt.TopicID == id {
-				e.target.SleepControl(func() { <-release })
+				europe.SleepControl(func() { <-release })
 				break
 			}
 		}

@@ -44,17 +44,24 @@ resource "kafka_failover" "lh" {
 // consumer group's offsets reach europe. Changing active_cluster to europe
 // (forced) fails over: epoch 1, the report computed, discovery answers
 // europe; plans are empty after each apply, and imports match the state.
+// The clusters' write-only passwords and client keys never reach the state.
+//
+// It is in the short set: `make test` runs it on dev clusters and on Apache
+// Kafka, both with SASL_SSL on every connection of the agent.
 //
 // terraform-plugin-testing cannot see plan warnings, so the flip step's
 // PreConfig checks the agent's forecast through its API and runs the
 // resource's ModifyPlan (what terraform plan calls) against the same agent,
 // checking the warning it adds.
 func TestAccFailoverAdoptsThenFailsOverAndReports(t *testing.T) {
-	e := startEnv(t)
+	kafkatest.EachKind(t, func(t *testing.T, kind string) { adoptThenFailOverAndReport(t, startEnvOfKind(t, kind)) })
+}
+
+func adoptThenFailOverAndReport(t *testing.T, e *accEnv) {
 	const topic, partitions, perPartition, group = "LH.orders", 3, 20, "consumer-southamerica"
-	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
-	kafkatest.NewProducer(t, e.source.Bootstrap()).Produce(t, topic, partitions, perPartition)
-	commitGroup(t, e.source.Bootstrap(), group, topic, partitions, 10)
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
+	kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...).Produce(t, topic, partitions, perPartition)
+	commitGroup(t, e.source, group, topic, partitions, 10)
 
 	name := "kafka_failover.lh"
 	servers := func(c interface{ Bootstrap() []string }) knownvalue.Check {
@@ -83,6 +90,7 @@ func TestAccFailoverAdoptsThenFailsOverAndReports(t *testing.T) {
 					discoveryAnswers(e, "north-america", 0),
 					recordsMirrored(t, e, topic, partitions*perPartition),
 					groupCheckpointed(e, group, partitions),
+					secretsNotInState(e),
 				),
 			},
 			{
@@ -122,7 +130,7 @@ func TestAccFailoverAdoptsThenFailsOverAndReports(t *testing.T) {
 					// The policy resource refreshes to the new active cluster without a diff.
 					statecheck.ExpectKnownValue("kafka_failover_policy.lh", tfjsonpath.New("primary"), knownvalue.StringExact("north-america")),
 				},
-				Check: discoveryAnswers(e, "europe", 1),
+				Check: resource.ComposeTestCheckFunc(discoveryAnswers(e, "europe", 1), secretsNotInState(e)),
 			},
 			// A plan of the same configuration, from a fresh refresh, is empty:
 			// epoch, report and the policy's active cluster cause no diff.
@@ -215,9 +223,9 @@ func TestAccFailoverShowsAFailoverMadeOutsideTerraform(t *testing.T) {
 }
 
 // commitGroup commits offset n on every partition of topic for group.
-func commitGroup(t *testing.T, bootstrap []string, group, topic string, partitions int32, n int64) {
+func commitGroup(t *testing.T, c kafkatest.Kafka, group, topic string, partitions int32, n int64) {
 	t.Helper()
-	adm := kadm.NewClient(kafkatest.Client(t, bootstrap))
+	adm := kadm.NewClient(kafkatest.ClientOf(t, c))
 	offsets := kadm.Offsets{}
 	for p := int32(0); p < partitions; p++ {
 		offsets.AddOffset(topic, p, n, -1)

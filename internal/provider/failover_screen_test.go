@@ -19,8 +19,8 @@ func TestAccFailoverPlanFitsOnAScreenOverAThousandPartitions(t *testing.T) {
 	e := startEnv(t)
 	tf := newTerraformCLI(t)
 	const topic, partitions, screen = "LH.wide", 1000, 80
-	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
-	prod := kafkatest.NewProducer(t, e.source.Bootstrap())
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
+	prod := kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...)
 	prod.Produce(t, topic, partitions, 1)
 	config := func(active, mode string) string {
 		return "terraform {\n  required_providers {\n    kafka = { source = \"kafka-failover/kafka\" }\n  }\n}\n" + failoverConfigWith(e, "  fencing = \"none\"\n  max_lag_records = 100000", active, mode)

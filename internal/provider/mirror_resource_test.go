@@ -18,24 +18,14 @@ import (
 )
 
 func mirrorConfig(e *accEnv, source, mirror string) string {
-	return e.providerBlock() + fmt.Sprintf(`
-resource "kafka_cluster" "na" {
-  name              = "north-america"
-  bootstrap_servers = [%q]
-}
-
-resource "kafka_cluster" "eu" {
-  name              = "europe"
-  bootstrap_servers = [%q]
-}
-
+	return e.providerBlock() + e.clusterBlock("na", "north-america", e.source) + e.clusterBlock("eu", "europe", e.target) + fmt.Sprintf(`
 resource "kafka_mirror" "na_to_eu" {
   name   = "na-to-eu"
   source = %s
   target = kafka_cluster.eu.name
 %s
 }
-`, e.source.BootstrapString(), e.target.BootstrapString(), source, mirror)
+`, source, mirror)
 }
 
 // TestAccMirrorCreateImportUpdateAndCopiesRecords creates a mirror between
@@ -47,8 +37,8 @@ resource "kafka_mirror" "na_to_eu" {
 func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, perPartition = "LH.orders", 3, 50
-	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
-	kafkatest.NewProducer(t, e.source.Bootstrap()).Produce(t, topic, partitions, perPartition)
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
+	kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...).Produce(t, topic, partitions, perPartition)
 
 	name := "kafka_mirror.na_to_eu"
 	created := `  topics = { include = ["LH\\..*"] }
@@ -185,7 +175,7 @@ func recordsMirrored(t *testing.T, e *accEnv, topic string, want int) resource.T
 			last = fmt.Sprintf("state %s, %d partitions, %d records copied, lag %d", st.State, len(st.Partitions), copied, st.LagRecords)
 			if copied == int64(want) && st.LagRecords == 0 {
 				got := 0
-				for _, recs := range kafkatest.ReadAll(t, e.target.Bootstrap(), topic) {
+				for _, recs := range kafkatest.ReadAll(t, e.target.Bootstrap(), topic, e.targetOpts()...) {
 					got += len(recs)
 				}
 				if got != want {

@@ -65,11 +65,11 @@ resource "kafka_failover_reconciliation" "na" {
 func TestAccReconciliationQuarantinesTheTailAndRebuildsTheCluster(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, perPartition = "LH.orders", 3, 20
-	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
-	kafkatest.NewProducer(t, e.source.Bootstrap()).Produce(t, topic, partitions, perPartition)
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
+	kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...).Produce(t, topic, partitions, perPartition)
 	onEurope := func() int {
 		n := 0
-		for _, recs := range kafkatest.ReadAll(t, e.target.Bootstrap(), topic) {
+		for _, recs := range kafkatest.ReadAll(t, e.target.Bootstrap(), topic, e.targetOpts()...) {
 			n += len(recs)
 		}
 		return n
@@ -93,7 +93,7 @@ func TestAccReconciliationQuarantinesTheTailAndRebuildsTheCluster(t *testing.T) 
 			{
 				// north-america, still up, takes records europe never gets.
 				PreConfig: func() {
-					cl := kafkatest.Client(t, e.source.Bootstrap(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+					cl := kafkatest.ClientOf(t, e.source, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 					for i := range 7 {
 						r := &kgo.Record{Topic: topic, Partition: 0, Value: fmt.Appendf(nil, "written on north-america after the failover %d", i)}
 						if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
@@ -131,7 +131,7 @@ data "kafka_failover_status" "after" {
 					if len(p.Diverged) != 0 {
 						return fmt.Errorf("after the reconciliation: diverged %v, want none", p.Diverged)
 					}
-					quarantined := kafkatest.ReadAll(t, e.target.Bootstrap(), topic+".diverged")
+					quarantined := kafkatest.ReadAll(t, e.target.Bootstrap(), topic+".diverged", e.targetOpts()...)
 					if len(quarantined[0]) != 7 || len(quarantined[1])+len(quarantined[2]) != 0 {
 						return fmt.Errorf("%s.diverged holds %d/%d/%d records, want 7/0/0", topic, len(quarantined[0]), len(quarantined[1]), len(quarantined[2]))
 					}
@@ -148,7 +148,7 @@ data "kafka_failover_status" "after" {
 				PreConfig: func() {
 					kafkatest.Eventually(t, 60*time.Second, "north-america rebuilt from europe", func() (bool, string) {
 						n := 0
-						for _, recs := range kafkatest.ReadAll(t, e.source.Bootstrap(), topic) {
+						for _, recs := range kafkatest.ReadAll(t, e.source.Bootstrap(), topic, e.sourceOpts()...) {
 							n += len(recs)
 						}
 						return n == partitions*perPartition, fmt.Sprint(n, " records on north-america")

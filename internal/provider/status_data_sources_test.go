@@ -31,9 +31,9 @@ data "kafka_consumer_group_offsets" "sa" {
 func TestAccFailoverStatusAndGroupOffsetsDataSources(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, perPartition, group = "LH.orders", 3, 20, "consumer-southamerica"
-	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil)
-	kafkatest.NewProducer(t, e.source.Bootstrap()).Produce(t, topic, partitions, perPartition)
-	commitGroup(t, e.source.Bootstrap(), group, topic, partitions, 10)
+	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
+	kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...).Produce(t, topic, partitions, perPartition)
+	commitGroup(t, e.source, group, topic, partitions, 10)
 
 	status, offsets := "data.kafka_failover_status.lh", "data.kafka_consumer_group_offsets.sa"
 	resource.Test(t, resource.TestCase{
