@@ -63,17 +63,21 @@ func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing
 	held := holdProduce(t, s, topic, release)
 	prod.Produce(t, topic, parts, 10)
 	kafkatest.Eventually(t, 30*time.Second, "europe holds the mirror's write", func() (bool, string) { return held.Load(), "" })
-	prod.Produce(t, topic, parts, 2000) // the burst the stalled task never fetches
-
-	var produced int64
-	for p := range int32(parts) {
-		produced += prod.Produced(topic, p)
+	// Two bursts: the task's client may fetch the first ahead while the
+	// task waits, but holds one fetch per broker until the task polls, so
+	// it never fetches the second.
+	for burst := range 2 {
+		prod.Produce(t, topic, parts, 2000)
+		var produced int64
+		for p := range int32(parts) {
+			produced += prod.Produced(topic, p)
+		}
+		kafkatest.Eventually(t, 30*time.Second, fmt.Sprintf("the forecast counts burst %d", burst+1), func() (bool, string) {
+			var fc agentapi.Forecast
+			s.agent.call("GET", "/v1/policies/loosehanger/forecast?to=europe", nil, &fc)
+			return fc.Report.RecordsLost >= produced-3*110, fmt.Sprintf("%d records at risk, %d produced", fc.Report.RecordsLost, produced)
+		})
 	}
-	kafkatest.Eventually(t, 30*time.Second, "the forecast counts the burst", func() (bool, string) {
-		var fc agentapi.Forecast
-		s.agent.call("GET", "/v1/policies/loosehanger/forecast?to=europe", nil, &fc)
-		return fc.Report.RecordsLost >= produced-3*110, fmt.Sprintf("%d records at risk, %d produced", fc.Report.RecordsLost, produced)
-	})
 
 	s.na.Kill()
 	close(release)
@@ -95,6 +99,8 @@ func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing
 			t.Errorf("%s[%d]: observed at %v, lower bound %v: want a fresh observation", p.Topic, p.Partition, p.HighWatermarkObservedAt, p.LowerBound)
 		}
 	}
+	// Once released, the task may still copy what its client fetched ahead
+	// (at most the first burst) before north-america was lost.
 	if len(rep.Partitions) != parts || rep.RecordsLost != truth || truth < 3*2000 {
 		t.Fatalf("report: %d lost over %d partitions; truly %d", rep.RecordsLost, len(rep.Partitions), truth)
 	}
