@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -118,6 +119,10 @@ func TestASealedSecretMovedToAnotherClusterOrUnderOtherSettingsIsRefused(t *test
 	moved := maps.Clone(rec)
 	moved["name"], moved["bootstrap_servers"] = "attacker", evil.ListenAddrs()
 	writeStateRecord(t, eu.Bootstrap(), "cluster/attacker", moved)
+	kafkatest.Eventually(t, 30*time.Second, "the agent reads the planted record", func() (bool, string) {
+		code := a.call("GET", "/v1/clusters/attacker", nil, nil)
+		return code == http.StatusOK, fmt.Sprint(code)
+	})
 	a.mustPut("/v1/mirrors/attacker-to-eu", agentapi.Mirror{Source: "attacker", Target: "europe", Topics: agentapi.Selector{Include: []string{"LOOT"}}, RefreshInterval: "1s"})
 	a.waitLogged(t, 30*time.Second, `"mirror cannot start"`, `"mirror":"attacker-to-eu"`, "sasl.password")
 
