@@ -127,7 +127,7 @@ func (a *foBenchAPI) mustPut(path string, body any) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code, raw, err := a.call(ctx, http.MethodPut, path, body, nil)
-	if err != nil || code != http.StatusOK {
+	if err != nil || (code != http.StatusOK && code != http.StatusCreated) { // 201 for a create
 		a.b.Fatalf("PUT %s: HTTP %d %s %v", path, code, raw, err)
 	}
 }
