@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -190,4 +191,22 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	kd, _ := x509.MarshalECPrivateKey(k)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
+}
+
+// TestTheAgentSaysTheVersionItWasBuiltWith builds the agent the way a release
+// does (-X main.version) and asks it, both ways an operator would.
+func TestTheAgentSaysTheVersionItWasBuiltWith(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "kafka-failover-agent")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=9.8.7-test", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build the agent: %v\n%s", err, out)
+	}
+	for _, arg := range []string{"--version", "version"} {
+		out, err := exec.Command(bin, arg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", bin, arg, err, out)
+		}
+		if got, want := strings.TrimSpace(string(out)), "kafka-failover-agent 9.8.7-test"; got != want {
+			t.Errorf("%s answers %q, want %q", arg, got, want)
+		}
+	}
 }

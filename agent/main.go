@@ -11,6 +11,10 @@ import (
 	"syscall"
 )
 
+// version is set at build time with -ldflags "-X main.version=..." (make
+// build, and the release).
+var version = "dev"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

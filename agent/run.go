@@ -23,6 +23,7 @@ const usage = `usage:
       [--state-sasl-mechanism M --state-sasl-username U --state-sasl-password-file F]
       [--state-tls] [--state-tls-ca-file F] [--state-tls-cert-file F --state-tls-key-file F] [--state-tls-insecure-skip-verify]
   kafka-failover-agent dev-cluster --name NAME --listen 127.0.0.1:PORT [--brokers N] [--data-dir DIR]
+  kafka-failover-agent version
 
 Every flag of run can also come from the environment: KFO_LISTEN, KFO_STATE_BOOTSTRAP,
 KFO_TOKEN_FILE, KFO_SECRET_KEY_FILE, KFO_TLS_CERT_FILE, KFO_TLS_KEY_FILE, KFO_SESSION_TIMEOUT, KFO_REQUEST_TIMEOUT,
@@ -41,6 +42,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return runAgent(ctx, args[1:], getenv, stdout)
 	case "dev-cluster":
 		return runDevCluster(ctx, args[1:], stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "kafka-failover-agent", version)
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -212,6 +216,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		TLSCertFile:    f.tlsCert,
 		TLSKeyFile:     f.tlsKey,
 		AgentID:        f.agentID,
+		Version:        version,
 		SessionTimeout: f.sessionTimeout,
 		RequestTimeout: f.requestTimeout,
 		FailoverStep:   failoverStep,

@@ -33,6 +33,7 @@ type Config struct {
 	TLSCertFile    string         // serve the API over TLS when set
 	TLSKeyFile     string         //
 	AgentID        string         // names this replica in status answers
+	Version        string         // the build's version, logged at start
 	SessionTimeout time.Duration  // how soon a silent replica's tasks move
 	RequestTimeout time.Duration  // an API request's budget, failovers aside; 0 for DefaultRequestTimeout
 	// Ready, when set, receives the API's base URL once it listens.
@@ -153,7 +154,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	ln = guard.listener(ln)
 	url := scheme + "://" + ln.Addr().String()
-	log.Info("agent listening", "url", url, "state_bootstrap", strings.Join(state.BootstrapServers, ","),
+	log.Info("agent listening", "version", cfg.Version, "url", url, "state_bootstrap", strings.Join(state.BootstrapServers, ","),
 		"state_sasl_mechanism", state.SASLMechanism, "state_tls", state.TLS)
 	if scheme == "http" && beyondLoopback(ln.Addr().String()) {
 		log.Warn("the API listens beyond loopback without TLS: its bearer token and the clusters' passwords and keys sent to it cross the network in plaintext",

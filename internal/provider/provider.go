@@ -153,7 +153,7 @@ func (p *KafkaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 	ctx = tflog.MaskAllFieldValuesStrings(ctx, token)
-	tflog.Debug(ctx, "agent client configured", map[string]any{"agent_url": url})
+	tflog.Info(ctx, "agent client configured", map[string]any{"agent_url": url, "provider_version": p.version})
 	resp.ResourceData = client
 	resp.DataSourceData = client
 }
