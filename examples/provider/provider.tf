@@ -1,7 +1,8 @@
 terraform {
   required_providers {
     kafka = {
-      source = "kafka-failover/kafka"
+      source  = "kafka-failover/kafka"
+      version = "~> 0.1"
     }
   }
 }
