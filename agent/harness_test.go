@@ -79,7 +79,11 @@ type agentProc struct {
 	args    []string
 	logPath string
 	env     []string // added to the agent's environment on start
-	cmd     *exec.Cmd
+	// exe is the agent binary to run; empty: this test binary, which
+	// doubles as the agent. A benchmark that reads the agent's memory
+	// runs the binary, holding no test code.
+	exe string
+	cmd *exec.Cmd
 }
 
 // startAgent runs an agent beside the state cluster on a free loopback port;
@@ -132,6 +136,15 @@ func (a *agentProc) declare(name string, c kafkatest.Kafka) {
 // environment, e.g. KFO_TEST_HALT_FAILOVER_AFTER.
 func startAgentWith(t testing.TB, stateBootstrap string, env []string, extra ...string) *agentProc {
 	t.Helper()
+	a := newAgentProc(t, stateBootstrap, env, extra...)
+	a.start()
+	return a
+}
+
+// newAgentProc prepares an agent beside the state cluster and stops it when
+// the test ends; start runs it.
+func newAgentProc(t testing.TB, stateBootstrap string, env []string, extra ...string) *agentProc {
+	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
 	key := filepath.Join(dir, "secret.key")
@@ -150,7 +163,6 @@ func startAgentWith(t testing.TB, stateBootstrap string, env []string, extra ...
 		args:    []string{"run", "--listen", addr, "--state-bootstrap", stateBootstrap, "--token-file", token, "--secret-key-file", key, "--session-timeout", "3s"},
 	}
 	a.args = append(a.args, extra...)
-	a.start()
 	t.Cleanup(func() {
 		a.stop()
 		if t.Failed() {
@@ -180,6 +192,10 @@ func (a *agentProc) start() {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), a.env...), "KFO_TEST_AGENT_ARGS="+strings.Join(a.args, "\x1f"))
+	if a.exe != "" {
+		cmd = exec.Command(a.exe, a.args...)
+		cmd.Env = append(os.Environ(), a.env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		a.t.Fatal(err)

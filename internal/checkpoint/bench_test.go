@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
@@ -40,13 +39,11 @@ func BenchmarkCheckpointRound1000Groups100Partitions(b *testing.B) {
 
 	// Offset syncs as a mirror writes them: transactions of 100 records,
 	// each followed by one marker offset on the target.
-	tr := &Translator{}
+	tr := loadedTranslator()
 	for p := int32(0); p < partitions; p++ {
 		for txn := int64(0); txn < mirrored/100; txn++ {
-			s := offsetsync.Sync{Topic: "LH.BENCH", TargetTopic: "LH.BENCH", Partition: p,
-				Runs: []offsetsync.Run{{Source: txn * 100, Target: txn * 101, Count: 100}}, SourceNext: (txn + 1) * 100}
-			v, _ := s.Encode()
-			tr.apply(&kgo.Record{Key: s.Key(), Value: v})
+			tr.add(offsetsync.Sync{Topic: "LH.BENCH", TargetTopic: "LH.BENCH", Partition: p,
+				Runs: []offsetsync.Run{{Source: txn * 100, Target: txn * 101, Count: 100}}, SourceNext: (txn + 1) * 100})
 		}
 	}
 	commitAll := func(shift int64) {

@@ -65,6 +65,10 @@ func (c *Checkpointer) Run(ctx context.Context) {
 	every := durationOr(c.Mirror.CheckpointInterval, agentapi.DefaultCheckpointInterval)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	c.Metrics.translatorCaughtUp(c.Mirror.Name, c.Translator.Ready())
+	if !c.Translator.Ready() {
+		c.Log.Info("checkpoints wait until the translator has read the mirror's offset syncs up to their end")
+	}
 	for {
 		if _, err := c.Round(ctx); err != nil && ctx.Err() == nil {
 			c.Log.Warn("checkpoint round failed; retrying at the next interval", "error", err)
@@ -89,6 +93,12 @@ func durationOr(text string, def time.Duration) time.Duration {
 // translates them, stores what changed and commits to idle target groups.
 func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 	var st RoundStats
+	// A partial index translates committed offsets too low, and says so
+	// as if it were exact once it has counted the gap on the source.
+	if err := c.Translator.WaitCaughtUp(ctx); err != nil {
+		return st, err
+	}
+	c.Metrics.translatorCaughtUp(c.Mirror.Name, true)
 	if c.written == nil {
 		c.written, c.settled, c.groupErrs = map[string]map[tpKey]agentapi.PartitionCheckpoint{}, map[string]bool{}, map[string]string{}
 	}

@@ -32,11 +32,8 @@ func TestACheckpointRoundCommitsNothingWhileTheMirrorIsFrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Source offsets 0-99 were mirrored to target offsets 0-99.
-	tr := &Translator{}
-	s := offsetsync.Sync{Topic: "LH.ORDERS", TargetTopic: "LH.ORDERS", Partition: 0,
-		Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: 100}}, SourceNext: 100}
-	v, _ := s.Encode()
-	tr.apply(&kgo.Record{Key: s.Key(), Value: v})
+	tr := loadedTranslator(offsetsync.Sync{Topic: "LH.ORDERS", TargetTopic: "LH.ORDERS", Partition: 0,
+		Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: 100}}, SourceNext: 100})
 	os := kadm.Offsets{}
 	os.AddOffset("LH.ORDERS", 0, 40, -1)
 	if _, err := kadm.NewClient(srcCl).CommitOffsets(ctx, "consumer-southamerica", os); err != nil {
@@ -44,14 +41,8 @@ func TestACheckpointRoundCommitsNothingWhileTheMirrorIsFrozen(t *testing.T) {
 	}
 
 	why := "a failover of policy loosehanger is under way"
-	cp := &Checkpointer{
-		Mirror:  agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", RefreshInterval: "1h"},
-		Groups:  func(string) bool { return true },
-		Targets: func() map[string]string { return map[string]string{"LH.ORDERS": "LH.ORDERS"} },
-		Source:  srcCl, Target: dstCl, Translator: tr,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Frozen: func(context.Context) (string, error) { return why, nil },
-	}
+	cp := ordersCheckpointer(srcCl, dstCl, tr)
+	cp.Frozen = func(context.Context) (string, error) { return why, nil }
 	committed := func() int64 {
 		t.Helper()
 		got, err := kadm.NewClient(dstCl).FetchOffsets(ctx, "consumer-southamerica")
@@ -97,12 +88,10 @@ func TestTheTranslatorForgetsWhatSourceRetentionRemoved(t *testing.T) {
 	srcCl := kafkatest.Client(t, src)
 	// Three transactions of 100 records, each followed by a marker on the
 	// target.
-	tr := &Translator{}
+	tr := loadedTranslator()
 	for i := range int64(3) {
-		s := offsetsync.Sync{Topic: "LH.ORDERS", TargetTopic: "LH.ORDERS", Partition: 0,
-			Runs: []offsetsync.Run{{Source: i * 100, Target: i * 101, Count: 100}}, SourceNext: (i + 1) * 100}
-		v, _ := s.Encode()
-		tr.apply(&kgo.Record{Key: s.Key(), Value: v})
+		tr.add(offsetsync.Sync{Topic: "LH.ORDERS", TargetTopic: "LH.ORDERS", Partition: 0,
+			Runs: []offsetsync.Run{{Source: i * 100, Target: i * 101, Count: 100}}, SourceNext: (i + 1) * 100})
 	}
 	before := tr.Log("LH.ORDERS", 0).TranslateCommitted(160)
 
@@ -116,13 +105,7 @@ func TestTheTranslatorForgetsWhatSourceRetentionRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := &Checkpointer{
-		Mirror:  agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", RefreshInterval: "1h"},
-		Groups:  func(string) bool { return true },
-		Targets: func() map[string]string { return map[string]string{"LH.ORDERS": "LH.ORDERS"} },
-		Source:  srcCl, Target: kafkatest.Client(t, dst), Translator: tr,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	cp := ordersCheckpointer(srcCl, kafkatest.Client(t, dst), tr)
 	if _, err := cp.Round(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +114,34 @@ func TestTheTranslatorForgetsWhatSourceRetentionRemoved(t *testing.T) {
 	}
 	if after := tr.Log("LH.ORDERS", 0).TranslateCommitted(160); after != before || after.Target != 161 {
 		t.Fatalf("offset 160 translates to %+v after pruning, %+v before; want target 161 both times", after, before)
+	}
+}
+
+// loadedTranslator answers a translator that has read all there is, an
+// index given whole, holding syncs.
+func loadedTranslator(syncs ...offsetsync.Sync) *Translator {
+	tr := &Translator{caughtUp: make(chan struct{})}
+	close(tr.caughtUp)
+	for _, s := range syncs {
+		tr.add(s)
+	}
+	return tr
+}
+
+// add applies s as if read from the sync topic.
+func (t *Translator) add(s offsetsync.Sync) {
+	v, _ := s.Encode()
+	t.apply(&kgo.Record{Key: s.Key(), Value: v})
+}
+
+// ordersCheckpointer checkpoints every group of mirror na-to-eu, which
+// mirrors LH.ORDERS from north-america to europe.
+func ordersCheckpointer(src, dst *kgo.Client, tr *Translator) *Checkpointer {
+	return &Checkpointer{
+		Mirror:  agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", RefreshInterval: "1h"},
+		Groups:  func(string) bool { return true },
+		Targets: func() map[string]string { return map[string]string{"LH.ORDERS": "LH.ORDERS"} },
+		Source:  src, Target: dst, Translator: tr,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }

@@ -14,6 +14,7 @@ type Metrics struct {
 	misses    *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	roundSecs *prometheus.GaugeVec
+	caughtUp  *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	lastGood map[string]time.Time // mirror\x00group -> last checkpoint without error
@@ -38,9 +39,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		roundSecs: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "kfo_checkpoint_round_seconds", Help: "How long the last checkpoint round took.",
 		}, []string{"mirror"}),
+		caughtUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kfo_checkpoint_translator_caught_up", Help: "1 once the checkpointing agent has read the mirror's offset syncs up to their end as they stood at its start; checkpoint rounds wait until then.",
+		}, []string{"mirror"}),
 	}
-	reg.MustRegister(m.age, m.synced, m.misses, m.errors, m.roundSecs)
+	reg.MustRegister(m.age, m.synced, m.misses, m.errors, m.roundSecs, m.caughtUp)
 	return m
+}
+
+func (m *Metrics) translatorCaughtUp(mirror string, ready bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	m.caughtUp.WithLabelValues(mirror).Set(v)
 }
 
 func (m *Metrics) round(mirror string, st RoundStats, groups []string, errs map[string]string, now time.Time) {

@@ -20,6 +20,10 @@ package failover_test
 //	                          and commits none (offsets_committed 0).
 //	sync_group_offsets=false  nothing is on europe before the failover: it
 //	                          commits all 30000 translated offsets itself.
+//
+// BenchmarkFailoverAtScale runs the same measure, forced and planned (the
+// old active reachable: drained, not killed), at 10, 100 and 1000
+// partitions and as many groups.
 
 import (
 	"bytes"
@@ -45,8 +49,7 @@ import (
 
 const (
 	foBenchGroups        = 100
-	foBenchTopics        = 3   // LH.A, LH.B, LH.C
-	foBenchPartitions    = 100 // per topic: 300 in all
+	foBenchPartitions    = 100 // per topic of LH.A, LH.B, LH.C: 300 in all
 	foBenchRecords       = 20  // per partition
 	foBenchMirror        = "na-to-eu"
 	foBenchPolicy        = "loosehanger"
@@ -56,7 +59,50 @@ const (
 	foBenchFailoverBound = 2 * time.Minute // bounds the failover request and the discovery poll
 )
 
-func foBenchTopicNames() []string { return []string{"LH.A", "LH.B", "LH.C"} }
+// foShape is what a failover benchmark moves: topics of perTopic
+// partitions, and groups each committed on the topics groupTopics names.
+type foShape struct {
+	topics      []string
+	perTopic    int32
+	groups      int
+	groupTopics func(g int) []int // indexes into topics
+}
+
+func (s foShape) partitions() int { return len(s.topics) * int(s.perTopic) }
+
+// offsets is how many group offsets the shape checkpoints.
+func (s foShape) offsets() int {
+	n := 0
+	for g := range s.groups {
+		n += len(s.groupTopics(g)) * int(s.perTopic)
+	}
+	return n
+}
+
+func (s foShape) String() string {
+	return fmt.Sprintf("%d groups x %d partitions (%d group offsets)", s.groups, s.partitions(), s.offsets())
+}
+
+// foEveryGroupOnEveryTopic is the first shape: 100 groups on all
+// of 3 topics x 100 partitions.
+var foEveryGroupOnEveryTopic = foShape{
+	topics: []string{"LH.A", "LH.B", "LH.C"}, perTopic: foBenchPartitions, groups: foBenchGroups,
+	groupTopics: func(int) []int { return []int{0, 1, 2} },
+}
+
+// foScale is n partitions (topics of 20, or one topic of n when fewer) and
+// n groups, group g on every partition of topic g mod topics.
+func foScale(n int) foShape {
+	s := foShape{perTopic: 20, groups: n}
+	if n < 20 {
+		s.perTopic = int32(n)
+	}
+	for i := range max(1, n/20) {
+		s.topics = append(s.topics, fmt.Sprintf("LH.S%03d", i))
+	}
+	s.groupTopics = func(g int) []int { return []int{g % len(s.topics)} }
+	return s
+}
 
 // foBenchOffset is group g's committed offset on a partition: varied per
 // group and partition, always within the mirrored 1..foBenchRecords.
@@ -64,14 +110,28 @@ func foBenchOffset(g int, topic int, p int32) int64 {
 	return int64(g*7+topic*31+int(p)*13)%foBenchRecords + 1
 }
 
-func foBenchGroup(g int) string { return fmt.Sprintf("consumer-%03d", g) }
+func foBenchGroup(g int) string { return fmt.Sprintf("consumer-%04d", g) }
 
 func BenchmarkForcedFailover100Groups300Partitions(b *testing.B) {
 	bin := kafkatest.BuildAgent(b, "../../agent")
 	for _, sync := range []bool{true, false} {
 		b.Run(fmt.Sprintf("sync_group_offsets=%v", sync), func(b *testing.B) {
-			benchForcedFailover(b, bin, sync)
+			benchFailover(b, bin, foEveryGroupOnEveryTopic, agentapi.ModeForced, sync)
 		})
+	}
+}
+
+// BenchmarkFailoverAtScale prints the forced and the planned failover time
+// at 10, 100 and 1000 partitions and as many groups, each group on the 20
+// partitions of one topic (sync_group_offsets on, the default).
+func BenchmarkFailoverAtScale(b *testing.B) {
+	bin := kafkatest.BuildAgent(b, "../../agent")
+	for _, n := range []int{10, 100, 1000} {
+		for _, mode := range []string{agentapi.ModeForced, agentapi.ModePlanned} {
+			b.Run(fmt.Sprintf("partitions=groups=%d/%s", n, mode), func(b *testing.B) {
+				benchFailover(b, bin, foScale(n), mode, true)
+			})
+		}
 	}
 }
 
@@ -205,18 +265,18 @@ func startFOBenchAgent(b *testing.B, state []string) *foBenchAPI {
 	return api
 }
 
-func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
+func benchFailover(b *testing.B, bin string, shape foShape, mode string, syncOffsets bool) {
 	na := kafkatest.StartDevClusterProcess(b, bin, "north-america")
 	eu := kafkatest.StartDevClusterProcess(b, bin, "europe")
 	api := startFOBenchAgent(b, eu.Bootstrap)
 	ctx := context.Background()
-	totalPartitions := foBenchTopics * foBenchPartitions
+	totalPartitions := shape.partitions()
 
-	// north-america: 3 topics x 100 partitions, 20 records each.
+	// north-america: the shape's topics, 20 records in each partition.
 	prod := kafkatest.NewProducer(b, na.Bootstrap)
-	for _, topic := range foBenchTopicNames() {
-		kafkatest.CreateTopic(b, na.Bootstrap, topic, foBenchPartitions, nil)
-		prod.Produce(b, topic, foBenchPartitions, foBenchRecords)
+	for _, topic := range shape.topics {
+		kafkatest.CreateTopic(b, na.Bootstrap, topic, shape.perTopic, nil)
+		prod.Produce(b, topic, shape.perTopic, foBenchRecords)
 	}
 
 	api.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: na.Bootstrap})
@@ -237,13 +297,13 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 		Mirrors: []string{foBenchMirror}, Fencing: agentapi.FencingNone,
 	})
 
-	// 100 groups commit on all 300 partitions of the source.
+	// Each group commits on every partition of its topics on the source.
 	adm := kadm.NewClient(kafkatest.Client(b, na.Bootstrap))
-	for g := range foBenchGroups {
+	for g := range shape.groups {
 		offs := kadm.Offsets{}
-		for t, topic := range foBenchTopicNames() {
-			for p := range int32(foBenchPartitions) {
-				offs.AddOffset(topic, p, foBenchOffset(g, t, p), -1)
+		for _, t := range shape.groupTopics(g) {
+			for p := range shape.perTopic {
+				offs.AddOffset(shape.topics[t], p, foBenchOffset(g, t, p), -1)
 			}
 		}
 		resp, err := adm.CommitOffsets(ctx, foBenchGroup(g), offs)
@@ -258,7 +318,7 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 	// The mirror has copied everything, and the agent has seen the
 	// source's final high watermarks (what a forced failover reports from).
 	setupStart := time.Now()
-	kafkatest.Eventually(b, foBenchSetupWait, "the mirror copies 20 records of each of 300 partitions", func() (bool, string) {
+	kafkatest.Eventually(b, foBenchSetupWait, fmt.Sprintf("the mirror copies 20 records of each of %d partitions", totalPartitions), func() (bool, string) {
 		var st agentapi.MirrorStatus
 		code, raw, err := api.get("/v1/mirrors/"+foBenchMirror+"/status", &st)
 		if err != nil || code != http.StatusOK {
@@ -282,20 +342,20 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 	})
 	mirrored := time.Since(setupStart)
 
-	// Every group's checkpoint covers all 300 partitions at the offsets
+	// Every group's checkpoint covers all its partitions at the offsets
 	// committed, and (with sync_group_offsets) is committed on europe.
 	topicIndex := map[string]int{}
-	for t, topic := range foBenchTopicNames() {
+	for t, topic := range shape.topics {
 		topicIndex[topic] = t
 	}
 	want := map[string]map[string]map[int32]int64{} // group -> target topic -> partition -> target offset
 	pending := map[string]bool{}
-	for g := range foBenchGroups {
+	for g := range shape.groups {
 		pending[foBenchGroup(g)] = true
 	}
-	kafkatest.Eventually(b, foBenchSetupWait, "checkpoints of 100 groups x 300 partitions", func() (bool, string) {
+	kafkatest.Eventually(b, foBenchSetupWait, "checkpoints of "+shape.String(), func() (bool, string) {
 		var last string
-		for g := range foBenchGroups {
+		for g := range shape.groups {
 			group := foBenchGroup(g)
 			if !pending[group] {
 				continue
@@ -321,7 +381,8 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 				}
 				offsets[cp.TargetTopic][cp.Partition] = cp.TargetOffset
 			}
-			if ok != totalPartitions || (syncOffsets && synced != totalPartitions) {
+			of := len(shape.groupTopics(g)) * int(shape.perTopic)
+			if ok != of || (syncOffsets && synced != of) {
 				last = fmt.Sprintf("%d groups pending; %s: %d partitions checkpointed at the committed offsets, %d synced, last error %q",
 					len(pending), group, ok, synced, cps.LastError)
 				continue
@@ -332,11 +393,12 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 		return len(pending) == 0, last
 	})
 	checkpointed := time.Since(setupStart)
-	fmt.Printf("forced failover setup: %d records mirrored in %s, checkpoints of %d groups x %d partitions ready after %s (sync_group_offsets=%v)\n",
-		totalPartitions*foBenchRecords, mirrored.Round(time.Millisecond), foBenchGroups, totalPartitions, checkpointed.Round(time.Millisecond), syncOffsets)
+	fmt.Printf("%s failover setup: %d records mirrored in %s, checkpoints of %s ready after %s (sync_group_offsets=%v)\n",
+		mode, totalPartitions*foBenchRecords, mirrored.Round(time.Millisecond), shape, checkpointed.Round(time.Millisecond), syncOffsets)
 
-	// The region is lost.
-	na.Kill()
+	if mode == agentapi.ModeForced {
+		na.Kill() // the region is lost
+	}
 
 	b.ResetTimer()
 	start := time.Now()
@@ -344,7 +406,7 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 	defer cancel()
 	var res agentapi.Failover
 	code, raw, err := api.call(fctx, http.MethodPost, "/v1/policies/"+foBenchPolicy+"/failover",
-		agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "bench", RequestedBy: "benchmark"}, &res)
+		agentapi.FailoverRequest{To: "europe", Mode: mode, RequestID: "bench", RequestedBy: "benchmark"}, &res)
 	post := time.Since(start)
 	if err != nil || code != http.StatusOK {
 		b.Fatalf("POST failover after %s: HTTP %d %s %v", post, code, raw, err)
@@ -372,12 +434,12 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 	if rep.RecordsLost != 0 || len(rep.Partitions) != totalPartitions {
 		b.Fatalf("report: %d records lost over %d partitions, want 0 over %d (everything was mirrored before the loss)", rep.RecordsLost, len(rep.Partitions), totalPartitions)
 	}
-	if len(rep.Groups) != foBenchGroups {
-		b.Fatalf("report names %d groups, want %d", len(rep.Groups), foBenchGroups)
+	if len(rep.Groups) != shape.groups {
+		b.Fatalf("report names %d groups, want %d", len(rep.Groups), shape.groups)
 	}
 	for _, g := range rep.Groups {
-		if g.Partitions != totalPartitions || g.RecordsNotMirrored != 0 {
-			b.Fatalf("report of group %s: %d partitions, %d records not mirrored; want %d and 0", g.Group, g.Partitions, g.RecordsNotMirrored, totalPartitions)
+		if of := countOffsets(want[g.Group]); g.Partitions != of || g.RecordsNotMirrored != 0 {
+			b.Fatalf("report of group %s: %d partitions, %d records not mirrored; want %d and 0", g.Group, g.Partitions, g.RecordsNotMirrored, of)
 		}
 	}
 	// offsets_committed counts the partitions the failover itself moved
@@ -385,7 +447,7 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 	// committed every translated offset there (the wait above saw all of
 	// them synced), and the failover never commits an offset that is
 	// already there: it must commit none. Without it, it commits all.
-	wantCommitted := foBenchGroups * totalPartitions
+	wantCommitted := shape.offsets()
 	if syncOffsets {
 		wantCommitted = 0
 	}
@@ -395,13 +457,13 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 
 	var st agentapi.MirrorStatus
 	if code, raw, err := api.get("/v1/mirrors/"+foBenchMirror+"/status", &st); err != nil || code != http.StatusOK || st.State != agentapi.MirrorStopped {
-		b.Fatalf("the mirror from the lost cluster after the failover: HTTP %d, state %q (want stopped) %s %v", code, st.State, raw, err)
+		b.Fatalf("the mirror from the old active cluster after the failover: HTTP %d, state %q (want stopped) %s %v", code, st.State, raw, err)
 	}
 
 	// europe holds every group's translated offsets, whoever committed them.
 	euAdm := kadm.NewClient(kafkatest.Client(b, eu.Bootstrap))
-	groups := make([]string, 0, foBenchGroups)
-	for g := range foBenchGroups {
+	groups := make([]string, 0, shape.groups)
+	for g := range shape.groups {
 		groups = append(groups, foBenchGroup(g))
 	}
 	checked := 0
@@ -419,8 +481,8 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 			}
 		}
 	}
-	if checked != foBenchGroups*totalPartitions {
-		b.Fatalf("checked %d committed offsets on europe, want %d", checked, foBenchGroups*totalPartitions)
+	if checked != shape.offsets() {
+		b.Fatalf("checked %d committed offsets on europe, want %d", checked, shape.offsets())
 	}
 
 	b.ReportMetric(float64(elapsed.Milliseconds()), "failover-ms")
@@ -430,6 +492,15 @@ func benchForcedFailover(b *testing.B, bin string, syncOffsets bool) {
 	if elapsed >= foBenchGoal {
 		verdict = "misses"
 	}
-	fmt.Printf("forced failover, %d groups x %d partitions (sync_group_offsets=%v): %d ms from request to discovery (goal < %d ms: %s it); POST answered in %d ms; %d offsets committed by the failover, %d verified on europe\n",
-		foBenchGroups, totalPartitions, syncOffsets, elapsed.Milliseconds(), foBenchGoal.Milliseconds(), verdict, post.Milliseconds(), rep.OffsetsCommitted, checked)
+	fmt.Printf("%s failover, %s (sync_group_offsets=%v): %d ms from request to discovery (goal < %d ms: %s it); POST answered in %d ms; %d offsets committed by the failover, %d verified on europe\n",
+		mode, shape, syncOffsets, elapsed.Milliseconds(), foBenchGoal.Milliseconds(), verdict, post.Milliseconds(), rep.OffsetsCommitted, checked)
+}
+
+// countOffsets counts the partitions of topic -> partition -> offset.
+func countOffsets(m map[string]map[int32]int64) int {
+	n := 0
+	for _, parts := range m {
+		n += len(parts)
+	}
+	return n
 }
