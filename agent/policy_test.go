@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
-// topicConfig answers one config value of a topic, "" when unset.
-func topicConfig(t *testing.T, c kafkatest.Kafka, topic, key string) string {
+// topicConfigEntry answers one config of a topic as the cluster describes it.
+func topicConfigEntry(t *testing.T, c kafkatest.Kafka, topic, key string) (kadm.Config, bool) {
 	t.Helper()
 	rcs, err := kadm.NewClient(kafkatest.ClientOf(t, c)).DescribeTopicConfigs(context.Background(), topic)
 	if err != nil {
@@ -21,15 +22,35 @@ func topicConfig(t *testing.T, c kafkatest.Kafka, topic, key string) string {
 	}
 	for _, rc := range rcs {
 		for _, c := range rc.Configs {
-			if c.Key == key && c.Value != nil {
-				return *c.Value
+			if c.Key == key {
+				return c, true
 			}
 		}
+	}
+	return kadm.Config{}, false
+}
+
+// topicConfig answers one config value of a topic, "" when unset.
+func topicConfig(t *testing.T, c kafkatest.Kafka, topic, key string) string {
+	t.Helper()
+	if e, ok := topicConfigEntry(t, c, topic, key); ok && e.Value != nil {
+		return *e.Value
 	}
 	return ""
 }
 
-func TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndCopiesTopicConfigs(t *testing.T) {
+// setTopicConfig is true when key is set on the topic itself (a dynamic
+// topic config), not inherited from the broker's defaults.
+func setTopicConfig(t *testing.T, c kafkatest.Kafka, topic, key string) bool {
+	t.Helper()
+	e, ok := topicConfigEntry(t, c, topic, key)
+	return ok && e.Source == kmsg.ConfigSourceDynamicTopicConfig
+}
+
+// TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndSyncsTopicConfigsBothWays:
+// a config set, changed, and reset to its default on the source is set,
+// changed, and reset on the target.
+func TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndSyncsTopicConfigsBothWays(t *testing.T) {
 	s := newMirrorSetup(t)
 	retention := "3600000"
 	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, map[string]*string{"retention.ms": &retention}, s.src.ClientOpts()...)
@@ -61,6 +82,29 @@ func TestPrefixPolicyNamesTargetTopicsAfterTheSourceAndCopiesTopicConfigs(t *tes
 		got := topicConfig(t, s.dst, "north-america.LH.ORDERS", "retention.ms")
 		return got == changed, got
 	})
+	// A durability choice made for the target's own brokers is not the
+	// source's to reset.
+	one := "1"
+	if _, err := kadm.NewClient(kafkatest.ClientOf(t, s.dst)).AlterTopicConfigs(context.Background(),
+		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: &one}}, "north-america.LH.ORDERS"); err != nil {
+		t.Fatal(err)
+	}
+	// Reset to its default on the source: reset on the target too, or the
+	// standby keeps a retention nobody asked for.
+	_, err = kadm.NewClient(kafkatest.ClientOf(t, s.src)).AlterTopicConfigs(context.Background(),
+		[]kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "retention.ms"}}, "LH.ORDERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setTopicConfig(t, s.src, "LH.ORDERS", "retention.ms") {
+		t.Fatal("retention.ms is still set on the source after its reset")
+	}
+	kafkatest.Eventually(t, 30*time.Second, "retention.ms reset on the target", func() (bool, string) {
+		return !setTopicConfig(t, s.dst, "north-america.LH.ORDERS", "retention.ms"), topicConfig(t, s.dst, "north-america.LH.ORDERS", "retention.ms")
+	})
+	if !setTopicConfig(t, s.dst, "north-america.LH.ORDERS", "min.insync.replicas") {
+		t.Error("min.insync.replicas set on the target by hand was reset by the config sync")
+	}
 }
 
 func TestStartFromLatestCopiesOnlyRecordsProducedAfterTheMirrorWasCreated(t *testing.T) {

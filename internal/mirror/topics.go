@@ -108,8 +108,11 @@ type topicPlan struct {
 	topic       string
 	target      string
 	partitions  int32
-	configs     map[string]*string
-	targetParts int32 // 0 when the target topic does not exist yet
+	configs     map[string]*string // the source's synced configs, when configs are synced
+	targetParts int32              // 0 when the target topic does not exist yet
+	// targetConfigs are the synced configs set on the existing target
+	// topic: what the source no longer sets is reset there.
+	targetConfigs map[string]*string
 }
 
 // syncTopics lists the source topics that match, creates or grows them on
@@ -158,12 +161,21 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite f
 	if err != nil {
 		return nil, fmt.Errorf("list topics on target %s: %w", m.Target, err)
 	}
-	errs := metaErrs
-	var ready []SourcePartition
+	var existing []*topicPlan
 	for _, p := range plans {
 		if d, ok := dstTopics[p.target]; ok && d.Err == nil {
 			p.targetParts = int32(len(d.Partitions))
+			existing = append(existing, p)
 		}
+	}
+	if m.SyncTopicConfigs && len(existing) > 0 {
+		if err := targetConfigs(ctx, dst, existing); err != nil {
+			return nil, fmt.Errorf("target %s: %w", m.Target, err)
+		}
+	}
+	errs := metaErrs
+	var ready []SourcePartition
+	for _, p := range plans {
 		if err := ensureTargetTopic(ctx, dst, m, p); err != nil {
 			errs = append(errs, err)
 			continue
@@ -181,30 +193,91 @@ func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite f
 	return ready, errors.Join(errs...)
 }
 
-// sourceConfigs reads the non-default configs of each planned topic; only
+// notSynced are topic configs that belong to one cluster, never copied nor
+// reset: replication throttles are set by a reassignment on that cluster,
+// and min.insync.replicas and unclean leader election are durability
+// choices sized to its own brokers (the source's min.insync.replicas 2 on
+// a target of one broker would refuse every write after a failover).
+var notSynced = map[string]bool{
+	"leader.replication.throttled.replicas":   true,
+	"follower.replication.throttled.replicas": true,
+	"min.insync.replicas":                     true,
+	"unclean.leader.election.enable":          true,
+}
+
+// setConfigs answers the configs set on each named topic itself (dynamic
+// topic configs), the ones that are synced.
+func setConfigs(ctx context.Context, adm *kadm.Client, names []string) (map[string]map[string]*string, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]*string{}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return nil, fmt.Errorf("configs of topic %s: %w", rc.Name, rc.Err)
+		}
+		set := map[string]*string{}
+		for _, c := range rc.Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil && !notSynced[c.Key] {
+				set[c.Key] = c.Value
+			}
+		}
+		out[rc.Name] = set
+	}
+	return out, nil
+}
+
+// sourceConfigs reads the configs set on each planned source topic; only
 // those are copied, so the target's own defaults stay in charge of the rest.
 func sourceConfigs(ctx context.Context, src *kadm.Client, plans []*topicPlan) error {
 	names := make([]string, len(plans))
 	for i, p := range plans {
 		names[i] = p.topic
 	}
-	rcs, err := src.DescribeTopicConfigs(ctx, names...)
+	set, err := setConfigs(ctx, src, names)
 	if err != nil {
 		return fmt.Errorf("describe source topic configs: %w", err)
 	}
-	byName := map[string]kadm.ResourceConfig{}
-	for _, rc := range rcs {
-		byName[rc.Name] = rc
-	}
 	for _, p := range plans {
-		p.configs = map[string]*string{}
-		for _, c := range byName[p.topic].Configs {
-			if c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
-				p.configs[c.Key] = c.Value
-			}
-		}
+		p.configs = set[p.topic]
 	}
 	return nil
+}
+
+// targetConfigs reads the configs set on each existing target topic.
+func targetConfigs(ctx context.Context, dst *kadm.Client, plans []*topicPlan) error {
+	names := make([]string, len(plans))
+	for i, p := range plans {
+		names[i] = p.target
+	}
+	set, err := setConfigs(ctx, dst, names)
+	if err != nil {
+		return fmt.Errorf("describe target topic configs: %w", err)
+	}
+	for _, p := range plans {
+		p.targetConfigs = set[p.target]
+	}
+	return nil
+}
+
+// configChanges answers what makes the target topic's synced configs the
+// source's: a set for each value that differs, a reset (to the target's
+// default) for each config the source no longer sets.
+func configChanges(p *topicPlan) []kadm.AlterConfig {
+	var alter []kadm.AlterConfig
+	for k, v := range p.configs {
+		if have, ok := p.targetConfigs[k]; !ok || *have != *v {
+			alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
+		}
+	}
+	for k := range p.targetConfigs {
+		if _, ok := p.configs[k]; !ok {
+			alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+		}
+	}
+	sort.Slice(alter, func(i, j int) bool { return alter[i].Name < alter[j].Name })
+	return alter
 }
 
 func ensureTargetTopic(ctx context.Context, dst *kadm.Client, m agentapi.Mirror, p *topicPlan) error {
@@ -231,11 +304,7 @@ func ensureTargetTopic(ctx context.Context, dst *kadm.Client, m agentapi.Mirror,
 			return fmt.Errorf("grow topic %s on target %s to %d partitions: %w", p.target, m.Target, p.partitions, err)
 		}
 	}
-	if len(p.configs) > 0 {
-		alter := make([]kadm.AlterConfig, 0, len(p.configs))
-		for k, v := range p.configs {
-			alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
-		}
+	if alter := configChanges(p); len(alter) > 0 {
 		resp, err := dst.AlterTopicConfigs(ctx, alter, p.target)
 		if err == nil {
 			for _, r := range resp {

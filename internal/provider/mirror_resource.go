@@ -172,7 +172,7 @@ func mirrorSchema() schema.Schema {
 				Validators:          []validator.Int64{int64validator.Between(0, 32767)},
 			},
 			"sync_topic_configs": schema.BoolAttribute{
-				MarkdownDescription: "Copy the source topics' configuration to the target topics. Default `false`.",
+				MarkdownDescription: "Keep the target topics' configs the source topics' configs: each config set on a source topic is set on its target topic within `refresh_interval`, and one the source no longer sets is reset to the target's default. Configs that belong to one cluster are left alone on both sides: `min.insync.replicas`, `unclean.leader.election.enable` and the replication throttles. Default `false`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
