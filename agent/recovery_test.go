@@ -173,11 +173,7 @@ func TestAnAgentRestartedThreeTimesCopiesAgainWithinFiveSeconds(t *testing.T) {
 	kafkatest.EachKind(t, func(t *testing.T, kind string) {
 		s := newMirrorSetupOf(t, kind, kafkatest.ClusterOptions{})
 		const partitions = 4
-		kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", partitions, nil, s.src.ClientOpts()...)
-		s.putMirror(t, `LH\.ORDERS`)
-		prod := kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...)
-		stop := backgroundProducer(t, prod, "LH.ORDERS", partitions, 20000, 20, 20*time.Millisecond)
-		waitRunsEveryTask(t, s.agent, partitions)
+		prod, stop := s.copyOrders(t, partitions)
 
 		// The agent's default session timeout: a restart must not wait
 		// for its former self's session to end.

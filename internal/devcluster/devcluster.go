@@ -50,6 +50,10 @@ type Config struct {
 	Listen  string // host:port of the first broker; more brokers take the next ports
 	Brokers int    // number of brokers, 1 when zero
 	DataDir string // where the cluster keeps its data across restarts; memory only when empty
+	// Advertise, when set, holds the host:port that metadata names for
+	// each broker instead of the address it listens on: a test's proxy in
+	// front of it. kfake names each broker by its listener's address.
+	Advertise []string
 	// Extra are more kfake options, applied last: tests add SASL and TLS.
 	Extra []kfake.Opt
 	// ACLs turns kfake's authorizer on: requests are checked against ACLs,
@@ -97,13 +101,22 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("--listen %q: give a fixed port when --brokers is more than 1, the extra brokers take the next ports", cfg.Listen)
 	}
 
+	if len(cfg.Advertise) != 0 && len(cfg.Advertise) != brokers {
+		return nil, fmt.Errorf("advertise %d addresses for %d brokers: give one per broker", len(cfg.Advertise), brokers)
+	}
+	listened := 0 // kfake starts its brokers one after the other
 	opts := []kfake.Opt{
 		kfake.ClusterID(cfg.Name),
 		kfake.NumBrokers(brokers),
 		// kfake binds 127.0.0.1; bind the host the user asked for instead.
 		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
 			_, p, _ := net.SplitHostPort(addr)
-			return net.Listen(network, net.JoinHostPort(host, p))
+			ln, err := net.Listen(network, net.JoinHostPort(host, p))
+			if err != nil || listened >= len(cfg.Advertise) {
+				return ln, err
+			}
+			listened++
+			return advertised{ln, cfg.Advertise[listened-1]}, nil
 		}),
 		kfake.DefaultNumPartitions(1),
 		// Consumers of the sample applications rejoin quickly after a failover.
@@ -133,6 +146,20 @@ func Start(cfg Config) (*Cluster, error) {
 	readCommittedWholePartitions(kc)
 	return &Cluster{Cluster: kc, bootstrap: kc.ListenAddrs()}, nil
 }
+
+// advertised is a listener that names another address, which kfake then
+// hands to clients in metadata.
+type advertised struct {
+	net.Listener
+	addr string
+}
+
+func (a advertised) Addr() net.Addr { return advertisedAddr(a.addr) }
+
+type advertisedAddr string
+
+func (advertisedAddr) Network() string  { return "tcp" }
+func (a advertisedAddr) String() string { return string(a) }
 
 // withoutAuthorizer makes ACL requests answer SECURITY_DISABLED, as a Kafka
 // broker without an authorizer does. kfake would store ACLs it never

@@ -1,6 +1,8 @@
 package kafkatest
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
 	"os"
 	"path/filepath"
@@ -82,6 +84,21 @@ type ClusterOptions struct {
 	// Users are more SCRAM users (name -> password) of a secure cluster;
 	// they may do only what ACLs allow.
 	Users map[string]string
+	// Proxied puts a Proxy in front of each broker and has the brokers
+	// advertise it (dev clusters only): the agent, which learns addresses
+	// from metadata, reaches them through the proxies, which Cut cuts.
+	// The test's own clients (ClientOpts, UserOpts) dial the brokers
+	// directly, as producers that still reach their cluster do.
+	Proxied bool
+}
+
+// Cuttable is a cluster started with ClusterOptions.Proxied.
+type Cuttable interface {
+	// Cut makes the cluster unreachable through its advertised
+	// addresses: open connections are closed, new ones refused.
+	Cut()
+	// Restore makes it reachable again.
+	Restore()
 }
 
 // InProcess is a dev cluster's kfake, for a test that holds its requests
@@ -111,6 +128,9 @@ func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafk
 	case "", Dev:
 		return startDevKafka(t, name, opts)
 	case Apache:
+		if opts.Proxied {
+			t.Fatal("ClusterOptions.Proxied: Apache Kafka clusters have no proxies yet")
+		}
 		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{
 			Brokers: opts.Brokers, Secure: opts.Secure, Users: opts.Users, GroupMinSessionTimeout: opts.GroupMinSessionTimeout})}
 	default:
@@ -146,12 +166,25 @@ type devKafka struct {
 	cfg   devcluster.Config
 	certs *testcerts.Certs
 	c     *devcluster.Cluster
+	// proxies front the brokers when the cluster is Proxied; direct maps
+	// each proxy's address to its broker's.
+	proxies []*Proxy
+	direct  map[string]string
 }
 
 func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
 	t.Helper()
 	d := &devKafka{t: t, cfg: devcluster.Config{Name: name, Brokers: max(opts.Brokers, 1), DataDir: filepath.Join(t.TempDir(), "data")}}
 	d.cfg.Listen = FreePorts(t, d.cfg.Brokers)
+	if opts.Proxied {
+		d.direct = map[string]string{}
+		for _, broker := range d.brokerAddrs() {
+			p := NewProxy(t, broker)
+			d.proxies = append(d.proxies, p)
+			d.direct[p.Addr()] = broker
+			d.cfg.Advertise = append(d.cfg.Advertise, p.Addr())
+		}
+	}
 	if opts.Secure {
 		var err error
 		if d.certs, err = testcerts.New(); err != nil {
@@ -175,7 +208,17 @@ func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
 	return d
 }
 
+// Bootstrap answers the addresses the brokers advertise: the proxies' when
+// there are.
 func (d *devKafka) Bootstrap() []string {
+	if d.proxies != nil {
+		return d.cfg.Advertise
+	}
+	return d.brokerAddrs()
+}
+
+// brokerAddrs answers the addresses the brokers listen on.
+func (d *devKafka) brokerAddrs() []string {
 	_, port, _ := net.SplitHostPort(d.cfg.Listen)
 	first, _ := strconv.Atoi(port)
 	out := make([]string, d.cfg.Brokers)
@@ -188,14 +231,51 @@ func (d *devKafka) Bootstrap() []string {
 func (d *devKafka) ClientOpts() []kgo.Opt { return d.UserOpts(devAdmin, devAdminPassword) }
 
 func (d *devKafka) UserOpts(user, password string) []kgo.Opt {
-	if d.certs == nil {
-		return nil
+	var cfg *tls.Config
+	var opts []kgo.Opt
+	if d.certs != nil {
+		var err error
+		if cfg, err = d.certs.ClientTLS(); err != nil {
+			d.t.Fatal(err)
+		}
+		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism()))
 	}
-	cfg, err := d.certs.ClientTLS()
-	if err != nil {
-		d.t.Fatal(err)
+	switch {
+	case d.proxies != nil:
+		opts = append(opts, kgo.Dialer(d.dialDirect(cfg)))
+	case cfg != nil:
+		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
-	return []kgo.Opt{kgo.DialTLSConfig(cfg), kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism())}
+	return opts
+}
+
+// dialDirect dials a broker itself where the client asks for its proxy:
+// the test's clients go around a cut.
+func (d *devKafka) dialDirect(cfg *tls.Config) func(ctx context.Context, network, host string) (net.Conn, error) {
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		if broker, ok := d.direct[host]; ok {
+			host = broker
+		}
+		if cfg != nil {
+			return (&tls.Dialer{Config: cfg}).DialContext(ctx, network, host)
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, host)
+	}
+}
+
+func (d *devKafka) Cut() {
+	if d.proxies == nil {
+		d.t.Fatal("Cut: start the cluster with ClusterOptions.Proxied")
+	}
+	for _, p := range d.proxies {
+		p.Cut()
+	}
+}
+
+func (d *devKafka) Restore() {
+	for _, p := range d.proxies {
+		p.Restore()
+	}
 }
 
 // Dev answers the running kfake cluster (nil while killed).

@@ -145,7 +145,9 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		return err
 	}
 
+	watch := &fetchWatch{}
 	consumer, err := kgo.NewClient(append(t.srcOpts,
+		kgo.WithHooks(watch),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back too: they advance a partition's
 		// position without being copied, so a partition that ends in one
@@ -206,6 +208,8 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	apply(*parts)
 	t.stats.setError(nil)
+	watch.restart(time.Now())
+	silent := false
 
 	for {
 		select {
@@ -222,6 +226,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 			case next := <-t.partsCh:
 				apply(next)
 			}
+			watch.restart(time.Now())
 			continue
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -242,6 +247,15 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		})
 		if fetchErr != nil {
 			return fetchErr
+		}
+		// An unreachable source is not an error to restart on (franz-go
+		// redials), but the status must say these partitions copy nothing.
+		if err := watch.silence(time.Now(), t.m.Source); err != nil || silent {
+			if err != nil && !silent {
+				t.log.Warn("mirror task copies nothing: its source does not answer", "error", err)
+			}
+			silent = err != nil
+			t.stats.setError(err)
 		}
 		for _, k := range outOfRange {
 			if sp, ok := assigned[k]; ok {
