@@ -365,3 +365,41 @@ func TestCheckpointCountsRecordsTheGroupReadThatAreNotMirroredYet(t *testing.T) 
 		t.Fatal(err)
 	}
 }
+
+// TestAnIdleTargetGroupFollowsADeliberateResetOfItsSourceGroup: an operator
+// moves a group back on the source to reprocess records; the idle group on
+// the target follows it back to the translated position, so a failover
+// after the reset reprocesses them too. (MirrorMaker 2 does not follow, and
+// a failover after a reset skips what the operator meant to reprocess.)
+// A group the target consumers moved ahead on their own stays where it is.
+func TestAnIdleTargetGroupFollowsADeliberateResetOfItsSourceGroup(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, nil, s.src.ClientOpts()...)
+	kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...).Produce(t, "LH.ORDERS", 2, 200)
+	s.putGroupMirror(t)
+	s.waitCaughtUp(t, "LH.ORDERS")
+
+	consumeAndCommit(t, s.src.Bootstrap(), "consumer-reset", "LH.ORDERS", map[int32]int{0: 150, 1: 160}, s.src.ClientOpts()...)
+	waitSynced(t, s.agent, "consumer-reset", 2)
+	if got := targetOffsets(t, s, "consumer-reset", "LH.ORDERS"); got[0] != 150 || got[1] != 160 {
+		t.Fatalf("consumer-reset on the target is at %v, want 150/160", got)
+	}
+
+	// The operator resets partition 0 to 20 on the source
+	// (kafka-consumer-groups --reset-offsets does the same commit).
+	back := kadm.Offsets{}
+	back.AddOffset("LH.ORDERS", 0, 20, -1)
+	if _, err := kadm.NewClient(kafkatest.ClientOf(t, s.src)).CommitOffsets(context.Background(), "consumer-reset", back); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.Eventually(t, 30*time.Second, "consumer-reset follows the reset on the target", func() (bool, string) {
+		got := targetOffsets(t, s, "consumer-reset", "LH.ORDERS")
+		return got[0] == 20 && got[1] == 160, fmt.Sprint(got)
+	})
+	cps := waitSynced(t, s.agent, "consumer-reset", 2)
+	for _, p := range cps.Partitions {
+		if p.SyncSkipped != "" {
+			t.Errorf("partition %d: sync skipped %q after the reset was followed", p.Partition, p.SyncSkipped)
+		}
+	}
+}

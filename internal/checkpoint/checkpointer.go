@@ -407,7 +407,8 @@ func (c *Checkpointer) refreshGroups(ctx context.Context, src *kadm.Client) erro
 }
 
 // syncTargets commits translated offsets to the same groups on the target,
-// but only to groups without live members there and never backwards. It
+// but only to groups without live members there, and backwards only where
+// the source group itself went back. It
 // marks each checkpoint synced or says why not, and answers how many
 // partitions it committed.
 func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh map[string]map[tpKey]agentapi.PartitionCheckpoint, errs map[string]string) int {
@@ -435,14 +436,25 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 		return 0
 	}
 	wanted := map[string]kadm.Offsets{}
+	// A partition whose source offset went below what this checkpointer
+	// last stored was moved back by the group itself (a deliberate reset):
+	// the target follows it. A restart, or a stale index, never moves the
+	// target back: after a restart nothing is known to have gone back.
+	back := map[string]map[tpKey]bool{}
 	for _, group := range ask {
 		os := kadm.Offsets{}
 		for k, cp := range fresh[group] {
 			os.Add(kadm.Offset{Topic: cp.TargetTopic, Partition: k.partition, At: cp.TargetOffset, LeaderEpoch: -1, Metadata: cp.Metadata})
+			if old, ok := c.written[group][k]; ok && cp.SourceOffset < old.SourceOffset {
+				if back[group] == nil {
+					back[group] = map[tpKey]bool{}
+				}
+				back[group][tpKey{cp.TargetTopic, k.partition}] = true
+			}
 		}
 		wanted[group] = os
 	}
-	pl := planIdle(ctx, dst, wanted)
+	pl := planIdle(ctx, dst, wanted, back)
 	for _, group := range ask {
 		c.settled[group] = false
 		cps := fresh[group]
@@ -458,6 +470,9 @@ func (c *Checkpointer) syncTargets(ctx context.Context, dst *kadm.Client, fresh 
 			continue
 		}
 		for k, cp := range cps {
+			if back[group][tpKey{cp.TargetTopic, k.partition}] {
+				continue // committed below
+			}
 			if have, ok := pl.current[group].Lookup(cp.TargetTopic, k.partition); ok && have.Err == nil && have.At >= cp.TargetOffset {
 				cp.Synced, cp.SyncSkipped = have.At == cp.TargetOffset, ""
 				if have.At > cp.TargetOffset {

@@ -20,8 +20,10 @@ type idlePlan struct {
 }
 
 // planIdle applies the checkpoint rules to wanted offsets: a group with live
-// members on the target is left to them, and a partition never moves back.
-func planIdle(ctx context.Context, dst *kadm.Client, wanted map[string]kadm.Offsets) idlePlan {
+// members on the target is left to them, and a partition never moves back
+// unless back names it (per group, target topic and partition): the source
+// group itself went back there, and the target follows it.
+func planIdle(ctx context.Context, dst *kadm.Client, wanted map[string]kadm.Offsets, back map[string]map[tpKey]bool) idlePlan {
 	pl := idlePlan{commits: map[string]kadm.Offsets{}, current: map[string]kadm.OffsetResponses{}, live: map[string]int{}, failed: map[string]string{}}
 	if len(wanted) == 0 {
 		return pl
@@ -58,8 +60,9 @@ func planIdle(ctx context.Context, dst *kadm.Client, wanted map[string]kadm.Offs
 		pl.current[g] = cur.Fetched
 		forward := kadm.Offsets{}
 		wanted[g].Each(func(o kadm.Offset) {
-			if have, ok := cur.Fetched.Lookup(o.Topic, o.Partition); ok && have.Err == nil && have.At >= o.At {
-				return // already there or ahead: never backwards
+			if have, ok := cur.Fetched.Lookup(o.Topic, o.Partition); ok && have.Err == nil &&
+				(have.At == o.At || have.At > o.At && !back[g][tpKey{o.Topic, o.Partition}]) {
+				return // already there, or ahead: never backwards on the agent's own account
 			}
 			forward.Add(o)
 		})
@@ -117,7 +120,7 @@ func LiveReason(n int) string {
 
 // CommitIdleGroups is CommitIdle with live groups told apart from failures.
 func CommitIdleGroups(ctx context.Context, target *kgo.Client, offsets map[string]kadm.Offsets) IdleCommit {
-	pl := planIdle(ctx, kadm.NewClient(target), offsets)
+	pl := planIdle(ctx, kadm.NewClient(target), offsets, nil)
 	done := IdleCommit{Live: pl.live, Failed: pl.failed}
 	waiting, failed := send(ctx, target, pl.commits)
 	for g, why := range waiting {

@@ -204,7 +204,7 @@ func mirrorSchema() schema.Schema {
 			},
 			"sync_group_offsets": schema.BoolAttribute{
 				MarkdownDescription: "Commit the translated offsets to the same consumer groups on the target, so that consumers started there resume where they stopped on the source. " +
-					"Offsets are committed only to groups that are idle on the target: a group with live members there is never touched, and a group's offset never moves backwards. " +
+					"Offsets are committed only to groups that are idle on the target: a group with live members there is never touched, and a group's offset moves backwards only when the group itself was moved back on the source (a deliberate reset, which the target follows), never on the agent's own account. " +
 					"With `false` the checkpoints are still stored on the target, and the groups there are left alone. Default `true`.",
 				Optional: true,
 				Computed: true,
