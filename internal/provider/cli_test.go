@@ -26,6 +26,9 @@ type terraformCLI struct {
 
 const providerAddress = "registry.terraform.io/kafka-failover/kafka"
 
+// cliHeader names the provider in a configuration the terraform CLI runs.
+const cliHeader = "terraform {\n  required_providers {\n    kafka = { source = \"kafka-failover/kafka\" }\n  }\n}\n"
+
 func newTerraformCLI(t *testing.T) *terraformCLI {
 	t.Helper()
 	skipUnlessAcc(t)

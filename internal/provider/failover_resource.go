@@ -198,28 +198,37 @@ func (r *FailoverResource) Configure(_ context.Context, req resource.ConfigureRe
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan makes the computed results unknown when active_cluster changes
-// (they are the failover's), and puts the agent's forecast of that failover
-// in the plan, as the forecast attribute and as a warning, so that it is in
-// the plan reviewers and policy checks read.
+// ModifyPlan refuses at plan time a policy that does not exist and an
+// active_cluster that is not one of its clusters, makes the computed results
+// unknown when active_cluster changes (they are the failover's), and puts the
+// agent's forecast of that failover in the plan, as the forecast attribute
+// and as a warning, so that it is in the plan reviewers and policy checks
+// read.
 func (r *FailoverResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan failoverModel
+	var plan, state failoverModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	created := req.State.Raw.IsNull()
+	if !created {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
 	if resp.Diagnostics.HasError() || plan.Policy.IsUnknown() || plan.ActiveCluster.IsUnknown() {
 		return
 	}
+	if changed(plan.Policy, state.Policy, created) || changed(plan.ActiveCluster, state.ActiveCluster, created) {
+		if mustBeInPolicy(ctx, r.client, plan.Policy, plan.ActiveCluster, "active_cluster", &resp.Diagnostics); resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	to, name := plan.ActiveCluster.ValueString(), plan.Policy.ValueString()
-	if req.State.Raw.IsNull() {
+	if created {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), types.ObjectNull(forecastTypes))...)
 		r.warnCreate(ctx, name, to, plan.Mode.ValueString(), &resp.Diagnostics)
 		return
 	}
-	var state failoverModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || state.ActiveCluster.ValueString() == to {
+	if state.ActiveCluster.ValueString() == to {
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("epoch"), types.Int64Unknown())...)
