@@ -235,6 +235,15 @@ func (r *FailoverResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("active_bootstrap_servers"), types.ListUnknown(types.StringType))...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("completed_at"), types.StringUnknown())...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("report"), types.ObjectUnknown(reportTypes))...)
+	if pp, ok := declaredPolicy(r.client, name); ok && pp.anew && pp.primary == to {
+		// Update adopts the new policy's active cluster: nothing to forecast.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), types.ObjectNull(forecastTypes))...)
+		resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), "No Failover: The Policy Is Created Anew",
+			fmt.Sprintf("This plan replaces policy %s, and the new policy makes its primary %s active at epoch 0, so this kafka_failover adopts %s without a failover: nothing is fenced or drained, and no report is made. "+
+				"That is right when %s is the cluster applications use now under a new name (renamed); if it is another cluster, records not yet mirrored into it are not counted: fail over with active_cluster first, then change the policy.",
+				name, to, to, to))
+		return
+	}
 	from, mode := state.ActiveCluster.ValueString(), plan.Mode.ValueString()
 	snap, fc, ok := loadForecast(ctx, req.Private, from, state.Epoch.ValueInt64(), to)
 	if !ok {
@@ -315,6 +324,12 @@ func (r *FailoverResource) Update(ctx context.Context, req resource.UpdateReques
 	p, err := r.client.GetPolicy(ctx, name)
 	if err != nil {
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, failoverAttrs, nil)
+		return
+	}
+	if p.Active == m.ActiveCluster.ValueString() {
+		// The policy was created anew with this cluster as its primary (a
+		// renamed cluster replaces it): adopt, as Create does.
+		resp.Diagnostics.Append(resp.State.Set(ctx, failoverFromPolicy(ctx, p, m, &resp.Diagnostics))...)
 		return
 	}
 	timeout, diags := m.Timeouts.Update(ctx, defaultFailoverTimeout(p))

@@ -264,7 +264,7 @@ func (r *MirrorResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	declare(r.client, mirrorKind, plan.Name, nil)
+	declare(r.client, mirrorKind, plan.Name, struct{}{})
 	if changed(plan.Source, state.Source, created) {
 		mustExist(ctx, r.client, clusterKind, plan.Source.ValueString(), path.Root("source"), &resp.Diagnostics)
 	}

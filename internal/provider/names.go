@@ -31,9 +31,8 @@ func declareHint(k nameKind, name string) string {
 
 // declared remembers the names each provider instance's plan declares:
 // Terraform plans a resource after those it refers to, so a name created in
-// the same apply is here before any resource naming it is planned. A
-// policy's entry holds its planned clusters (nil when not known yet).
-var declared sync.Map // declaredKey -> []string
+// the same apply is here before any resource naming it is planned.
+var declared sync.Map // declaredKey -> plannedPolicy for a policy, struct{} otherwise
 
 type declaredKey struct {
 	client *agentclient.Client
@@ -41,11 +40,30 @@ type declaredKey struct {
 	name   string
 }
 
-// declare records a planned name.
-func declare(c *agentclient.Client, k nameKind, name types.String, clusters []string) {
+// plannedPolicy is a policy as the plan declares it.
+type plannedPolicy struct {
+	clusters []string // nil while not known
+	primary  string   // "" while not known
+	// anew says the plan creates the policy, or replaces it: its primary is
+	// then its active cluster, at epoch 0.
+	anew bool
+}
+
+// declare records a planned name; v is a plannedPolicy for a policy.
+func declare(c *agentclient.Client, k nameKind, name types.String, v any) {
 	if c != nil && !name.IsNull() && !name.IsUnknown() {
-		declared.Store(declaredKey{c, k, name.ValueString()}, clusters)
+		declared.Store(declaredKey{c, k, name.ValueString()}, v)
 	}
+}
+
+// declaredPolicy answers policy name as this plan declares it.
+func declaredPolicy(c *agentclient.Client, name string) (plannedPolicy, bool) {
+	v, ok := declared.Load(declaredKey{c, policyKind, name})
+	if !ok {
+		return plannedPolicy{}, false
+	}
+	p, ok := v.(plannedPolicy)
+	return p, ok
 }
 
 // changed says whether a reference attribute needs checking: known in the
@@ -102,9 +120,8 @@ func policyClusters(ctx context.Context, c *agentclient.Client, name string, at 
 	if c == nil {
 		return nil, false
 	}
-	if v, ok := declared.Load(declaredKey{c, policyKind, name}); ok {
-		clusters := v.([]string)
-		return clusters, clusters != nil
+	if p, ok := declaredPolicy(c, name); ok {
+		return p.clusters, p.clusters != nil
 	}
 	p, err := c.GetPolicy(ctx, name)
 	if err != nil {

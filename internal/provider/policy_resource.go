@@ -209,11 +209,11 @@ func (r *PolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var clusters []string
+	planned := plannedPolicy{primary: plan.Primary.ValueString(), anew: req.State.Raw.IsNull() || !plan.Primary.Equal(state.Primary)}
 	if !slices.ContainsFunc(plan.Clusters.Elements(), attr.Value.IsUnknown) {
-		clusters = stringsOf(plan.Clusters)
+		planned.clusters = stringsOf(plan.Clusters)
 	}
-	declare(r.client, policyKind, plan.Name, clusters)
+	declare(r.client, policyKind, plan.Name, planned)
 	mustExistAll(ctx, r.client, clusterKind, "clusters", plan.Clusters, state.Clusters, &resp.Diagnostics)
 	mustExistAll(ctx, r.client, mirrorKind, "mirrors", plan.Mirrors, state.Mirrors, &resp.Diagnostics)
 }
