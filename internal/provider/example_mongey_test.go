@@ -27,7 +27,7 @@ func TestAccExampleBesideMongeyKafka(t *testing.T) {
 	}
 
 	files := map[string]string{
-		"providers.tf": "terraform {\n  required_providers {\n    kfo = { source = \"kafka-failover/kafka\" }\n  }\n}\n",
+		"providers.tf": strings.Replace(cliHeader, "kafka = ", "kfo = ", 1),
 		// Override files merge into the example's blocks of the same name.
 		"test_override.tf": strings.Replace(e.providerBlock(), `provider "kafka"`, `provider "kfo"`, 1) +
 			e.clusterBlock("north_america", "north-america", e.source) + e.clusterBlock("europe", "europe", e.target),
