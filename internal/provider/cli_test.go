@@ -26,6 +26,12 @@ type terraformCLI struct {
 
 const providerAddress = "registry.terraform.io/kafka-failover/kafka"
 
+// cliHeader names the provider in a configuration the terraform CLI runs,
+// by its full address: OpenTofu reads "kafka-failover/kafka" as
+// registry.opentofu.org/kafka-failover/kafka, which TF_REATTACH_PROVIDERS
+// does not name.
+const cliHeader = "terraform {\n  required_providers {\n    kafka = { source = \"" + providerAddress + "\" }\n  }\n}\n"
+
 func newTerraformCLI(t *testing.T) *terraformCLI {
 	t.Helper()
 	skipUnlessAcc(t)

@@ -25,6 +25,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = &ClusterResource{}
 	_ resource.ResourceWithImportState = &ClusterResource{}
+	_ resource.ResourceWithModifyPlan  = &ClusterResource{}
 )
 
 // ClusterResource is a Kafka cluster the agent can reach.
@@ -207,6 +208,17 @@ func (saslPassword) ValidateObject(_ context.Context, req validator.ObjectReques
 
 func (r *ClusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan records the cluster's name, so that resources planned after it
+// that name it do not take it for unknown.
+func (r *ClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var name types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	declare(r.client, clusterKind, name, struct{}{})
 }
 
 func (r *ClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

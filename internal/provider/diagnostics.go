@@ -86,8 +86,8 @@ var apiHints = []struct {
 	re   *regexp.Regexp
 	with string
 }{
-	{regexp.MustCompile(`create it with PUT /v1/clusters/(\S+) first`), `declare a kafka_cluster with name = "$1" and refer to it (kafka_cluster.<label>.name), so that Terraform creates it first`},
-	{regexp.MustCompile(`create it with PUT /v1/mirrors/(\S+) first`), `declare a kafka_mirror with name = "$1" and refer to it (kafka_mirror.<label>.name), so that Terraform creates it first`},
+	{regexp.MustCompile(`create it with PUT /v1/clusters/(\S+) first`), declareHint(clusterKind, "$1")},
+	{regexp.MustCompile(`create it with PUT /v1/mirrors/(\S+) first`), declareHint(mirrorKind, "$1")},
 	{regexp.MustCompile(`POST /v1/policies/[^/\s]+/reverse to the agent with \{[^}]*\} \(in Terraform: (a kafka_failover_reconciliation of "[^"]+")\)`), `declare $1`},
 	{regexp.MustCompile(`POST /v1/policies/([^/\s]+)/reverse with \{"cluster": "([^"]+)"[^}]*\}`), `the kafka_failover_reconciliation of cluster "$2" in policy "$1" (apply it again)`},
 	{regexp.MustCompile(`POST /v1/policies/([^/\s]+)/reverse`), `a kafka_failover_reconciliation in policy "$1"`},

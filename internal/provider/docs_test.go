@@ -15,13 +15,7 @@ import (
 // TestDocsAreUpToDate regenerates the docs as `make docs` does, into a
 // temporary directory, and fails when the committed docs/ differ.
 func TestDocsAreUpToDate(t *testing.T) {
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		var err error
-		if tf, err = exec.LookPath("terraform"); err != nil {
-			t.Skip("no terraform CLI: set TF_ACC_TERRAFORM_PATH (make test does) to check that docs/ is up to date")
-		}
-	}
+	tf := cliOrSkip(t, "to check that docs/ is up to date")
 	// The committed docs come from Terraform 1.11+, whose schema marks
 	// write-only attributes; OpenTofu 1.10 and older Terraform leave that out.
 	if v, _ := exec.Command(tf, "version").Output(); !writeOnlyAware(string(v)) {
@@ -92,6 +86,20 @@ func TestDocsAreUpToDate(t *testing.T) {
 			t.Errorf("docs/%s is not generated any more: run make docs", name)
 		}
 	}
+}
+
+// cliOrSkip answers the CLI of TF_ACC_TERRAFORM_PATH, or terraform on the
+// PATH, and skips the test, which needs it for why, when there is neither.
+func cliOrSkip(t *testing.T, why string) string {
+	t.Helper()
+	if cli := os.Getenv("TF_ACC_TERRAFORM_PATH"); cli != "" {
+		return cli
+	}
+	cli, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("no terraform CLI: set TF_ACC_TERRAFORM_PATH (make test does) " + why)
+	}
+	return cli
 }
 
 // writeOnlyAware says whether `terraform version` output is Terraform 1.11+.

@@ -198,34 +198,52 @@ func (r *FailoverResource) Configure(_ context.Context, req resource.ConfigureRe
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan makes the computed results unknown when active_cluster changes
-// (they are the failover's), and puts the agent's forecast of that failover
-// in the plan, as the forecast attribute and as a warning, so that it is in
-// the plan reviewers and policy checks read.
+// ModifyPlan refuses at plan time a policy that does not exist and an
+// active_cluster that is not one of its clusters, makes the computed results
+// unknown when active_cluster changes (they are the failover's), and puts the
+// agent's forecast of that failover in the plan, as the forecast attribute
+// and as a warning, so that it is in the plan reviewers and policy checks
+// read.
 func (r *FailoverResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan failoverModel
+	var plan, state failoverModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	created := req.State.Raw.IsNull()
+	if !created {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
 	if resp.Diagnostics.HasError() || plan.Policy.IsUnknown() || plan.ActiveCluster.IsUnknown() {
 		return
 	}
+	if changed(plan.Policy, state.Policy, created) || changed(plan.ActiveCluster, state.ActiveCluster, created) {
+		if mustBeInPolicy(ctx, r.client, plan.Policy, plan.ActiveCluster, "active_cluster", &resp.Diagnostics); resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	to, name := plan.ActiveCluster.ValueString(), plan.Policy.ValueString()
-	if req.State.Raw.IsNull() {
+	if created {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), types.ObjectNull(forecastTypes))...)
 		r.warnCreate(ctx, name, to, plan.Mode.ValueString(), &resp.Diagnostics)
 		return
 	}
-	var state failoverModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || state.ActiveCluster.ValueString() == to {
+	if state.ActiveCluster.ValueString() == to {
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("epoch"), types.Int64Unknown())...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("active_bootstrap_servers"), types.ListUnknown(types.StringType))...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("completed_at"), types.StringUnknown())...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("report"), types.ObjectUnknown(reportTypes))...)
+	if pp, ok := declaredPolicy(r.client, name); ok && pp.anew && pp.primary == to {
+		// Update adopts the new policy's active cluster: nothing to forecast.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("forecast"), types.ObjectNull(forecastTypes))...)
+		resp.Diagnostics.AddAttributeWarning(path.Root("active_cluster"), "No Failover: The Policy Is Created Anew",
+			fmt.Sprintf("This plan replaces policy %s, and the new policy makes its primary %s active at epoch 0, so this kafka_failover adopts %s without a failover: nothing is fenced or drained, and no report is made. "+
+				"That is right when %s is the cluster applications use now under a new name (renamed); if it is another cluster, records not yet mirrored into it are not counted: fail over with active_cluster first, then change the policy.",
+				name, to, to, to))
+		return
+	}
 	from, mode := state.ActiveCluster.ValueString(), plan.Mode.ValueString()
 	snap, fc, ok := loadForecast(ctx, req.Private, from, state.Epoch.ValueInt64(), to)
 	if !ok {
@@ -306,6 +324,12 @@ func (r *FailoverResource) Update(ctx context.Context, req resource.UpdateReques
 	p, err := r.client.GetPolicy(ctx, name)
 	if err != nil {
 		agentDiag(&resp.Diagnostics, fmt.Sprintf("read failover policy %q", name), err, failoverAttrs, nil)
+		return
+	}
+	if p.Active == m.ActiveCluster.ValueString() {
+		// The policy was created anew with this cluster as its primary (a
+		// renamed cluster replaces it): adopt, as Create does.
+		resp.Diagnostics.Append(resp.State.Set(ctx, failoverFromPolicy(ctx, p, m, &resp.Diagnostics))...)
 		return
 	}
 	timeout, diags := m.Timeouts.Update(ctx, defaultFailoverTimeout(p))

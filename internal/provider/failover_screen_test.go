@@ -23,7 +23,7 @@ func TestAccFailoverPlanFitsOnAScreenOverAThousandPartitions(t *testing.T) {
 	prod := kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...)
 	prod.Produce(t, topic, partitions, 1)
 	config := func(active, mode string) string {
-		return "terraform {\n  required_providers {\n    kafka = { source = \"kafka-failover/kafka\" }\n  }\n}\n" + failoverConfigWith(e, "  fencing = \"none\"\n  max_lag_records = 100000", active, mode)
+		return cliHeader + failoverConfigWith(e, "  fencing = \"none\"\n  max_lag_records = 100000", active, mode)
 	}
 	tf.write(config("north-america", "planned"))
 	tf.run("apply", "-input=false", "-auto-approve")

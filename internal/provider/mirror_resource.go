@@ -246,18 +246,32 @@ func (r *MirrorResource) ValidateConfig(ctx context.Context, req resource.Valida
 	}
 }
 
-// ModifyPlan refuses at plan time a replacement the agent would refuse only
-// after the old mirror is deleted: a mirror created again under the same
-// name into the same target resumes from the offset syncs the old one left
-// there, which fit only the same source and replication policy.
+// ModifyPlan refuses at plan time a source or target cluster that does not
+// exist, and a replacement the agent would refuse only after the old mirror
+// is deleted: a mirror created again under the same name into the same
+// target resumes from the offset syncs the old one left there, which fit
+// only the same source and replication policy.
 func (r *MirrorResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() {
 		return
 	}
 	var plan, state mirrorModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !plan.Name.Equal(state.Name) || !plan.Target.Equal(state.Target) {
+	created := req.State.Raw.IsNull()
+	if !created {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	declare(r.client, mirrorKind, plan.Name, struct{}{})
+	if changed(plan.Source, state.Source, created) {
+		mustExist(ctx, r.client, clusterKind, plan.Source.ValueString(), path.Root("source"), &resp.Diagnostics)
+	}
+	if changed(plan.Target, state.Target, created) {
+		mustExist(ctx, r.client, clusterKind, plan.Target.ValueString(), path.Root("target"), &resp.Diagnostics)
+	}
+	if created || !plan.Name.Equal(state.Name) || !plan.Target.Equal(state.Target) {
 		return
 	}
 	for _, c := range []struct {

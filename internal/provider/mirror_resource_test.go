@@ -33,7 +33,8 @@ resource "kafka_mirror" "na_to_eu" {
 // the target; then imports it, updates it in place (checkpoint settings
 // included) and imports it again, updates tasks_max in place without copying
 // a record twice, and shows an empty plan after every apply. A first step
-// shows an agent refusal is reported on the attribute it names.
+// shows that a source no cluster has is refused by the plan, on the
+// attribute.
 func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 	e := startEnv(t)
 	const topic, partitions, perPartition = "LH.orders", 3, 50
@@ -56,7 +57,7 @@ func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				Config:      mirrorConfig(e, `"no-such-cluster"`, created),
-				ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Value.*source.*The\s+agent\s+refused\s+source.*no\s+cluster\s+named\s+"no-such-cluster"`),
+				ExpectError: regexp.MustCompile(`(?s)Unknown Cluster.*source = "no-such-cluster".*no\s+cluster\s+named\s+"no-such-cluster"`),
 			},
 			{
 				Config: mirrorConfig(e, "kafka_cluster.na.name", created),

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -30,6 +32,7 @@ var (
 	_ resource.ResourceWithConfigure      = &PolicyResource{}
 	_ resource.ResourceWithImportState    = &PolicyResource{}
 	_ resource.ResourceWithValidateConfig = &PolicyResource{}
+	_ resource.ResourceWithModifyPlan     = &PolicyResource{}
 )
 
 // PolicyResource says which clusters take part in failover, which one was
@@ -188,6 +191,31 @@ func (r *PolicyResource) ValidateConfig(ctx context.Context, req resource.Valida
 	}
 	resp.Diagnostics.AddAttributeError(path.Root("primary"), "Primary Is Not One Of The Clusters",
 		fmt.Sprintf("primary is %q, which is not in clusters (%s). Set primary to the cluster applications use now, and list it in clusters.", primary.ValueString(), quoted(names)))
+}
+
+// ModifyPlan records the policy's name and clusters for the resources
+// planned after it, and refuses at plan time a cluster or mirror that
+// neither the agent nor this plan has.
+func (r *PolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan policyModel
+	state := policyModel{Clusters: types.ListNull(types.StringType), Mirrors: types.ListNull(types.StringType)}
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	planned := plannedPolicy{primary: plan.Primary.ValueString(), anew: req.State.Raw.IsNull() || !plan.Primary.Equal(state.Primary)}
+	if !slices.ContainsFunc(plan.Clusters.Elements(), attr.Value.IsUnknown) {
+		planned.clusters = stringsOf(plan.Clusters)
+	}
+	declare(r.client, policyKind, plan.Name, planned)
+	mustExistAll(ctx, r.client, clusterKind, "clusters", plan.Clusters, state.Clusters, &resp.Diagnostics)
+	mustExistAll(ctx, r.client, mirrorKind, "mirrors", plan.Mirrors, state.Mirrors, &resp.Diagnostics)
 }
 
 func (r *PolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

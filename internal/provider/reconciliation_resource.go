@@ -119,8 +119,10 @@ func reconcileRequestID(policy, cluster string, epoch int64) string {
 	return fmt.Sprintf("terraform-%s-reconcile-%s-at-epoch-%d", policy, cluster, epoch)
 }
 
-// ModifyPlan warns, when the resource is to be created, what applying will
-// do to the cluster: reviewers of the plan see that its topics are rebuilt.
+// ModifyPlan refuses, when the resource is to be created, a policy that does
+// not exist or a cluster that is not one of its clusters, and warns what
+// applying will do to the cluster: reviewers of the plan see that its
+// topics are rebuilt.
 func (r *ReconciliationResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.client == nil {
 		return
@@ -128,6 +130,9 @@ func (r *ReconciliationResource) ModifyPlan(ctx context.Context, req resource.Mo
 	var m reconciliationModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() || m.Policy.IsUnknown() || m.Cluster.IsUnknown() {
+		return
+	}
+	if mustBeInPolicy(ctx, r.client, m.Policy, m.Cluster, "cluster", &resp.Diagnostics); resp.Diagnostics.HasError() {
 		return
 	}
 	p, err := r.client.GetPolicy(ctx, m.Policy.ValueString())
