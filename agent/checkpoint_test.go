@@ -403,3 +403,38 @@ func TestAnIdleTargetGroupFollowsADeliberateResetOfItsSourceGroup(t *testing.T) 
 		}
 	}
 }
+
+// TestAGroupAtTheStartOfAnEmptyPartitionIsCheckpointedAtZero: a partition
+// that never received a record has nothing mirrored, yet a group that
+// committed offset 0 there has a known place on the target: its start. If
+// no checkpoint were committed, a consumer on the target with
+// auto.offset.reset=latest would start at the end after a failover and
+// skip what producers wrote there in the meantime.
+func TestAGroupAtTheStartOfAnEmptyPartitionIsCheckpointedAtZero(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, nil, s.src.ClientOpts()...)
+	// Records on partition 0 only.
+	prod := kafkatest.ClientOf(t, s.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range 30 {
+		if err := prod.ProduceSync(context.Background(), kafkatest.GenRecord("LH.ORDERS", 0, i)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.putGroupMirror(t)
+	s.waitCaughtUp(t, "LH.ORDERS")
+	commit := kadm.Offsets{}
+	commit.AddOffset("LH.ORDERS", 0, 25, -1)
+	commit.AddOffset("LH.ORDERS", 1, 0, -1)
+	if _, err := kadm.NewClient(kafkatest.ClientOf(t, s.src)).CommitOffsets(context.Background(), "consumer-empty", commit); err != nil {
+		t.Fatal(err)
+	}
+	cps := waitSynced(t, s.agent, "consumer-empty", 2)
+	for _, p := range cps.Partitions {
+		if p.Partition == 1 && (p.TargetOffset != 0 || !p.Exact) {
+			t.Errorf("partition 1 (empty) checkpoint: %+v, want target offset 0, exact", p)
+		}
+	}
+	if got := targetOffsets(t, s, "consumer-empty", "LH.ORDERS"); len(got) != 2 || got[0] != 25 || got[1] != 0 {
+		t.Fatalf("consumer-empty on the target is at %v, want 25 and 0", got)
+	}
+}

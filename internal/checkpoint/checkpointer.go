@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 )
 
 // Checkpointer runs a mirror's checkpoint rounds. One agent replica runs it
@@ -120,6 +121,7 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 	fresh := map[string]map[tpKey]agentapi.PartitionCheckpoint{}
 	errs := map[string]string{}
 	counted := map[countKey]int64{}
+	starts := map[string]kadm.ListedOffsets{} // target log starts, asked once a round
 	for _, group := range c.groups {
 		resp, ok := fetched[group]
 		if !ok || resp.Err != nil {
@@ -134,6 +136,10 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 			}
 			log := c.Translator.Log(o.Topic, o.Partition)
 			cp := log.TranslateCommitted(o.At)
+			if !cp.OK && o.At == 0 {
+				cp = c.fromTheStart(ctx, dst, starts, target, o.Partition)
+				cp.Skipped = log.Skipped() // all of a gap is at or above 0
+			}
 			if !cp.OK {
 				st.Misses++
 				return
@@ -207,6 +213,28 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 	c.counts = counted // ranges no checkpoint needs any more are forgotten
 	c.Metrics.round(c.Mirror.Name, st, c.groups, errs, now)
 	return st, nil
+}
+
+// fromTheStart checkpoints a group that committed offset 0 of a partition
+// with nothing mirrored yet (a partition that never had a record): it has
+// read nothing, so it resumes at the first record on the target, its log
+// start, whatever the mirror copies there later. Without a checkpoint a
+// consumer there with auto.offset.reset=latest would start at the end after
+// a failover and skip what producers wrote in the meantime.
+func (c *Checkpointer) fromTheStart(ctx context.Context, dst *kadm.Client, starts map[string]kadm.ListedOffsets, topic string, partition int32) offsetsync.Checkpoint {
+	listed, ok := starts[topic]
+	if !ok {
+		var err error
+		if listed, err = dst.ListStartOffsets(ctx, topic); err != nil {
+			listed = nil // unknown this round; the next round asks again
+		}
+		starts[topic] = listed
+	}
+	o, ok := listed.Lookup(topic, partition)
+	if !ok || o.Err != nil {
+		return offsetsync.Checkpoint{}
+	}
+	return offsetsync.Checkpoint{Target: o.Offset, Exact: true, OK: true}
 }
 
 // count answers the exact number of records in an unmirrored range, read
