@@ -48,21 +48,20 @@ func StartTranslator(ctx context.Context, targetOpts []kgo.Opt, mirror string) (
 }
 
 func (t *Translator) apply(r *kgo.Record) {
-	if offsetsync.IsBarrier(r.Key) {
-		return
-	}
-	s, err := offsetsync.Decode(r.Value)
+	rec, err := offsetsync.DecodeRecord(r.Key, r.Value)
 	if err != nil {
 		undecodable.Report(r, err)
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.idx.Add(s); err != nil {
-		t.rejected++
-		return
+	for _, s := range rec.Syncs {
+		if err := t.idx.Add(s); err != nil {
+			t.rejected++
+			continue
+		}
+		t.seen++
 	}
-	t.seen++
 }
 
 // Log answers the translation log of a source partition.

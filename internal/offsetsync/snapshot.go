@@ -195,6 +195,22 @@ func DecodeRecord(key, value []byte) (Record, error) {
 	return Record{Syncs: []Sync{s}}, nil
 }
 
+// Writers answers the writers a record announces, without decoding the
+// syncs of a snapshot or a sync: for readers that look for writers only.
+func Writers(key, value []byte) ([]string, error) {
+	switch {
+	case IsBarrier(key):
+		return []string{BarrierWriter(key)}, nil
+	case IsSnapshot(key):
+		d, err := newSnapshotDecoder(value)
+		if err != nil {
+			return nil, err
+		}
+		return d.writers(), d.err
+	}
+	return nil, nil
+}
+
 type snapshotDecoder struct {
 	b   []byte
 	err error
@@ -262,15 +278,27 @@ func (d *snapshotDecoder) add(a, b int64, what string) int64 {
 	return a + b
 }
 
-func decodeSnapshot(value []byte) (Record, error) {
+func newSnapshotDecoder(value []byte) (*snapshotDecoder, error) {
 	if len(value) == 0 || value[0] != snapshotVersion {
-		return Record{}, fmt.Errorf("%w: snapshot version %v is not %d", ErrInvalid, value[:min(len(value), 1)], snapshotVersion)
+		return nil, fmt.Errorf("%w: snapshot version %v is not %d", ErrInvalid, value[:min(len(value), 1)], snapshotVersion)
 	}
-	d := &snapshotDecoder{b: value[1:]}
-	var rec Record
+	return &snapshotDecoder{b: value[1:]}, nil
+}
+
+func (d *snapshotDecoder) writers() []string {
+	var ws []string
 	for range d.count("writers", 1) {
-		rec.Writers = append(rec.Writers, d.string("writer"))
+		ws = append(ws, d.string("writer"))
 	}
+	return ws
+}
+
+func decodeSnapshot(value []byte) (Record, error) {
+	d, err := newSnapshotDecoder(value)
+	if err != nil {
+		return Record{}, err
+	}
+	rec := Record{Writers: d.writers()}
 	for d.err == nil && len(d.b) > 0 {
 		topic := d.string("topic")
 		partition := d.varint("partition")
