@@ -66,22 +66,9 @@ func ensureSyncTopic(ctx context.Context, adm *kadm.Client, mirror string, n int
 		return err
 	}
 	if isExists(err) {
-		described, err := adm.DescribeTopicConfigs(ctx, topic)
+		have, err := SyncTopicConfigs(ctx, adm, mirror)
 		if err != nil {
-			return fmt.Errorf("configs of %s: %w", topic, err)
-		}
-		rc, err := described.On(topic, nil)
-		if err == nil {
-			err = rc.Err
-		}
-		if err != nil {
-			return fmt.Errorf("configs of %s: %w", topic, err)
-		}
-		have := map[string]string{}
-		for _, c := range rc.Configs {
-			if c.Value != nil {
-				have[c.Key] = *c.Value
-			}
+			return err
 		}
 		var alter []kadm.AlterConfig
 		for _, k := range slices.Sorted(maps.Keys(want)) {
@@ -112,6 +99,30 @@ func ensureSyncTopic(ctx context.Context, adm *kadm.Client, mirror string, n int
 		}
 	}
 	return ensurePartitions(ctx, adm, topic, n)
+}
+
+// SyncTopicConfigs answers the configs a mirror's offset-sync topic has,
+// set or default.
+func SyncTopicConfigs(ctx context.Context, adm *kadm.Client, mirror string) (map[string]string, error) {
+	topic := offsetsync.Topic(mirror)
+	described, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("configs of %s: %w", topic, err)
+	}
+	rc, err := described.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("configs of %s: %w", topic, err)
+	}
+	have := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Value != nil {
+			have[c.Key] = *c.Value
+		}
+	}
+	return have, nil
 }
 
 // isAuthorization reports whether Kafka refused an operation to the
