@@ -42,6 +42,16 @@ import (
 // the state topic up to now and copies nothing, as it finds the new
 // tasks_max; one that read it before the change had announced itself before
 // the new tasks started, so they fence it.
+//
+// The history is bounded (snapshot.go): task i snapshots partition i (every
+// source partition whose syncs are there, with the runs still needed, and
+// the writers announced there) in a transaction, then deletes the records
+// before the snapshot. Every reader decodes records with
+// offsetsync.DecodeRecord or offsetsync.Writers, so a reader that starts at
+// the log start knows what the deleted records said, a writer announced
+// only by a deleted barrier is still fenced, and a reader that read the
+// deleted records and the snapshot both has the same index above the
+// source's log start.
 
 // TransactionalID is the id of task task of a mirror run with tasksMax tasks.
 func TransactionalID(mirror string, tasksMax, task int) string {
