@@ -37,6 +37,17 @@ func TestMain(m *testing.M) {
 				}
 			}
 		}
+		if n, err := strconv.Atoi(os.Getenv("KFO_TEST_SNAPSHOT_FLOOR")); err == nil {
+			mirrorHooks.SnapshotFloor = n
+		}
+		if step := os.Getenv("KFO_TEST_HALT_MIRROR_AT"); step != "" {
+			mirrorHooks.Step = func(mirror, s string) {
+				if s == step {
+					fmt.Println(mirrorHaltedMarker(mirror, step))
+					select {} // until the test kills this agent
+				}
+			}
+		}
 		ctx, stop := signalContext()
 		defer stop()
 		if err := run(ctx, strings.Split(args, "\x1f"), os.Getenv, os.Stdout); err != nil {
@@ -70,6 +81,13 @@ const testSecretKey = "0123456789abcdef0123456789abcdef-test-key"
 // failover reaches the step and stops there.
 func haltedMarker(policy, step string) string {
 	return "test: failover of policy " + policy + " halted after step " + step
+}
+
+// mirrorHaltedMarker is the line an agent started with
+// KFO_TEST_HALT_MIRROR_AT prints when a mirror reaches the step (one of
+// mirror.Step*) and stops there.
+func mirrorHaltedMarker(mirror, step string) string {
+	return "test: mirror " + mirror + " halted at " + step
 }
 
 // agentProc is one agent process under test.

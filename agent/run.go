@@ -16,6 +16,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/mirror"
 )
 
 const usage = `usage:
@@ -220,9 +221,14 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		SessionTimeout: f.sessionTimeout,
 		RequestTimeout: f.requestTimeout,
 		FailoverStep:   failoverStep,
+		MirrorHooks:    mirrorHooks,
 	}, stdout)
 }
 
 // failoverStep is nil in the agent binary; the test binary, which doubles
 // as the agent, sets it to stop an agent in the middle of a failover.
 var failoverStep func(policy, step string)
+
+// mirrorHooks are zero in the agent binary; the test binary sets them to
+// take snapshots often and to stop an agent in the middle of one.
+var mirrorHooks mirror.Hooks

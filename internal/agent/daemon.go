@@ -41,6 +41,8 @@ type Config struct {
 	// FailoverStep, when set, is called after each failover step that a
 	// crash may interrupt (failover.Executor.AfterStep).
 	FailoverStep func(policy, step string)
+	// MirrorHooks are the mirrors' test hooks; zero in the agent binary.
+	MirrorHooks mirror.Hooks
 }
 
 // DefaultRequestTimeout is how long an API request other than a failover
@@ -92,7 +94,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	undecodable.Register(reg, log)
-	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: checkpoint.NewMetrics(reg)}
+	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: checkpoint.NewMetrics(reg), Hooks: cfg.MirrorHooks}
 	mgDone := make(chan struct{})
 	go func() {
 		defer close(mgDone)

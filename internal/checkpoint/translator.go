@@ -164,21 +164,23 @@ func (t *Translator) note(behind int, err error) {
 }
 
 func (t *Translator) apply(r *kgo.Record) {
-	if r.Attrs.IsControl() || offsetsync.IsBarrier(r.Key) {
-		return
+	if r.Attrs.IsControl() {
+		return // read only to know a partition's end is reached
 	}
-	s, err := offsetsync.Decode(r.Value)
+	rec, err := offsetsync.DecodeRecord(r.Key, r.Value)
 	if err != nil {
 		undecodable.Report(r, err)
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.idx.Add(s); err != nil {
-		t.rejected++
-		return
+	for _, s := range rec.Syncs {
+		if err := t.idx.Add(s); err != nil {
+			t.rejected++
+			continue
+		}
+		t.seen++
 	}
-	t.seen++
 }
 
 // Ready says whether the translator has read every offset sync committed

@@ -73,7 +73,7 @@ func (t *task) commitSync(ctx context.Context, producer *kgo.Client, s offsetsyn
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("commit offset sync of %s[%d] on target %s: %w", s.Topic, s.Partition, t.m.Target, err)
 	}
-	return nil
+	return t.hist.add(s)
 }
 
 // addGap records a gap sync's offsets; a gap read twice counts once.

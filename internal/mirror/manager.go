@@ -29,6 +29,7 @@ type Manager struct {
 	Board    *Board
 	Sessions time.Duration // group session timeout: how soon a dead agent's tasks move
 	AgentID  string        // names this replica in status answers
+	Hooks    Hooks         // zero but in the agent's own tests
 	// CheckpointMetrics are the checkpoint series, shared by all mirrors.
 	CheckpointMetrics *checkpoint.Metrics
 
@@ -138,7 +139,7 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 	log := mg.Log.With("mirror", m.Name)
 	return spec, &runner{
 		m: m, sel: sel, srcOpts: srcOpts, dstOpts: dstOpts, state: stateOpts,
-		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, cpMetrics: mg.CheckpointMetrics,
+		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, hooks: mg.Hooks, cpMetrics: mg.CheckpointMetrics,
 		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m), hold: mg.holdNow(m),
 		writer: func(target string) string { return mg.Store.TopicWriter(m.Name, target) },
 	}, nil

@@ -67,7 +67,7 @@ func BenchmarkTaskRestartReadsSyncHistory(b *testing.B) {
 			err := t.announce(ctx, producer)
 			var progress map[tp]int64
 			if err == nil {
-				progress, _, err = t.readProgress(ctx)
+				progress, _, _, err = t.readProgress(ctx)
 			}
 			took[i] = time.Since(start)
 			producer.Close()

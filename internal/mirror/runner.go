@@ -23,7 +23,6 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
-	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
@@ -69,6 +68,7 @@ type runner struct {
 	metrics  *Metrics
 	sessions time.Duration
 	agentID  string
+	hooks    Hooks
 	// frozen is asked by the checkpointer before it commits; see
 	// Manager.frozenNow. hold is asked by each task before it copies; see
 	// Manager.holdNow.
@@ -131,7 +131,7 @@ func (r *runner) run(ctx context.Context) error {
 	srcAdm, dstAdm := kadm.NewClient(src), kadm.NewClient(dst)
 
 	tasksMax := r.m.TasksMax
-	if err := EnsureTopicPartitions(ctx, dstAdm, offsetsync.Topic(r.m.Name), int32(tasksMax), true); err != nil {
+	if err := ensureSyncTopic(ctx, dstAdm, r.m.Name, int32(tasksMax), r.hooks, r.log); err != nil {
 		return fmt.Errorf("offset sync topic on target %s: %w", r.m.Target, err)
 	}
 	stateCl, err := kgo.NewClient(r.state...)
@@ -285,7 +285,7 @@ func (r *runner) startTasks(ctx context.Context, ids []int32) {
 			stats:   newTaskStats(int(id), r.agentID),
 			metrics: r.metrics,
 			partsCh: make(chan []SourcePartition, 1), restartIn: time.Second,
-			hold: r.hold,
+			hold: r.hold, hooks: r.hooks,
 		}
 		t.setPartitions(r.partsOf(int(id)))
 		tctx, cancel := context.WithCancel(ctx)
@@ -511,6 +511,11 @@ func EnsureTopicPartitions(ctx context.Context, adm *kadm.Client, topic string, 
 			return err
 		}
 	}
+	return ensurePartitions(ctx, adm, topic, n)
+}
+
+// ensurePartitions adds partitions to a topic that has fewer than n.
+func ensurePartitions(ctx context.Context, adm *kadm.Client, topic string, n int32) error {
 	td, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		return err

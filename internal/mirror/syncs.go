@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -41,6 +42,16 @@ import (
 // the state topic up to now and copies nothing, as it finds the new
 // tasks_max; one that read it before the change had announced itself before
 // the new tasks started, so they fence it.
+//
+// The history is bounded (snapshot.go): task i snapshots partition i (every
+// source partition whose syncs are there, with the runs still needed, and
+// the writers announced there) in a transaction, then deletes the records
+// before the snapshot. Every reader decodes records with
+// offsetsync.DecodeRecord or offsetsync.Writers, so a reader that starts at
+// the log start knows what the deleted records said, a writer announced
+// only by a deleted barrier is still fenced, and a reader that read the
+// deleted records and the snapshot both has the same index above the
+// source's log start.
 
 // TransactionalID is the id of task task of a mirror run with tasksMax tasks.
 func TransactionalID(mirror string, tasksMax, task int) string {
@@ -53,11 +64,10 @@ func writerOf(tasksMax, task int) string {
 
 func writerID(mirror, writer string) string { return "__kfo_mirror." + mirror + "." + writer }
 
-// announcedID answers the transactional id a barrier announces. Agents that
-// kept one id per task whatever tasks_max wrote "barrier/<task>" for the id
-// "task-<task>".
-func announcedID(mirror string, key []byte) string {
-	w := offsetsync.BarrierWriter(key)
+// announcedID answers the transactional id of an announced writer. Agents
+// that kept one id per task whatever tasks_max wrote "barrier/<task>" for
+// the id "task-<task>".
+func announcedID(mirror, w string) string {
 	if _, err := strconv.Atoi(w); err == nil {
 		w = "task-" + w
 	}
@@ -81,15 +91,17 @@ func taskIDs(m agentapi.Mirror) map[string]bool {
 	return ids
 }
 
-// announcedWriters answers every transactional id that announced itself in
-// the mirror's offset-sync topic, with the partition it writes. It reads
-// uncommitted records: only barrier keys matter, and an open transaction of
-// a zombie must not hold the read up.
+// announcedWriters answers every writer that announced itself in the
+// mirror's offset-sync topic (by a barrier, or kept by a snapshot after its
+// barrier was deleted), with the partition it writes. It reads uncommitted
+// records: only writers matter, and an open transaction of a zombie must not
+// hold the read up.
 func announcedWriters(ctx context.Context, dstOpts []kgo.Opt, mirror string) (map[string]int32, error) {
 	writers := map[string]int32{}
 	err := readSyncTopic(ctx, dstOpts, mirror, kgo.ReadUncommitted(), nil, func(r *kgo.Record) error {
-		if offsetsync.IsBarrier(r.Key) {
-			writers[announcedID(mirror, r.Key)] = r.Partition
+		ws, _ := offsetsync.Writers(r.Key, r.Value) // readCommittedSyncs reports what does not decode
+		for _, w := range ws {
+			writers[w] = r.Partition
 		}
 		return nil
 	})
@@ -178,40 +190,44 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 }
 
 // readCommittedSyncs passes every committed sync of the given partitions
-// (nil: all) to each.
-func readCommittedSyncs(ctx context.Context, dstOpts []kgo.Opt, mirror string, parts map[int32]bool, each func(offsetsync.Sync) error) error {
+// (nil: all), with the partition it is in, to each; a snapshot passes the
+// syncs it restates.
+func readCommittedSyncs(ctx context.Context, dstOpts []kgo.Opt, mirror string, parts map[int32]bool, each func(int32, offsetsync.Sync) error) error {
 	return readSyncTopic(ctx, dstOpts, mirror, kgo.ReadCommitted(), parts, func(r *kgo.Record) error {
-		if offsetsync.IsBarrier(r.Key) {
-			return nil
-		}
-		s, err := offsetsync.Decode(r.Value)
+		rec, err := offsetsync.DecodeRecord(r.Key, r.Value)
 		if err != nil {
 			undecodable.Report(r, err) // what no writer of syncs wrote
 			return nil
 		}
-		return each(s)
+		for _, s := range rec.Syncs {
+			if err := each(r.Partition, s); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
 // fenceOtherWriters fences every writer of the mirror's offset syncs but the
 // current tasks, and answers the partitions that hold syncs of those it
-// fenced.
-func fenceOtherWriters(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror) (map[int32]bool, error) {
+// fenced, and every writer announced with its partition.
+func fenceOtherWriters(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror) (map[int32]bool, map[string]int32, error) {
 	writers, err := announcedWriters(ctx, dstOpts, m.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	current := taskIDs(m)
 	parts := map[int32]bool{}
 	var others []string
-	for id, p := range writers {
-		if !current[id] {
+	for w, p := range writers {
+		if id := announcedID(m.Name, w); !current[id] {
 			others = append(others, id)
 			parts[p] = true
 		}
 	}
 	slices.Sort(others)
-	return parts, fenceIDs(ctx, dstOpts, others)
+	others = slices.Compact(others) // an old and a new barrier may name one id
+	return parts, writers, fenceIDs(ctx, dstOpts, others)
 }
 
 // FinalSyncs fences every writer of a stopped mirror's offset syncs (its
@@ -224,11 +240,12 @@ func FinalSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror) (*off
 	if err := fenceIDs(ctx, dstOpts, slices.Sorted(maps.Keys(taskIDs(m)))); err != nil {
 		return nil, fmt.Errorf("fence the tasks of mirror %s: %w", m.Name, err)
 	}
-	if _, err := fenceOtherWriters(ctx, dstOpts, m); err != nil {
+	if _, _, err := fenceOtherWriters(ctx, dstOpts, m); err != nil {
 		return nil, fmt.Errorf("fence earlier writers of mirror %s: %w", m.Name, err)
 	}
 	idx := &offsetsync.Index{}
-	if err := readCommittedSyncs(ctx, dstOpts, m.Name, nil, idx.Add); err != nil {
+	add := func(_ int32, s offsetsync.Sync) error { return idx.Add(s) }
+	if err := readCommittedSyncs(ctx, dstOpts, m.Name, nil, add); err != nil {
 		return nil, fmt.Errorf("offset syncs of %s: %w", m.Name, err)
 	}
 	return idx, nil
@@ -249,7 +266,7 @@ func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs 
 	if err != nil {
 		return err
 	}
-	err = EnsureTopicPartitions(ctx, kadm.NewClient(adm), topic, int32(tasksMax), true)
+	err = ensureSyncTopic(ctx, kadm.NewClient(adm), m.Name, int32(tasksMax), Hooks{}, slog.Default())
 	adm.Close()
 	if err != nil {
 		return fmt.Errorf("offset sync topic of %s: %w", m.Name, err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
@@ -31,6 +32,19 @@ func (e *taskEnv) waitCopied(t *testing.T, n int) []kafkatest.Record {
 // partition stands: the zombie's transaction is aborted, it cannot commit,
 // and every source record is on the target once.
 func TestATaskOfANewTasksMaxFencesAZombieOfTheOldOneMidTransaction(t *testing.T) {
+	fenceZombieOfOldTasksMax(t, false)
+}
+
+// The same when the old task's barrier was deleted by its own snapshot
+// before it became a zombie (which does not announce itself again): the
+// snapshot keeps it announced, and the new task fences it.
+func TestATaskOfANewTasksMaxFencesAZombieWhoseBarrierASnapshotDeleted(t *testing.T) {
+	fenceZombieOfOldTasksMax(t, true)
+}
+
+// fenceZombieOfOldTasksMax runs the zombie scenario; snapshots: the old
+// task snapshots after every transaction.
+func fenceZombieOfOldTasksMax(t *testing.T, snapshots bool) {
 	e := newTaskEnv(t, nil)
 	ctx := context.Background()
 	kafkatest.AddPartitions(t, e.dst, offsetsync.Topic(e.m.Name), 2)
@@ -39,11 +53,25 @@ func TestATaskOfANewTasksMaxFencesAZombieOfTheOldOneMidTransaction(t *testing.T)
 
 	// tasks_max 3: the partition's task copies the first 100 records.
 	old := TaskOf("LH.ORDERS", 0, 3)
-	stop := runTask(t, e.newTask(3, old))
+	first := e.newTask(3, old)
+	if snapshots {
+		first.hooks.SnapshotFloor = 1
+	}
+	stop := runTask(t, first)
 	e.waitCopied(t, 100)
 	stop()
+	if snapshots {
+		starts, err := kadm.NewClient(kafkatest.Client(t, e.dst)).ListStartOffsets(ctx, offsetsync.Topic(e.m.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, _ := starts.Lookup(offsetsync.Topic(e.m.Name), int32(old)); o.Offset == 0 {
+			t.Fatal("the old task's barrier is still in its sync partition: no snapshot deleted it")
+		}
+	}
 
-	// The old task again, as a zombie: it announces itself and copies the
+	// The old task again, as a zombie: it announces itself (unless a
+	// snapshot keeps its first barrier, as a running task would) and copies the
 	// next 50 records and their sync in a transaction left open, with a
 	// timeout long past this test.
 	prod.Produce(t, "LH.ORDERS", 1, 50)
@@ -53,8 +81,10 @@ func TestATaskOfANewTasksMaxFencesAZombieOfTheOldOneMidTransaction(t *testing.T)
 	if _, _, err := zombie.ProducerID(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.newTask(3, old).announce(ctx, zombie); err != nil {
-		t.Fatal(err)
+	if !snapshots {
+		if err := e.newTask(3, old).announce(ctx, zombie); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := zombie.BeginTransaction(); err != nil {
 		t.Fatal(err)

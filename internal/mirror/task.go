@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -52,8 +53,13 @@ type task struct {
 	// read from the state topic up to now; nil: never held.
 	hold func(context.Context) (string, error)
 	// announced is set once the task's barrier is committed: it stays in
-	// the compacted sync topic, so a held task does not write one a second.
+	// the sync topic (or a snapshot keeps it), so a held task does not
+	// write one a second.
 	announced bool
+	hooks     Hooks
+	// hist and srcAdm are those of the current runOnce.
+	hist   *history
+	srcAdm *kadm.Client
 }
 
 // heldError stops a task that must not copy now: it is not a failure, and
@@ -140,10 +146,11 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 			return &heldError{why}
 		}
 	}
-	progress, gaps, err := t.readProgress(ctx)
+	progress, gaps, hist, err := t.readProgress(ctx)
 	if err != nil {
 		return err
 	}
+	t.hist = hist
 
 	watch := &fetchWatch{}
 	consumer, err := kgo.NewClient(append(t.srcOpts,
@@ -170,6 +177,8 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		return err
 	}
 	defer consumer.Close()
+	t.srcAdm = kadm.NewClient(consumer)
+	defer t.snapshotOnStop(ctx, producer)
 
 	assigned := map[tp]SourcePartition{}
 	apply := func(next []SourcePartition) {
@@ -262,6 +271,11 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 				if err := t.resumeAfterGap(ctx, producer, consumer, sp, progress, gaps); err != nil {
 					return err
 				}
+			}
+		}
+		if t.hist.due() { // gap syncs only: no batch to snapshot with
+			if err := t.snapshotAlone(ctx, producer, t.srcAdm, t.hist); err != nil {
+				return err
 			}
 		}
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -438,9 +452,25 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		}
 		return t.abort(ctx, producer, err)
 	}
+	// The task's history takes the syncs now; if the commit fails, the
+	// restart reads the history back.
+	for _, pc := range parts {
+		if err := t.hist.add(pc.sync); err != nil {
+			return t.abort(ctx, producer, fmt.Errorf("offset sync of %s[%d] against the task's own: %w", pc.k.topic, pc.k.partition, err))
+		}
+	}
+	snapshot := int64(-1)
+	if t.hist.due() {
+		if snapshot, err = t.produceSnapshot(ctx, producer, t.srcAdm, t.hist); err != nil {
+			return t.abort(ctx, producer, err)
+		}
+	}
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		// The outcome is unknown; the restart reads it back after fencing.
 		return fmt.Errorf("commit transaction on target %s: %w", t.m.Target, err)
+	}
+	if snapshot >= 0 {
+		t.snapshotted(ctx, producer, t.hist, snapshot)
 	}
 	now := time.Now()
 	for _, pc := range parts {
@@ -479,23 +509,50 @@ func (t *task) announce(ctx context.Context, producer *kgo.Client) error {
 // sync partition or in one those writers wrote: the greatest SourceNext
 // committed. Tasks of the current tasks_max write their own partitions only.
 // It also answers the gaps recorded for those partitions (first offset ->
-// one past the last), offsets deleted at the source before they were copied.
-func (t *task) readProgress(ctx context.Context) (map[tp]int64, map[tp]map[int64]int64, error) {
-	parts, err := fenceOtherWriters(ctx, t.dstOpts, t.m)
+// one past the last), offsets deleted at the source before they were copied,
+// and the history of the task's own partition, which its snapshots restate.
+func (t *task) readProgress(ctx context.Context) (map[tp]int64, map[tp]map[int64]int64, *history, error) {
+	parts, writers, err := fenceOtherWriters(ctx, t.dstOpts, t.m)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	parts[int32(t.id)] = true
+	own := int32(t.id)
+	parts[own] = true
+	hist := newHistory(t.hooks.SnapshotFloor)
+	for w, p := range writers {
+		if p == own {
+			hist.writers[w] = true
+		}
+	}
+	hist.writers[writerOf(t.m.TasksMax, t.id)] = true // announced before this read
 	progress := map[tp]int64{}
 	gaps := map[tp]map[int64]int64{}
-	err = readCommittedSyncs(ctx, t.dstOpts, t.m.Name, parts, func(s offsetsync.Sync) error {
+	err = readCommittedSyncs(ctx, t.dstOpts, t.m.Name, parts, func(p int32, s offsetsync.Sync) error {
 		k := tp{s.Topic, s.Partition}
 		progress[k] = max(progress[k], s.SourceNext)
 		addGap(gaps, s)
+		if p == own {
+			return hist.add(s)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read offset syncs: %w", err)
+		return nil, nil, nil, fmt.Errorf("read offset syncs: %w", err)
 	}
-	return progress, gaps, nil
+	return progress, gaps, hist, nil
+}
+
+// snapshotOnStop commits a snapshot when the task stops cleanly with syncs
+// written since the last one, so that the next start reads little. A
+// transaction left open by the stop makes it give up: the next owner reads
+// the history as it is.
+func (t *task) snapshotOnStop(ctx context.Context, producer *kgo.Client) {
+	if ctx.Err() == nil || t.hist == nil || t.hist.since == 0 || t.hist.floor < 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := t.snapshotAlone(sctx, producer, t.srcAdm, t.hist); err != nil {
+		t.log.Info("no offset-sync snapshot on stop; the next start reads the syncs since the last one", "error", err)
+	}
 }

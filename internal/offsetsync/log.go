@@ -2,6 +2,7 @@ package offsetsync
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -14,6 +15,8 @@ type Log struct {
 	mu         sync.RWMutex
 	runs       []Run
 	sourceNext int64
+	// targetTopic is the latest sync's, kept for snapshots.
+	targetTopic string
 	// gaps maps the first offset of each gap (source offsets deleted
 	// before they were mirrored) to one past its last.
 	gaps map[int64]int64
@@ -66,6 +69,9 @@ func (l *Log) Add(s Sync) error {
 		l.replace(i, j, merged)
 	}
 	l.sourceNext = max(l.sourceNext, s.SourceNext)
+	if s.TargetTopic != "" {
+		l.targetTopic = s.TargetTopic
+	}
 	if s.Skipped > 0 {
 		if l.gaps == nil {
 			l.gaps = map[int64]int64{}
@@ -243,6 +249,47 @@ func (x *Index) Log(topic string, partition int32) *Log {
 		x.logs[key] = l
 	}
 	return l
+}
+
+// Topics answers the source topics of the Logs held.
+func (x *Index) Topics() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for k := range x.logs {
+		if !seen[k.topic] {
+			seen[k.topic] = true
+			out = append(out, k.topic)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// PruneBelow prunes the Log of each source partition that starts answers
+// for (its log start on the source); see Log.PruneBelow.
+func (x *Index) PruneBelow(starts func(topic string, partition int32) (int64, bool)) {
+	x.mu.Lock()
+	logs := maps.Clone(x.logs)
+	x.mu.Unlock()
+	for k, l := range logs {
+		if start, ok := starts(k.topic, k.partition); ok {
+			l.PruneBelow(start)
+		}
+	}
+}
+
+// Runs answers the number of runs held in every Log.
+func (x *Index) Runs() int {
+	x.mu.Lock()
+	logs := maps.Clone(x.logs)
+	x.mu.Unlock()
+	n := 0
+	for _, l := range logs {
+		n += l.Len()
+	}
+	return n
 }
 
 // Add records s in the Log of its source partition.

@@ -108,8 +108,9 @@ func GapSync(topic string, partition int32, targetTopic string, from, to int64) 
 	return Sync{Topic: topic, Partition: partition, TargetTopic: targetTopic, SourceNext: to, Skipped: to - from}
 }
 
-// Key is the record key for a compacted sync topic: topic/partition/first
-// source offset, or SourceNext when the sync has no runs.
+// Key is the record key of a sync: topic/partition/first source offset, or
+// SourceNext when the sync has no runs. Sync topics were compacted before
+// snapshots bounded them (see TopicConfigs); the keys kept that safe.
 // Kafka topic names cannot contain '/', so the key is unambiguous.
 // A run-less sync can share its key with the next sync; compaction then drops
 // it, which loses nothing because the next sync's SourceNext supersedes it.

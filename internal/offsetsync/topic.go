@@ -22,3 +22,12 @@ func IsBarrier(key []byte) bool { return bytes.HasPrefix(key, []byte(barrierPref
 
 // BarrierWriter answers the writer a barrier key announces.
 func BarrierWriter(key []byte) string { return string(bytes.TrimPrefix(key, []byte(barrierPrefix))) }
+
+// TopicConfigs are the configs of a sync topic: records are removed only by
+// their writer, with DeleteRecords once a snapshot restates them (which
+// Apache Kafka allows on a delete-policy topic only); time and size never
+// remove any. Compaction never removed a sync that mattered either: keys
+// are unique, and a run-less sync it drops is superseded by the next.
+func TopicConfigs() map[string]string {
+	return map[string]string{"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+}
