@@ -516,9 +516,27 @@ func EnsureTopicPartitions(ctx context.Context, adm *kadm.Client, topic string, 
 
 // ensurePartitions adds partitions to a topic that has fewer than n.
 func ensurePartitions(ctx context.Context, adm *kadm.Client, topic string, n int32) error {
-	td, err := adm.ListTopics(ctx, topic)
-	if err != nil {
-		return err
+	// A topic just created is not in every broker's metadata yet on Apache
+	// Kafka: its partitions read as none, and growing it from none failed
+	// with UNKNOWN_TOPIC_OR_PARTITION. Wait for it to be known.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var td kadm.TopicDetails
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var err error
+		if td, err = adm.ListTopics(ctx, topic); err != nil {
+			return err
+		}
+		if err := td[topic].Err; err == nil {
+			break
+		} else if !errors.Is(err, kerr.UnknownTopicOrPartition) && !errors.Is(err, kerr.LeaderNotAvailable) {
+			return fmt.Errorf("metadata of %s: %w", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s is not in the cluster's metadata yet: %w", topic, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
 	if have := int32(len(td[topic].Partitions)); have < n {
 		resp, err := adm.CreatePartitions(ctx, int(n-have), topic)
