@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -10,10 +12,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
@@ -436,5 +440,82 @@ func TestAGroupAtTheStartOfAnEmptyPartitionIsCheckpointedAtZero(t *testing.T) {
 	}
 	if got := targetOffsets(t, s, "consumer-empty", "LH.ORDERS"); len(got) != 2 || got[0] != 25 || got[1] != 0 {
 		t.Fatalf("consumer-empty on the target is at %v, want 25 and 0", got)
+	}
+}
+
+// TestCheckpointsStayMonotonicAcrossAnAgentRestart: the group moves forward
+// on the source while the agent is SIGKILLed and restarted twice; every
+// checkpoint stored on the target, and every offset the target group had
+// when sampled, only ever moves forward. A restarted agent starts with no
+// memory and a translator that reads the syncs again: neither may move a
+// group back.
+func TestCheckpointsStayMonotonicAcrossAnAgentRestart(t *testing.T) {
+	s := newMirrorSetup(t)
+	kafkatest.CreateTopic(t, s.src.Bootstrap(), "LH.ORDERS", 2, nil, s.src.ClientOpts()...)
+	prod := kafkatest.NewProducer(t, s.src.Bootstrap(), s.src.ClientOpts()...)
+	prod.Produce(t, "LH.ORDERS", 2, 300)
+	s.putGroupMirror(t)
+	s.waitCaughtUp(t, "LH.ORDERS")
+
+	srcAdm := kadm.NewClient(kafkatest.ClientOf(t, s.src))
+	commitAt := func(at int64) {
+		o := kadm.Offsets{}
+		o.AddOffset("LH.ORDERS", 0, at, -1)
+		o.AddOffset("LH.ORDERS", 1, at, -1)
+		if _, err := srcAdm.CommitOffsets(context.Background(), "consumer-steady", o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sampled []map[int32]int64
+	dstAdm := kadm.NewClient(kafkatest.ClientOf(t, s.dst))
+	sample := func() {
+		got := map[int32]int64{}
+		resp, err := dstAdm.FetchOffsets(context.Background(), "consumer-steady")
+		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) { // not created by a first commit yet
+			t.Fatalf("fetch consumer-steady offsets on the target: %v", err)
+		}
+		for p, o := range resp["LH.ORDERS"] {
+			got[p] = o.At
+		}
+		sampled = append(sampled, got)
+	}
+	for step, at := range []int64{50, 100, 150, 200, 250, 300} {
+		commitAt(at)
+		kafkatest.Eventually(t, 30*time.Second, fmt.Sprintf("consumer-steady at %d on the target", at), func() (bool, string) {
+			sample()
+			got := sampled[len(sampled)-1]
+			return got[0] == at && got[1] == at, fmt.Sprint(got)
+		})
+		if step == 1 || step == 3 {
+			s.agent.kill9()
+			s.agent.start()
+			sample()
+		}
+	}
+	for i := 1; i < len(sampled); i++ {
+		for p, o := range sampled[i-1] {
+			if sampled[i][p] < o {
+				t.Fatalf("consumer-steady's offset on the target went back from %d to %d on partition %d (samples %v)", o, sampled[i][p], p, sampled)
+			}
+		}
+	}
+	// Every checkpoint stored, in the order stored.
+	last := map[int32]int64{}
+	stored := 0
+	for _, r := range kafkatest.ReadAll(t, s.dst.Bootstrap(), checkpoint.Topic("na-to-eu"), s.dst.ClientOpts()...) {
+		for _, rec := range r {
+			var cp checkpoint.Record
+			if !strings.HasPrefix(string(rec.Key), "consumer-steady\x00") || json.Unmarshal(rec.Value, &cp) != nil {
+				continue // heartbeats and other groups
+			}
+			stored++
+			if cp.TargetOffset < last[cp.Partition] {
+				t.Fatalf("a checkpoint of partition %d went back from %d to %d", cp.Partition, last[cp.Partition], cp.TargetOffset)
+			}
+			last[cp.Partition] = cp.TargetOffset
+		}
+	}
+	if stored < 12 {
+		t.Fatalf("%d checkpoints of consumer-steady stored, want at least one per partition and step (12)", stored)
 	}
 }
