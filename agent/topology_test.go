@@ -262,3 +262,42 @@ func TestWhatAFailoverOrAReconciliationNeedsCannotBeDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicationBothWaysWithThePrefixPolicyCopiesEachRecordOnceAndNeverBack:
+// MirrorMaker 2's active/active scenario. Each cluster's LH.* topics are
+// copied to the other under its name as prefix; a copy is never copied
+// back (north-america.LH.NA does not match LH\..*), so no topic named
+// twice over appears, and each record is on the other cluster exactly once.
+func TestReplicationBothWaysWithThePrefixPolicyCopiesEachRecordOnceAndNeverBack(t *testing.T) {
+	s := newMirrorSetup(t)
+	createTopicOn(t, s.src, "LH.NA", 2, nil)
+	createTopicOn(t, s.dst, "LH.EU", 2, nil)
+	producerOf(t, s.src).Produce(t, "LH.NA", 2, 40)
+	producerOf(t, s.dst).Produce(t, "LH.EU", 2, 30)
+	for name, m := range map[string]agentapi.Mirror{
+		"na-to-eu": {Source: "north-america", Target: "europe"},
+		"eu-to-na": {Source: "europe", Target: "north-america"},
+	} {
+		m.Topics = agentapi.Selector{Include: []string{`LH\..*`}}
+		m.ReplicationPolicy, m.RefreshInterval = agentapi.ReplicationPrefix, "1s"
+		s.agent.mustPut("/v1/mirrors/"+name, m)
+	}
+	kafkatest.Eventually(t, time.Minute, "each cluster's records on the other", func() (bool, string) {
+		eu := countRecords(t, s.dst.Bootstrap(), "north-america.LH.NA", s.dst.ClientOpts()...)
+		na := countRecords(t, s.src.Bootstrap(), "europe.LH.EU", s.src.ClientOpts()...)
+		return eu == 80 && na == 60, fmt.Sprintf("europe holds %d of 80, north-america %d of 60; na-to-eu %+v; eu-to-na %+v", eu, na, s.agent.status("na-to-eu"), s.agent.status("eu-to-na"))
+	})
+	assertSameRecords(t, s.src, s.dst, "LH.NA", "north-america.LH.NA")
+	assertSameRecords(t, s.dst, s.src, "LH.EU", "europe.LH.EU")
+	for _, c := range []kafkatest.Kafka{s.src, s.dst} {
+		topics, err := kadm.NewClient(kafkatest.ClientOf(t, c)).ListTopics(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range topics.Names() {
+			if strings.Count(name, "north-america.")+strings.Count(name, "europe.") > 1 {
+				t.Errorf("a copy was copied back: topic %s", name)
+			}
+		}
+	}
+}
