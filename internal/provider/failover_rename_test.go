@@ -75,3 +75,45 @@ func TestAccRenamingTheActiveClusterConvergesInOneApply(t *testing.T) {
 		t.Errorf("discovery answers %+v, %v; want north-america-2 at epoch 0", a, err)
 	}
 }
+
+// TestAccRenamingThePrimaryWhileItIsAStandbyIsRefusedAtPlan: after a
+// failover to europe, renaming north-america (the primary, now a standby)
+// replaces the policy, and a new policy makes its primary active at once:
+// without a fence, a drain or a report, applications would be sent back to
+// the cluster they left. The plan refuses it and says what to do; setting
+// primary to the cluster that is active now is accepted.
+func TestAccRenamingThePrimaryWhileItIsAStandbyIsRefusedAtPlan(t *testing.T) {
+	e := startEnv(t)
+	tf := newTerraformCLI(t)
+	atEurope := func(na string) string {
+		return strings.Replace(renameConfig(e, na), "active_cluster = kafka_cluster.na.name", "active_cluster = kafka_cluster.eu.name", 1)
+	}
+	tf.write(renameConfig(e, "north-america"))
+	tf.run("apply", "-input=false", "-auto-approve")
+	tf.write(atEurope("north-america"))
+	tf.run("apply", "-input=false", "-auto-approve")
+
+	tf.write(atEurope("north-america-2"))
+	out, err := tf.try("plan", "-input=false")
+	if err == nil {
+		t.Fatalf("the plan accepts a policy replacement that makes north-america-2 active without a failover:\n%s", out)
+	}
+	for _, want := range []string{"europe", "is active now", "primary"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, out)
+		}
+	}
+	a, err := e.client.Active(context.Background(), "loosehanger")
+	if err != nil || a.Cluster != "europe" || a.Epoch != 1 {
+		t.Errorf("discovery answers %+v, %v; want europe at epoch 1, untouched", a, err)
+	}
+
+	// What the refusal says to do: the primary is the cluster active now.
+	tf.write(strings.Replace(atEurope("north-america-2"), "primary  = kafka_cluster.na.name", "primary  = kafka_cluster.eu.name", 1))
+	if out, err := tf.try("apply", "-input=false", "-auto-approve"); err != nil {
+		t.Fatalf("apply with primary = europe: %v\n%s", err, out)
+	}
+	if a, err := e.client.Active(context.Background(), "loosehanger"); err != nil || a.Cluster != "europe" {
+		t.Errorf("discovery answers %+v, %v after the rename; want europe", a, err)
+	}
+}

@@ -209,6 +209,9 @@ func (r *PolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if refuseSilentFlip(plan, state, &resp.Diagnostics); resp.Diagnostics.HasError() {
+		return
+	}
 	planned := plannedPolicy{primary: plan.Primary.ValueString(), anew: req.State.Raw.IsNull() || !plan.Primary.Equal(state.Primary)}
 	if !slices.ContainsFunc(plan.Clusters.Elements(), attr.Value.IsUnknown) {
 		planned.clusters = stringsOf(plan.Clusters)
@@ -216,6 +219,28 @@ func (r *PolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	declare(r.client, policyKind, plan.Name, planned)
 	mustExistAll(ctx, r.client, clusterKind, "clusters", plan.Clusters, state.Clusters, &resp.Diagnostics)
 	mustExistAll(ctx, r.client, mirrorKind, "mirrors", plan.Mirrors, state.Mirrors, &resp.Diagnostics)
+}
+
+// refuseSilentFlip refuses a replacement of a policy that a failover moved
+// away from its primary, when the new policy's primary is not the cluster
+// active now: a new policy makes its primary active at once, so the
+// applications would be sent to another cluster without a fence, a drain
+// or a report. This is how renaming the primary while it is a standby
+// looks. (Before any failover, replacing the policy re-creates what is.)
+func refuseSilentFlip(plan, state policyModel, diags *diag.Diagnostics) {
+	if state.Primary.IsNull() || plan.Primary.IsUnknown() || plan.Primary.Equal(state.Primary) {
+		return
+	}
+	active := state.Active.ValueString()
+	if active == "" || active == state.Primary.ValueString() || active == plan.Primary.ValueString() {
+		return
+	}
+	diags.AddAttributeError(path.Root("primary"), "Replacing The Policy Would Move Applications Without A Failover",
+		fmt.Sprintf("Changing primary from %q to %q replaces policy %q, and a new policy makes its primary active at once, "+
+			"without a fence, a drain or a report. %q is active now (epoch %d, after a failover), so applications would leave it. "+
+			"Set primary = %q in this change to keep them where they are, or fail back to %q first (kafka_failover active_cluster) and then rename.",
+			state.Primary.ValueString(), plan.Primary.ValueString(), state.Name.ValueString(), active, state.Epoch.ValueInt64(),
+			active, state.Primary.ValueString()))
 }
 
 func (r *PolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
