@@ -67,8 +67,11 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		log.Warn("no secret key file: clusters with SASL passwords or TLS keys will be refused")
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	state := cfg.State
 	state.Name = "state"
+	state.Observer = kafkaconn.NewObserver(log, reg)
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	st, err := store.Open(openCtx, state, sealer)
 	cancel()
@@ -88,8 +91,6 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer board.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	undecodable.Register(reg, log)
 	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: checkpoint.NewMetrics(reg)}
 	mgDone := make(chan struct{})
