@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -40,26 +41,10 @@ func TestFranzGoLogsAndClientMetricsReachTheAgentsLogAndMetrics(t *testing.T) {
 		`kfo_client_read_bytes_total{cluster="state",node_id=`,
 		`kfo_client_connect_errors_total{cluster="gone",node_id="seed_0"}`,
 	}
-	kafkatest.Eventually(t, 60*time.Second, "/metrics shows the clients' series", func() (bool, string) {
-		req, _ := http.NewRequest("GET", a.url+"/metrics", nil)
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		defer resp.Body.Close()
-		var text bytes.Buffer
-		_, _ = text.ReadFrom(resp.Body)
-		for _, w := range want {
-			if !strings.Contains(text.String(), w) {
-				return false, "missing " + w
-			}
-		}
-		if strings.Contains(text.String(), "kfo_client_buffered_") {
-			return false, "kprom's one-client buffered_* gauges are there"
-		}
-		return true, ""
-	})
+	a.waitMetrics(t, want...)
+	if text, _ := a.metrics(); strings.Contains(text, "kfo_client_buffered_") {
+		t.Errorf("kprom's one-client buffered_* gauges are on /metrics")
+	}
 	// The agent has tried the refused password by now.
 	a.waitLogged(t, 60*time.Second, `"mirror":"from-wrong-password"`, "list topics on source wrong-password")
 
@@ -79,4 +64,65 @@ func TestFranzGoLogsAndClientMetricsReachTheAgentsLogAndMetrics(t *testing.T) {
 			t.Errorf("a franz-go line below WARN reached the log: %s", line)
 		}
 	}
+}
+
+// metrics answers the text of the agent's /metrics.
+func (a *agentProc) metrics() (string, error) {
+	req, _ := http.NewRequest("GET", a.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var text bytes.Buffer
+	_, err = text.ReadFrom(resp.Body)
+	return text.String(), err
+}
+
+// waitMetrics waits until /metrics holds every fragment.
+func (a *agentProc) waitMetrics(t *testing.T, fragments ...string) {
+	t.Helper()
+	kafkatest.Eventually(t, 60*time.Second, fmt.Sprintf("/metrics shows %q", fragments), func() (bool, string) {
+		text, err := a.metrics()
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, f := range fragments {
+			if !strings.Contains(text, f) {
+				return false, "missing " + f
+			}
+		}
+		return true, ""
+	})
+}
+
+// /metrics says what GET /v1/policies and /readyz say, for the alerting
+// rules of examples/monitoring: a standby's readiness and lag beside the
+// policy's limits, and whether the state cluster answers.
+func TestMetricsShowStandbyReadinessThePolicysLimitsAndTheStateCluster(t *testing.T) {
+	t.Parallel()
+	na := kafkatest.Cluster(t, "north-america")
+	eu := kafkatest.Cluster(t, "europe")
+	kafkatest.CreateTopic(t, na.Bootstrap(), "LH.ORDERS", 2, nil)
+	a := startAgent(t, eu.BootstrapString())
+	a.mustPut("/v1/clusters/north-america", agentapi.Cluster{BootstrapServers: na.Bootstrap()})
+	a.mustPut("/v1/clusters/europe", agentapi.Cluster{BootstrapServers: eu.Bootstrap()})
+	a.mustPut("/v1/mirrors/na-to-eu", agentapi.Mirror{Source: "north-america", Target: "europe", Topics: agentapi.Selector{Include: []string{"LH\\..*"}}, RefreshInterval: "1s"})
+	a.mustPut("/v1/policies/loosehanger", agentapi.Policy{Clusters: []string{"north-america", "europe"}, Primary: "north-america",
+		Mirrors: []string{"na-to-eu"}, Fencing: agentapi.FencingNone, MaxLagRecords: 500})
+	a.waitMetrics(t,
+		`kfo_policy_standby_ready{cluster="europe",policy="loosehanger"} 1`,
+		`kfo_policy_standby_lag_records{cluster="europe",policy="loosehanger"} 0`,
+		`kfo_policy_standby_lag_seconds{cluster="europe",policy="loosehanger"} 0`,
+		`kfo_policy_max_lag_records{policy="loosehanger"} 500`,
+		`kfo_policy_max_lag_seconds{policy="loosehanger"} 30`,
+		"kfo_state_cluster_up 1")
+	var p agentapi.Policy
+	if a.call("GET", "/v1/policies/loosehanger", nil, &p); len(p.Standbys) != 1 || !p.Standbys[0].Ready {
+		t.Errorf("GET /v1/policies/loosehanger standbys %+v, want europe ready as /metrics says", p.Standbys)
+	}
+
+	eu.Close()
+	a.waitMetrics(t, "kfo_state_cluster_up 0")
 }
