@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,34 +27,8 @@ import (
 // consumer-southamerica on north-america, north-america killed, a forced
 // failover applied, and the group resuming on europe.
 func TestDemoForcedFailoverWithTerraform(t *testing.T) {
-	tfBin := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tfBin == "" {
-		t.Skip("TF_ACC_TERRAFORM_PATH is unset: this end-to-end test drives the terraform CLI; `make test` sets it (scripts/ensure-tools.sh)")
-	}
-	dir := t.TempDir()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", filepath.Join(dir, "plugins", "terraform-provider-kafka"), "../provider").CombinedOutput(); err != nil {
-		t.Fatalf("build the provider: %v\n%s", err, out)
-	}
-	tfDir := filepath.Join(dir, "tf")
-	mainTF, err := os.ReadFile("../examples/three-region-failover/main.tf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliConfig := filepath.Join(dir, "cli.tfrc")
-	if err := os.MkdirAll(tfDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tfDir, "main.tf"), mainTF, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/kafka-failover/kafka\" = %q\n  }\n  direct {}\n}\n", filepath.Join(dir, "plugins"))
-	if err := os.WriteFile(cliConfig, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tf := terraformWithProvider(t, "../examples/three-region-failover/main.tf")
+	tfDir := tf.dir
 
 	// SASL_SSL on every connection: the agent's to both clusters and to its
 	// state (europe), and the applications'.
@@ -63,32 +38,12 @@ func TestDemoForcedFailoverWithTerraform(t *testing.T) {
 	a := startAgent(t, strings.Join(eu.Bootstrap(), ","), stateConnFlags(t, eu.Declared())...)
 	apply := func(vars ...string) (recordsLost int64) {
 		t.Helper()
-		args := []string{"-chdir=" + tfDir, "apply", "-auto-approve", "-input=false", "-no-color",
-			"-var", "agent_url=" + a.url,
-			"-var", "north_america_bootstrap=" + hclList(na.Bootstrap()),
-			"-var", "europe_bootstrap=" + hclList(eu.Bootstrap())}
-		for _, v := range vars {
-			args = append(args, "-var", v)
-		}
-		env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "KAFKA_FAILOVER_TOKEN="+testToken, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
-		env = append(env, secrets...)
-		cmd := exec.Command(tfBin, args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("terraform apply %v: %v\n%s", vars, err, out)
-		}
-		cmd = exec.Command(tfBin, "-chdir="+tfDir, "output", "-json")
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("terraform output: %v", err)
-		}
 		var outputs struct {
 			RecordsLost struct{ Value int64 } `json:"records_lost"`
 		}
-		if err := json.Unmarshal(out, &outputs); err != nil {
-			t.Fatalf("terraform output %s: %v", out, err)
-		}
+		tf.apply(t, secrets, &outputs, append([]string{"agent_url=" + a.url,
+			"north_america_bootstrap=" + hclList(na.Bootstrap()),
+			"europe_bootstrap=" + hclList(eu.Bootstrap())}, vars...)...)
 		return outputs.RecordsLost.Value
 	}
 
@@ -326,4 +281,75 @@ func hclList(addrs []string) string {
 		q[i] = strconv.Quote(a)
 	}
 	return "[" + strings.Join(q, ",") + "]"
+}
+
+// terraformDir is a directory of configuration files and the terraform
+// CLI set up to apply it with the provider built from this repository.
+type terraformDir struct {
+	bin, dir string
+	env      []string
+}
+
+// terraformWithProvider copies files into a new terraformDir whose CLI
+// configuration installs the provider through dev_overrides. It skips the
+// test without a terraform CLI.
+func terraformWithProvider(t *testing.T, files ...string) terraformDir {
+	t.Helper()
+	tfBin := os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if tfBin == "" {
+		t.Skip("TF_ACC_TERRAFORM_PATH is unset: this end-to-end test drives the terraform CLI; `make test` sets it (scripts/ensure-tools.sh)")
+	}
+	dir := t.TempDir()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	if out, err := exec.Command(goBin, "build", "-o", filepath.Join(dir, "plugins", "terraform-provider-kafka"), "../provider").CombinedOutput(); err != nil {
+		t.Fatalf("build the provider: %v\n%s", err, out)
+	}
+	tfDir := filepath.Join(dir, "tf")
+	if err := os.MkdirAll(tfDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tfDir, filepath.Base(f)), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cliConfig := filepath.Join(dir, "cli.tfrc")
+	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.terraform.io/kafka-failover/kafka\" = %q\n  }\n  direct {}\n}\n", filepath.Join(dir, "plugins"))
+	if err := os.WriteFile(cliConfig, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "KAFKA_FAILOVER_TOKEN="+testToken, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	return terraformDir{bin: tfBin, dir: tfDir, env: env}
+}
+
+// apply applies the configuration with vars (name=value) and env added,
+// and decodes `terraform output -json` into outputs.
+func (tf terraformDir) apply(t *testing.T, env []string, outputs any, vars ...string) {
+	t.Helper()
+	args := []string{"-chdir=" + tf.dir, "apply", "-auto-approve", "-input=false", "-no-color"}
+	for _, v := range vars {
+		args = append(args, "-var", v)
+	}
+	env = append(slices.Clip(tf.env), env...)
+	cmd := exec.Command(tf.bin, args...)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("terraform apply %v: %v\n%s", vars, err, out)
+	}
+	cmd = exec.Command(tf.bin, "-chdir="+tf.dir, "output", "-json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("terraform output: %v", err)
+	}
+	if err := json.Unmarshal(out, outputs); err != nil {
+		t.Fatalf("terraform output %s: %v", out, err)
+	}
 }

@@ -4,6 +4,8 @@
 #   go         builds and runs everything (also tries /usr/local/go/bin).
 #   kcat       used by the agent's integration tests to produce/consume records;
 #              installed from the Debian package "kcat" when missing.
+#   promtool   checks and unit-tests examples/monitoring/alerts.yml; installed
+#              from the Debian package "prometheus" when missing.
 #   terraform  CLI for the provider acceptance tests (TF_ACC). An existing
 #              `terraform` on PATH is used; otherwise (or with KFO_REQUIRE_OPENTOFU=1)
 #              OpenTofu is built from the Go module proxy and cached in
@@ -18,8 +20,9 @@
 #              package maven, which brings a Java runtime, when mvn is missing).
 #
 # Progress goes to stderr, one "ensure-tools: ..." line per action. stdout is
-# NAME=value lines for a Makefile to source: KFO_KAFKA_LIBS=<jar directory>,
-# KFO_GORELEASER=<absolute path>, KFO_HADOLINT=<absolute path>, then TF_ACC_TERRAFORM_PATH=<absolute path>.
+# NAME=value lines for a Makefile to source: KFO_PROMTOOL=<absolute path>,
+# KFO_KAFKA_LIBS=<jar directory>, KFO_GORELEASER=<absolute path>,
+# KFO_HADOLINT=<absolute path>, then TF_ACC_TERRAFORM_PATH=<absolute path>.
 set -euo pipefail
 shopt -s inherit_errexit # keep set -e inside $(...) too
 
@@ -76,6 +79,10 @@ ensure_command() {
 
 # --- kcat --------------------------------------------------------------------
 ensure_command kcat kcat
+
+# --- promtool ----------------------------------------------------------------
+ensure_command promtool prometheus
+echo "KFO_PROMTOOL=$(realpath -s "$(command -v promtool)")"
 
 # --- Apache Kafka ------------------------------------------------------------
 ensure_command mvn maven

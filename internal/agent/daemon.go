@@ -12,15 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/kafka-failover/kafka-failover/internal/checkpoint"
 	"github.com/kafka-failover/kafka-failover/internal/failover"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/mirror"
 	"github.com/kafka-failover/kafka-failover/internal/store"
-	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
 // Config is what an agent process needs; the agent binary fills it from
@@ -70,8 +65,10 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		log.Warn("no secret key file: clusters with SASL passwords or TLS keys will be refused")
 	}
 
+	reg := newRegistry(log)
 	state := cfg.State
 	state.Name = "state"
+	state.Observer = reg.clients
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	st, err := store.Open(openCtx, state, sealer)
 	cancel()
@@ -91,10 +88,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer board.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	undecodable.Register(reg, log)
-	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: mirror.NewMetrics(reg), Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: checkpoint.NewMetrics(reg), Hooks: cfg.MirrorHooks}
+	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: reg.mirror, Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: reg.checkpoint, Hooks: cfg.MirrorHooks}
 	mgDone := make(chan struct{})
 	go func() {
 		defer close(mgDone)
@@ -131,7 +125,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	guard := newConnGuard(apiConnections())
 	srv := &http.Server{
 		Handler: guard.busy(NewServer(Deps{Store: st, Status: mg.StatusOf, Groups: mg.GroupCheckpoints, Failover: exec,
-			Token: cfg.Token, Log: log, Registry: reg, RequestTimeout: requestTimeout})),
+			Token: cfg.Token, Log: log, Registry: reg.Registry, RequestTimeout: requestTimeout})),
 		// A client has this long to send a request; an answer this long
 		// to leave (failover and reverse lift it: they take what they take).
 		ReadHeaderTimeout: 10 * time.Second,

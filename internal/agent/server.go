@@ -50,6 +50,7 @@ type server struct {
 // NewServer answers the agent's HTTP API.
 func NewServer(d Deps) http.Handler {
 	s := &server{Deps: d, tokenSum: sha256.Sum256([]byte(d.Token))}
+	d.Registry.MustRegister(policyCollector{s})
 	s.metrics = promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})
 	mux := http.NewServeMux()
 	s.routes(mux)

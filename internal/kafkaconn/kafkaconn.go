@@ -29,6 +29,9 @@ type Conn struct {
 	CertPEM          string
 	KeyPEM           string
 	InsecureTLS      bool
+	// Observer, when set, receives the logs and metrics of every client
+	// built from these options.
+	Observer *Observer
 }
 
 // Opts returns the client options that connect to c.
@@ -59,6 +62,9 @@ func Opts(c Conn) ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUsername, Pass: c.SASLPassword}.AsSha512Mechanism()))
 	default:
 		return nil, fmt.Errorf("cluster %q: unknown SASL mechanism %q", c.Name, c.SASLMechanism)
+	}
+	if c.Observer != nil {
+		opts = append(opts, c.Observer.opts(c.Name)...)
 	}
 	return opts, nil
 }

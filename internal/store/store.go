@@ -83,6 +83,9 @@ type Store struct {
 	cl        *kgo.Client
 	sealer    *Sealer
 	maxRecord int // the state topic's max.message.bytes
+	// observer is the state connection's; every stored cluster's
+	// connection reports its clients' logs and metrics to it too.
+	observer *kafkaconn.Observer
 
 	mu       sync.Mutex
 	clusters map[string]storedCluster
@@ -135,7 +138,7 @@ func Open(ctx context.Context, state kafkaconn.Conn, sealer *Sealer) (*Store, er
 	}
 	tailCtx, cancel := context.WithCancel(context.Background())
 	s := newStore(sealer)
-	s.cl, s.maxRecord, s.cancel = cl, maxRecord, cancel
+	s.cl, s.maxRecord, s.cancel, s.observer = cl, maxRecord, cancel, state.Observer
 	go s.tail(tailCtx)
 	go s.ping(tailCtx)
 	if err := s.Sync(ctx); err != nil {
@@ -461,7 +464,7 @@ func (s *Store) Conn(name string) (kafkaconn.Conn, error) {
 	if !ok {
 		return kafkaconn.Conn{}, fmt.Errorf("cluster %q: %w", name, ErrNotFound)
 	}
-	conn := kafkaconn.Conn{Name: c.Name, BootstrapServers: c.BootstrapServers}
+	conn := kafkaconn.Conn{Name: c.Name, BootstrapServers: c.BootstrapServers, Observer: s.observer}
 	var err error
 	if c.SASL != nil {
 		conn.SASLMechanism, conn.SASLUsername = c.SASL.Mechanism, c.SASL.Username
