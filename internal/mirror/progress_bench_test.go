@@ -14,15 +14,18 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 )
 
-// BenchmarkTaskRestartReadsSyncHistory measures the known limit of the
-// offset-sync topic: it is never trimmed, and a task that (re)starts reads
-// its whole sync partition to learn where each source partition resumes.
-// A mirror writes one sync per partition per transaction: a task with two
-// partitions that commits 10 transactions a second adds 1.7 million syncs a
-// day. A failover's final syncs and the translator's start read the same
-// history. The restart's read
-// is timed for histories of growing size, side by side in one run, on a
-// dev cluster in its own process; the progress it finds is checked.
+// BenchmarkTaskRestartReadsSyncHistory measures what an offset-sync history
+// that nothing trimmed costs a task restart: the history an agent before
+// snapshots left, or one a sync topic kept compacted keeps growing (the
+// agent's principal may not alter its configs). A task that (re)starts reads
+// its sync partition from its log start to learn where each source partition
+// resumes; a failover's final syncs and the translator's start read the same
+// history. Tasks now snapshot their partition and delete what the snapshot
+// restates, so a running mirror's history stays bounded
+// (BenchmarkOffsetSyncHistoryAge); this benchmark writes syncs directly,
+// with no snapshot, and times the restart's read for histories of growing
+// size, side by side in one run, on a dev cluster in its own process; the
+// progress it finds is checked.
 func BenchmarkTaskRestartReadsSyncHistory(b *testing.B) {
 	bin := kafkatest.BuildAgent(b, "../../agent")
 	bootstrap := kafkatest.StartDevClusterProcess(b, bin, "sync-history").Bootstrap
@@ -88,6 +91,6 @@ func BenchmarkTaskRestartReadsSyncHistory(b *testing.B) {
 		b.ReportMetric(float64(took[i].Milliseconds()), fmt.Sprintf("restart-read-ms-%d-syncs", n))
 	}
 	per := float64(took[len(sizes)-1]-took[0]) / float64(sizes[len(sizes)-1]) * 1e6 / float64(time.Millisecond)
-	fmt.Printf("task restart, offset-sync history (known limit, never trimmed): reading %d, %d and %d syncs took %d, %d and %d ms; about %.0f ms per million syncs on top of an empty history\n",
+	fmt.Printf("task restart, offset-sync history nothing trimmed (no snapshots): reading %d, %d and %d syncs took %d, %d and %d ms; about %.0f ms per million syncs on top of an empty history\n",
 		sizes[0], sizes[1], sizes[2], took[0].Milliseconds(), took[1].Milliseconds(), took[2].Milliseconds(), per)
 }

@@ -72,7 +72,7 @@ func (e *taskEnv) newTask(tasksMax, id int) *task {
 func (e *taskEnv) run(t *testing.T) { runTask(t, e.task) }
 
 // runTask runs tk until the answered stop is called or the test ends.
-func runTask(t *testing.T, tk *task) (stop func()) {
+func runTask(t testing.TB, tk *task) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
