@@ -19,7 +19,7 @@ import (
 // directory of its own, against this provider served in the test process:
 // what a person running terraform reads, which plan checks cannot see.
 type terraformCLI struct {
-	t        *testing.T
+	t        testing.TB
 	bin, dir string
 	env      []string
 }
@@ -32,7 +32,7 @@ const providerAddress = "registry.terraform.io/kafka-failover/kafka"
 // does not name.
 const cliHeader = "terraform {\n  required_providers {\n    kafka = { source = \"" + providerAddress + "\" }\n  }\n}\n"
 
-func newTerraformCLI(t *testing.T) *terraformCLI {
+func newTerraformCLI(t testing.TB) *terraformCLI {
 	t.Helper()
 	skipUnlessAcc(t)
 	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 // skipUnlessAcc skips before any cluster starts; resource.Test would skip
 // too, but only after the test paid for its set-up.
-func skipUnlessAcc(t *testing.T) {
+func skipUnlessAcc(t testing.TB) {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1 and TF_ACC_TERRAFORM_PATH to a terraform or tofu binary (make testacc does both)")
@@ -100,14 +100,14 @@ func (e *accEnv) targetOpts() []kgo.Opt { return e.target.ClientOpts() }
 
 // startEnv starts two secure clusters of the kind KFO_TEST_KAFKA selects,
 // on loopback, and an agent on the target one; all stop when the test ends.
-func startEnv(t *testing.T) *accEnv {
+func startEnv(t testing.TB) *accEnv {
 	t.Helper()
 	return startEnvOfKind(t, kafkatest.Kind())
 }
 
 // startEnvOfKind is startEnv on clusters of kind, for the short set
 // (kafkatest.EachKind).
-func startEnvOfKind(t *testing.T, kind string) *accEnv {
+func startEnvOfKind(t testing.TB, kind string) *accEnv {
 	t.Helper()
 	skipUnlessAcc(t)
 	e := &accEnv{token: "acceptance-test-token-0123456789", writeOnly: cliTakesWriteOnly(t)}
@@ -152,7 +152,7 @@ var agentBin struct {
 	err       error
 }
 
-func buildAgent(t *testing.T) string {
+func buildAgent(t testing.TB) string {
 	t.Helper()
 	agentBin.once.Do(func() {
 		if agentBin.dir, agentBin.err = os.MkdirTemp("", "kfo-provider-test-"); agentBin.err != nil {
@@ -173,7 +173,7 @@ func buildAgent(t *testing.T) string {
 // startAgentProcess runs the agent binary with args until the test ends,
 // its output in logPath (shown when the test fails), and waits until its
 // HTTPS API at url, signed by caPEM, answers /readyz.
-func startAgentProcess(t *testing.T, logPath, url, caPEM string, args []string) {
+func startAgentProcess(t testing.TB, logPath, url, caPEM string, args []string) {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -209,7 +209,7 @@ func startAgentProcess(t *testing.T, logPath, url, caPEM string, args []string) 
 
 // cliTakesWriteOnly says whether the CLI under test is Terraform 1.11 or
 // later, which takes write-only attributes.
-func cliTakesWriteOnly(t *testing.T) bool {
+func cliTakesWriteOnly(t testing.TB) bool {
 	t.Helper()
 	cli := os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if cli == "" {
