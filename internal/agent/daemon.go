@@ -90,6 +90,8 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer board.Close()
+	board.Format = st.Format
+	go announceFormat(boardCtx, st, board, cfg.AgentID, cfg.Version, log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
@@ -29,12 +30,21 @@ const staleAfter = 15 * time.Second
 // replica can answer the status of any mirror.
 type Board struct {
 	cl *kgo.Client
+	// Format answers the record format version to write (store.Store.Format);
+	// nil writes recordformat.First.
+	Format func() int
 
 	mu     sync.Mutex
 	parts  map[string]agentapi.PartitionStatus // key: mirror/topic/partition
 	ends   map[string]End                      // key: mirror/topic/partition
 	errors map[string]string                   // mirror -> last refresh error
+	// replicas are the replicas' announcements, by agent.
+	replicas map[string]recordformat.Announcement
 }
+
+// replicaPrefix keys a replica's announcement; a NUL is in no mirror name,
+// so it cannot be taken for a partition's status.
+const replicaPrefix = "\x00replica/"
 
 // endPrefix keys the source end offsets that runners watch, apart from
 // their tasks' status.
@@ -63,7 +73,7 @@ func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}}
+	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}, replicas: map[string]recordformat.Announcement{}}
 	go b.tail(ctx)
 	return b, nil
 }
@@ -76,8 +86,20 @@ func (b *Board) tail(ctx context.Context) {
 		fetches := b.cl.PollFetches(ctx)
 		fetches.EachRecord(func(r *kgo.Record) {
 			key := string(r.Key)
+			if !undecodable.Known(r) {
+				return // counted, and /readyz fails
+			}
 			b.mu.Lock()
 			defer b.mu.Unlock()
+			if k, ok := strings.CutPrefix(key, replicaPrefix); ok {
+				var a recordformat.Announcement
+				if r.Value == nil {
+					delete(b.replicas, k)
+				} else if undecodable.JSON(r, &a) {
+					b.replicas[k] = a
+				}
+				return
+			}
 			if strings.HasPrefix(key, "error/") {
 				b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
 				return
@@ -110,15 +132,42 @@ func (b *Board) Publish(ctx context.Context, mirror string, parts []agentapi.Par
 	}
 	recs = append(recs, &kgo.Record{Key: []byte("error/" + mirror), Value: []byte(refreshErr)})
 	for _, r := range recs {
-		b.cl.Produce(ctx, r, nil)
+		b.produce(ctx, r)
 	}
+}
+
+func (b *Board) produce(ctx context.Context, r *kgo.Record) {
+	v := recordformat.First
+	if b.Format != nil {
+		v = b.Format()
+	}
+	recordformat.Stamp(r, v)
+	b.cl.Produce(ctx, r, nil)
+}
+
+// Announce publishes what this replica says of itself.
+func (b *Board) Announce(ctx context.Context, a recordformat.Announcement) {
+	v, _ := json.Marshal(a)
+	b.produce(ctx, &kgo.Record{Key: []byte(replicaPrefix + a.Agent), Value: v})
+}
+
+// Replicas answers every replica's last announcement, sorted by agent.
+func (b *Board) Replicas() []recordformat.Announcement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]recordformat.Announcement, 0, len(b.replicas))
+	for _, a := range b.replicas {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Agent < out[j].Agent })
+	return out
 }
 
 // PublishEnds writes the source end offsets this replica observed.
 func (b *Board) PublishEnds(ctx context.Context, mirror string, ends []End) {
 	for _, e := range ends {
 		v, _ := json.Marshal(e)
-		b.cl.Produce(ctx, &kgo.Record{Key: []byte(endPrefix + partKey(mirror, e.Topic, e.Partition)), Value: v}, nil)
+		b.produce(ctx, &kgo.Record{Key: []byte(endPrefix + partKey(mirror, e.Topic, e.Partition)), Value: v})
 	}
 }
 

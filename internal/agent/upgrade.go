@@ -1,0 +1,45 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/mirror"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
+	"github.com/kafka-failover/kafka-failover/internal/store"
+)
+
+// announceFormat publishes this replica's announcement every
+// recordformat.AnnounceEvery and records the switch to a newer record format
+// once every live replica reads it (recordformat.Agreed).
+func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, agentID, build string, log *slog.Logger) {
+	t := time.NewTicker(recordformat.AnnounceEvery)
+	defer t.Stop()
+	for {
+		now := time.Now().UTC()
+		board.Announce(ctx, recordformat.Announcement{Agent: agentID, Build: build, Reads: recordformat.Reads, At: now})
+		live := board.Replicas()
+		if v, switchTo := recordformat.Agreed(st.Format(), recordformat.Reads, live, now); switchTo {
+			var names []string
+			for _, a := range live {
+				if now.Sub(a.At) <= recordformat.LiveWithin {
+					names = append(names, a.Agent)
+				}
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := st.RecordFormat(wctx, store.FormatSwitch{Version: v, Replicas: names, At: now})
+			cancel()
+			if err != nil {
+				log.Warn("could not record the switch to a newer record format; trying again", "version", v, "error", err)
+			} else {
+				log.Info("every live replica reads a newer record format: switched", "version", v, "replicas", names)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
