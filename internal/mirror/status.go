@@ -73,9 +73,15 @@ func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}, replicas: map[string]recordformat.Announcement{}}
+	b := newBoard()
+	b.cl = cl
 	go b.tail(ctx)
 	return b, nil
+}
+
+// newBoard is a board that knows nothing yet and reads no topic.
+func newBoard() *Board {
+	return &Board{parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}, replicas: map[string]recordformat.Announcement{}}
 }
 
 // Close stops the board.
@@ -83,44 +89,45 @@ func (b *Board) Close() { b.cl.Close() }
 
 func (b *Board) tail(ctx context.Context) {
 	for ctx.Err() == nil {
-		fetches := b.cl.PollFetches(ctx)
-		fetches.EachRecord(func(r *kgo.Record) {
-			key := string(r.Key)
-			if !undecodable.Known(r) {
-				return // counted, and /readyz fails
-			}
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if k, ok := strings.CutPrefix(key, replicaPrefix); ok {
-				var a recordformat.Announcement
-				if r.Value == nil {
-					delete(b.replicas, k)
-				} else if undecodable.JSON(r, &a) {
-					b.replicas[k] = a
-				}
-				return
-			}
-			if strings.HasPrefix(key, "error/") {
-				b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
-				return
-			}
-			if k, ok := strings.CutPrefix(key, endPrefix); ok {
-				var e End
-				if r.Value != nil && undecodable.JSON(r, &e) && e.ObservedAt.After(b.ends[k].ObservedAt) {
-					b.ends[k] = e
-				}
-				return
-			}
-			var p agentapi.PartitionStatus
-			if r.Value == nil || !undecodable.JSON(r, &p) {
-				delete(b.parts, key)
-				return
-			}
-			// A task that took the partition over has not fetched it
-			// yet: what its last owner saw still stands.
-			b.parts[key] = withEnd(p, endOf(b.parts[key]))
-		})
+		b.cl.PollFetches(ctx).EachRecord(b.apply)
 	}
+}
+
+func (b *Board) apply(r *kgo.Record) {
+	key := string(r.Key)
+	if !undecodable.Known(r) {
+		return // counted, and /readyz fails
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k, ok := strings.CutPrefix(key, replicaPrefix); ok {
+		var a recordformat.Announcement
+		if r.Value == nil {
+			delete(b.replicas, k)
+		} else if undecodable.JSON(r, &a) {
+			b.replicas[k] = a
+		}
+		return
+	}
+	if strings.HasPrefix(key, "error/") {
+		b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
+		return
+	}
+	if k, ok := strings.CutPrefix(key, endPrefix); ok {
+		var e End
+		if r.Value != nil && undecodable.JSON(r, &e) && e.ObservedAt.After(b.ends[k].ObservedAt) {
+			b.ends[k] = e
+		}
+		return
+	}
+	var p agentapi.PartitionStatus
+	if r.Value == nil || !undecodable.JSON(r, &p) {
+		delete(b.parts, key)
+		return
+	}
+	// A task that took the partition over has not fetched it yet: what
+	// its last owner saw still stands.
+	b.parts[key] = withEnd(p, endOf(b.parts[key]))
 }
 
 // Publish writes the status of this replica's partitions of a mirror.
