@@ -120,7 +120,7 @@ func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the state cluster does not answer: "+err.Error()))
 		return
 	}
-	body := map[string]any{"status": "ready"}
+	body := map[string]any{"status": "ready", "record_format": s.Store.FormatStatus()}
 	if bad := undecodable.Counts(); len(bad) > 0 {
 		body["undecodable_records"] = bad
 	}

@@ -12,21 +12,36 @@ import (
 
 // announceFormat publishes this replica's announcement every
 // recordformat.AnnounceEvery and records the switch to a newer record format
-// once every live replica reads it (recordformat.Agreed).
+// once every live replica reads it (recordformat.Agreed). It decides
+// nothing before its board has read the status topic to its end: a replica
+// just started would take itself for the only one.
 func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, agentID, build string, log *slog.Logger) {
 	t := time.NewTicker(recordformat.AnnounceEvery)
 	defer t.Stop()
-	for {
+	for ; ; waitTick(ctx, t) {
+		if ctx.Err() != nil {
+			return
+		}
 		now := time.Now().UTC()
 		board.Announce(ctx, recordformat.Announcement{Agent: agentID, Build: build, Reads: recordformat.Reads, At: now})
-		live := board.Replicas()
-		if v, switchTo := recordformat.Agreed(st.Format(), recordformat.Reads, live, now); switchTo {
-			var names []string
-			for _, a := range live {
-				if now.Sub(a.At) <= recordformat.LiveWithin {
-					names = append(names, a.Agent)
-				}
+		if read, err := board.ReadToEnd(ctx); !read {
+			if err != nil {
+				log.Warn("cannot tell which replicas are live yet", "error", err)
 			}
+			continue
+		}
+		live := board.Replicas()
+		seen := map[string]int{}
+		var names []string
+		for _, a := range live {
+			if now.Sub(a.At) <= recordformat.LiveWithin {
+				seen[a.Agent] = a.Reads
+				names = append(names, a.Agent)
+			}
+		}
+		v, switchTo := recordformat.Agreed(st.Format(), recordformat.Reads, live, now)
+		st.NoteLive(seen)
+		if switchTo {
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			err := st.RecordFormat(wctx, store.FormatSwitch{Version: v, Replicas: names, At: now})
 			cancel()
@@ -36,10 +51,12 @@ func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, a
 				log.Info("every live replica reads a newer record format: switched", "version", v, "replicas", names)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	}
+}
+
+func waitTick(ctx context.Context, t *time.Ticker) {
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

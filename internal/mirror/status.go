@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ type Board struct {
 	errors map[string]string                   // mirror -> last refresh error
 	// replicas are the replicas' announcements, by agent.
 	replicas map[string]recordformat.Announcement
+	// next is the offset after the last record read; end is the topic's
+	// end when ReadToEnd first learned it, -1 before.
+	next, end int64
 }
 
 // replicaPrefix keys a replica's announcement; a NUL is in no mirror name,
@@ -81,7 +85,7 @@ func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
 
 // newBoard is a board that knows nothing yet and reads no topic.
 func newBoard() *Board {
-	return &Board{parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}, replicas: map[string]recordformat.Announcement{}}
+	return &Board{parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}, replicas: map[string]recordformat.Announcement{}, end: -1}
 }
 
 // Close stops the board.
@@ -95,11 +99,12 @@ func (b *Board) tail(ctx context.Context) {
 
 func (b *Board) apply(r *kgo.Record) {
 	key := string(r.Key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next = r.Offset + 1
 	if !undecodable.Known(r) {
 		return // counted, and /readyz fails
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if k, ok := strings.CutPrefix(key, replicaPrefix); ok {
 		var a recordformat.Announcement
 		if r.Value == nil {
@@ -156,6 +161,30 @@ func (b *Board) produce(ctx context.Context, r *kgo.Record) {
 func (b *Board) Announce(ctx context.Context, a recordformat.Announcement) {
 	v, _ := json.Marshal(a)
 	b.produce(ctx, &kgo.Record{Key: []byte(replicaPrefix + a.Agent), Value: v})
+}
+
+// ReadToEnd reports whether the board has read the status topic up to the
+// end it had when first asked: only then does it know every replica that
+// announced itself within recordformat.LiveWithin.
+func (b *Board) ReadToEnd(ctx context.Context) (bool, error) {
+	b.mu.Lock()
+	end, next := b.end, b.next
+	b.mu.Unlock()
+	if end < 0 {
+		ends, err := kadm.NewClient(b.cl).ListEndOffsets(ctx, StatusTopic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return false, fmt.Errorf("end of %s: %w", StatusTopic, err)
+		}
+		o, _ := ends.Lookup(StatusTopic, 0)
+		end = o.Offset
+		b.mu.Lock()
+		b.end = end
+		b.mu.Unlock()
+	}
+	return next >= end, nil
 }
 
 // Replicas answers every replica's last announcement, sorted by agent.

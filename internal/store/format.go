@@ -41,6 +41,29 @@ func (s *Store) FormatErr() error {
 	return nil
 }
 
+// FormatStatus is what /readyz says of record formats.
+type FormatStatus struct {
+	Writes int `json:"writes"` // the version recorded, which writers write
+	Reads  int `json:"reads"`  // the highest this replica reads
+	// Live are the live replicas' announced versions, as the last
+	// decision whether to switch saw them.
+	Live map[string]int `json:"live,omitempty"`
+}
+
+// NoteLive keeps the live replicas' versions the last decision saw.
+func (s *Store) NoteLive(live map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.live = live
+}
+
+// FormatStatus answers what /readyz says of record formats.
+func (s *Store) FormatStatus() FormatStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return FormatStatus{Writes: s.format, Reads: recordformat.Reads, Live: s.live}
+}
+
 // RecordFormat records the switch to f.Version. Replicas may record the
 // same switch at once: the highest version recorded holds, whatever the
 // order, so one more record changes nothing.

@@ -114,6 +114,7 @@ type Store struct {
 	// version: no later record applies, since the state topic's order
 	// decides, so writes and reads wait on it no more.
 	refused error
+	live    map[string]int // see NoteLive
 
 	cancel context.CancelFunc
 	done   chan struct{}
