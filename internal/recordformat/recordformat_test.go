@@ -14,7 +14,9 @@ import (
 func TestAgreedIsTheLowestVersionALiveReplicaReads(t *testing.T) {
 	now := time.Now()
 	live := func(reads int) Announcement { return Announcement{Reads: reads, At: now.Add(-time.Second)} }
-	gone := func(reads int) Announcement { return Announcement{Reads: reads, At: now.Add(-LiveWithin - time.Second)} }
+	gone := func(reads int) Announcement {
+		return Announcement{Reads: reads, At: now.Add(-LiveWithin - time.Second)}
+	}
 	for _, c := range []struct {
 		name            string
 		recorded, reads int
