@@ -10,6 +10,9 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
+// forgetReplicaAfter is how long a silent replica's announcement stays.
+const forgetReplicaAfter = time.Hour
+
 // announceFormat publishes this replica's announcement every
 // recordformat.AnnounceEvery and records the switch to a newer record format
 // once every live replica reads it (recordformat.Agreed). It decides
@@ -34,9 +37,12 @@ func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, a
 		seen := map[string]int{}
 		var names []string
 		for _, a := range live {
-			if now.Sub(a.At) <= recordformat.LiveWithin {
+			switch age := now.Sub(a.At); {
+			case age <= recordformat.LiveWithin:
 				seen[a.Agent] = a.Reads
 				names = append(names, a.Agent)
+			case age > forgetReplicaAfter:
+				board.ForgetReplica(ctx, a.Agent)
 			}
 		}
 		v, switchTo := recordformat.Agreed(st.Format(), recordformat.Reads, live, now)

@@ -70,3 +70,17 @@ func TestAnOffsetSyncRecordOfAnUnknownVersionFailsTheRead(t *testing.T) {
 		})
 	}
 }
+
+// A replica's announcement is kept until its tombstone: the status topic
+// holds no announcement of a replica forgotten.
+func TestAForgottenReplicaIsNoLongerAnnounced(t *testing.T) {
+	b := newBoard()
+	b.apply(&kgo.Record{Topic: StatusTopic, Key: []byte(replicaPrefix + "gone"), Value: []byte(`{"agent":"gone","reads":1}`)})
+	if got := b.Replicas(); len(got) != 1 || got[0].Agent != "gone" {
+		t.Fatalf("replicas %+v, want the one announced", got)
+	}
+	b.apply(&kgo.Record{Topic: StatusTopic, Key: []byte(replicaPrefix + "gone")})
+	if got := b.Replicas(); len(got) != 0 {
+		t.Fatalf("replicas %+v after the tombstone, want none", got)
+	}
+}

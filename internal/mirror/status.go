@@ -187,6 +187,12 @@ func (b *Board) ReadToEnd(ctx context.Context) (bool, error) {
 	return next >= end, nil
 }
 
+// ForgetReplica deletes the announcement of a replica gone for good, so
+// that the status topic does not keep one per replica ever started.
+func (b *Board) ForgetReplica(ctx context.Context, agent string) {
+	b.produce(ctx, &kgo.Record{Key: []byte(replicaPrefix + agent)})
+}
+
 // Replicas answers every replica's last announcement, sorted by agent.
 func (b *Board) Replicas() []recordformat.Announcement {
 	b.mu.Lock()
