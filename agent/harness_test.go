@@ -20,6 +20,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 )
 
 // The test binary doubles as the agent: with KFO_TEST_AGENT_ARGS set it runs
@@ -36,6 +37,9 @@ func TestMain(m *testing.M) {
 					select {} // until the test kills this agent
 				}
 			}
+		}
+		if n, err := strconv.Atoi(os.Getenv(readsFormatEnv)); err == nil {
+			recordformat.Reads = n // this agent stands for a build that reads up to n
 		}
 		if n, err := strconv.Atoi(os.Getenv("KFO_TEST_SNAPSHOT_FLOOR")); err == nil {
 			mirrorHooks.SnapshotFloor = n

@@ -87,6 +87,8 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return err
 	}
 	defer board.Close()
+	board.Format = st.Format
+	go announceFormat(boardCtx, st, board, cfg.AgentID, cfg.Version, log)
 
 	mg := &mirror.Manager{Store: st, State: state, Log: log, Metrics: reg.mirror, Board: board, Sessions: cfg.SessionTimeout, AgentID: cfg.AgentID, CheckpointMetrics: reg.checkpoint, Hooks: cfg.MirrorHooks}
 	mgDone := make(chan struct{})

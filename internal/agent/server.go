@@ -105,13 +105,23 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 // readyz answers 200 while the state topic is being read without error.
 // Records of internal topics that did not decode are skipped, so they do
-// not make the agent unready; their counts by topic are in the body.
+// not make the agent unready; their counts by topic are in the body. A
+// record of a format version this agent does not read makes it unready:
+// what the record says is missing from what it knows.
 func (s *server) readyz(w http.ResponseWriter, _ *http.Request) {
+	if n, err := undecodable.Refused(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", fmt.Sprintf("records written by a newer agent were not read (by topic: %v); the last: %v", n, err)))
+		return
+	}
+	if err := s.Store.FormatErr(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", err.Error()))
+		return
+	}
 	if err := s.Store.Healthy(); err != nil {
 		writeError(w, http.StatusServiceUnavailable, agentapiErr(codeUnavailable, "", "the state cluster does not answer: "+err.Error()))
 		return
 	}
-	body := map[string]any{"status": "ready"}
+	body := map[string]any{"status": "ready", "record_format": s.Store.FormatStatus()}
 	if bad := undecodable.Counts(); len(bad) > 0 {
 		body["undecodable_records"] = bad
 	}

@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
@@ -20,6 +22,8 @@ type Cache struct {
 	mu     sync.Mutex
 	groups map[string]map[tpKey]agentapi.PartitionCheckpoint
 	beats  map[string]Heartbeat
+	// refused is the last record not applied for its format version.
+	refused error
 }
 
 // StartCache starts tailing the checkpoints of mirror on the target; it
@@ -49,6 +53,11 @@ func newCache(mirror string) *Cache {
 func (c *Cache) apply(r *kgo.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, err := recordformat.Check(r); err != nil {
+		undecodable.Report(r, err)
+		c.refused = fmt.Errorf("%s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+		return
+	}
 	if isHeartbeat(r.Key) {
 		var hb Heartbeat
 		if undecodable.JSON(r, &hb) {

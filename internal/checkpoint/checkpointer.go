@@ -18,6 +18,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 )
 
 // Checkpointer runs a mirror's checkpoint rounds. One agent replica runs it
@@ -36,6 +37,9 @@ type Checkpointer struct {
 	// never. A replica whose state lagged a failover would otherwise
 	// commit offsets after the failover committed its own.
 	Frozen func(context.Context) (string, error)
+	// Format answers the record format version to write
+	// (store.Store.Format); nil writes recordformat.First.
+	Format func() int
 
 	groups    []string
 	groupsAt  time.Time
@@ -194,6 +198,13 @@ func (c *Checkpointer) Round(ctx context.Context) (RoundStats, error) {
 	for _, group := range c.groups {
 		v, _ := json.Marshal(Heartbeat{Group: group, At: now, Error: errs[group]})
 		recs = append(recs, &kgo.Record{Topic: Topic(c.Mirror.Name), Key: heartbeatKey(group), Value: v})
+	}
+	format := recordformat.First
+	if c.Format != nil {
+		format = c.Format()
+	}
+	for _, r := range recs {
+		recordformat.Stamp(r, format)
 	}
 	if err := c.Target.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return st, fmt.Errorf("store checkpoints on target %s: %w", c.Mirror.Target, err)

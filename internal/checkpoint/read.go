@@ -56,5 +56,8 @@ func ReadStored(ctx context.Context, targetOpts []kgo.Opt, mirror string) ([]age
 			}
 		})
 	}
+	if c.refused != nil {
+		return nil, c.refused // a group's checkpoints may be missing from them
+	}
 	return c.All(), nil
 }

@@ -167,9 +167,12 @@ func (t *Translator) apply(r *kgo.Record) {
 	if r.Attrs.IsControl() {
 		return // read only to know a partition's end is reached
 	}
+	if !undecodable.Known(r) {
+		return // a newer agent's: counted, and /readyz fails
+	}
 	rec, err := offsetsync.DecodeRecord(r.Key, r.Value)
 	if err != nil {
-		undecodable.Report(r, err)
+		undecodable.Report(r, err) // a chunk of an unknown version is refused there
 		return
 	}
 	t.mu.Lock()

@@ -43,7 +43,7 @@ func (e *Executor) seedFromEnd(ctx context.Context, m agentapi.Mirror) error {
 		return err
 	}
 	dst.Close()
-	if err := mirror.SeedSyncs(ctx, dstOpts, m, syncs); err != nil {
+	if err := mirror.SeedSyncs(ctx, dstOpts, m, syncs, e.Store.Format()); err != nil {
 		return fmt.Errorf("seed mirror %s at %s's end: %w", m.Name, m.Source, err)
 	}
 	return nil

@@ -59,14 +59,13 @@ func (t *task) resumeAfterGap(ctx context.Context, producer, consumer *kgo.Clien
 
 // commitSync commits one offset sync of the task on its own.
 func (t *task) commitSync(ctx context.Context, producer *kgo.Client, s offsetsync.Sync) error {
-	v, err := s.Encode()
+	rec, err := syncRecord(offsetsync.Topic(t.m.Name), t.id, s, t.writeFormat())
 	if err != nil {
 		return err
 	}
 	if err := producer.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	rec := &kgo.Record{Topic: offsetsync.Topic(t.m.Name), Partition: int32(t.id), Key: s.Key(), Value: v}
 	if err := producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return t.abort(ctx, producer, fmt.Errorf("write offset sync of %s[%d]: %w", s.Topic, s.Partition, err))
 	}

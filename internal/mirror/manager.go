@@ -142,6 +142,7 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, hooks: mg.Hooks, cpMetrics: mg.CheckpointMetrics,
 		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m), hold: mg.holdNow(m),
 		writer: func(target string) string { return mg.Store.TopicWriter(m.Name, target) },
+		format: mg.Store.Format,
 	}, nil
 }
 

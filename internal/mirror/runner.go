@@ -76,6 +76,8 @@ type runner struct {
 	// writer answers the mirror that writes a target topic instead of
 	// this one, "" when this one may; see store.TopicWriter.
 	writer func(targetTopic string) string
+	// format answers the record format version to write.
+	format func() int
 
 	cpMetrics *checkpoint.Metrics
 
@@ -285,7 +287,7 @@ func (r *runner) startTasks(ctx context.Context, ids []int32) {
 			stats:   newTaskStats(int(id), r.agentID),
 			metrics: r.metrics,
 			partsCh: make(chan []SourcePartition, 1), restartIn: time.Second,
-			hold: r.hold, hooks: r.hooks,
+			hold: r.hold, hooks: r.hooks, format: r.format,
 		}
 		t.setPartitions(r.partsOf(int(id)))
 		tctx, cancel := context.WithCancel(ctx)
@@ -313,7 +315,7 @@ func (r *runner) startCheckpointer(ctx context.Context) {
 		Mirror: r.m, Groups: groups.Matches, Targets: r.targets,
 		Source: r.src, Target: r.dst, Translator: r.translator,
 		Metrics: r.cpMetrics, Log: r.log.With("component", "checkpoint"),
-		Frozen: r.frozen,
+		Frozen: r.frozen, Format: r.format,
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	rt := &runningTask{cancel: cancel, done: make(chan struct{})}

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
@@ -29,12 +31,24 @@ const staleAfter = 15 * time.Second
 // replica can answer the status of any mirror.
 type Board struct {
 	cl *kgo.Client
+	// Format answers the record format version to write (store.Store.Format);
+	// nil writes recordformat.First.
+	Format func() int
 
 	mu     sync.Mutex
 	parts  map[string]agentapi.PartitionStatus // key: mirror/topic/partition
 	ends   map[string]End                      // key: mirror/topic/partition
 	errors map[string]string                   // mirror -> last refresh error
+	// replicas are the replicas' announcements, by agent.
+	replicas map[string]recordformat.Announcement
+	// next is the offset after the last record read; end is the topic's
+	// end when ReadToEnd first learned it, -1 before.
+	next, end int64
 }
+
+// replicaPrefix keys a replica's announcement; a NUL is in no mirror name,
+// so it cannot be taken for a partition's status.
+const replicaPrefix = "\x00replica/"
 
 // endPrefix keys the source end offsets that runners watch, apart from
 // their tasks' status.
@@ -63,9 +77,15 @@ func OpenBoard(ctx context.Context, state kafkaconn.Conn) (*Board, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Board{cl: cl, parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}}
+	b := newBoard()
+	b.cl = cl
 	go b.tail(ctx)
 	return b, nil
+}
+
+// newBoard is a board that knows nothing yet and reads no topic.
+func newBoard() *Board {
+	return &Board{parts: map[string]agentapi.PartitionStatus{}, ends: map[string]End{}, errors: map[string]string{}, replicas: map[string]recordformat.Announcement{}, end: -1}
 }
 
 // Close stops the board.
@@ -73,32 +93,46 @@ func (b *Board) Close() { b.cl.Close() }
 
 func (b *Board) tail(ctx context.Context) {
 	for ctx.Err() == nil {
-		fetches := b.cl.PollFetches(ctx)
-		fetches.EachRecord(func(r *kgo.Record) {
-			key := string(r.Key)
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			if strings.HasPrefix(key, "error/") {
-				b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
-				return
-			}
-			if k, ok := strings.CutPrefix(key, endPrefix); ok {
-				var e End
-				if r.Value != nil && undecodable.JSON(r, &e) && e.ObservedAt.After(b.ends[k].ObservedAt) {
-					b.ends[k] = e
-				}
-				return
-			}
-			var p agentapi.PartitionStatus
-			if r.Value == nil || !undecodable.JSON(r, &p) {
-				delete(b.parts, key)
-				return
-			}
-			// A task that took the partition over has not fetched it
-			// yet: what its last owner saw still stands.
-			b.parts[key] = withEnd(p, endOf(b.parts[key]))
-		})
+		b.cl.PollFetches(ctx).EachRecord(b.apply)
 	}
+}
+
+func (b *Board) apply(r *kgo.Record) {
+	key := string(r.Key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next = r.Offset + 1
+	if !undecodable.Known(r) {
+		return // counted, and /readyz fails
+	}
+	if k, ok := strings.CutPrefix(key, replicaPrefix); ok {
+		var a recordformat.Announcement
+		if r.Value == nil {
+			delete(b.replicas, k)
+		} else if undecodable.JSON(r, &a) {
+			b.replicas[k] = a
+		}
+		return
+	}
+	if strings.HasPrefix(key, "error/") {
+		b.errors[strings.TrimPrefix(key, "error/")] = string(r.Value)
+		return
+	}
+	if k, ok := strings.CutPrefix(key, endPrefix); ok {
+		var e End
+		if r.Value != nil && undecodable.JSON(r, &e) && e.ObservedAt.After(b.ends[k].ObservedAt) {
+			b.ends[k] = e
+		}
+		return
+	}
+	var p agentapi.PartitionStatus
+	if r.Value == nil || !undecodable.JSON(r, &p) {
+		delete(b.parts, key)
+		return
+	}
+	// A task that took the partition over has not fetched it yet: what
+	// its last owner saw still stands.
+	b.parts[key] = withEnd(p, endOf(b.parts[key]))
 }
 
 // Publish writes the status of this replica's partitions of a mirror.
@@ -110,15 +144,72 @@ func (b *Board) Publish(ctx context.Context, mirror string, parts []agentapi.Par
 	}
 	recs = append(recs, &kgo.Record{Key: []byte("error/" + mirror), Value: []byte(refreshErr)})
 	for _, r := range recs {
-		b.cl.Produce(ctx, r, nil)
+		b.produce(ctx, r)
 	}
+}
+
+func (b *Board) produce(ctx context.Context, r *kgo.Record) {
+	v := recordformat.First
+	if b.Format != nil {
+		v = b.Format()
+	}
+	recordformat.Stamp(r, v)
+	b.cl.Produce(ctx, r, nil)
+}
+
+// Announce publishes what this replica says of itself.
+func (b *Board) Announce(ctx context.Context, a recordformat.Announcement) {
+	v, _ := json.Marshal(a)
+	b.produce(ctx, &kgo.Record{Key: []byte(replicaPrefix + a.Agent), Value: v})
+}
+
+// ReadToEnd reports whether the board has read the status topic up to the
+// end it had when first asked: only then does it know every replica that
+// announced itself within recordformat.LiveWithin.
+func (b *Board) ReadToEnd(ctx context.Context) (bool, error) {
+	b.mu.Lock()
+	end, next := b.end, b.next
+	b.mu.Unlock()
+	if end < 0 {
+		ends, err := kadm.NewClient(b.cl).ListEndOffsets(ctx, StatusTopic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return false, fmt.Errorf("end of %s: %w", StatusTopic, err)
+		}
+		o, _ := ends.Lookup(StatusTopic, 0)
+		end = o.Offset
+		b.mu.Lock()
+		b.end = end
+		b.mu.Unlock()
+	}
+	return next >= end, nil
+}
+
+// ForgetReplica deletes the announcement of a replica gone for good, so
+// that the status topic does not keep one per replica ever started.
+func (b *Board) ForgetReplica(ctx context.Context, agent string) {
+	b.produce(ctx, &kgo.Record{Key: []byte(replicaPrefix + agent)})
+}
+
+// Replicas answers every replica's last announcement, sorted by agent.
+func (b *Board) Replicas() []recordformat.Announcement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]recordformat.Announcement, 0, len(b.replicas))
+	for _, a := range b.replicas {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Agent < out[j].Agent })
+	return out
 }
 
 // PublishEnds writes the source end offsets this replica observed.
 func (b *Board) PublishEnds(ctx context.Context, mirror string, ends []End) {
 	for _, e := range ends {
 		v, _ := json.Marshal(e)
-		b.cl.Produce(ctx, &kgo.Record{Key: []byte(endPrefix + partKey(mirror, e.Topic, e.Partition)), Value: v}, nil)
+		b.produce(ctx, &kgo.Record{Key: []byte(endPrefix + partKey(mirror, e.Topic, e.Partition)), Value: v})
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
@@ -99,7 +100,10 @@ func taskIDs(m agentapi.Mirror) map[string]bool {
 func announcedWriters(ctx context.Context, dstOpts []kgo.Opt, mirror string) (map[string]int32, error) {
 	writers := map[string]int32{}
 	err := readSyncTopic(ctx, dstOpts, mirror, kgo.ReadUncommitted(), nil, func(r *kgo.Record) error {
-		ws, _ := offsetsync.Writers(r.Key, r.Value) // readCommittedSyncs reports what does not decode
+		ws, err := offsetsync.Writers(r.Key, r.Value) // readCommittedSyncs reports what does not decode
+		if err = refusedVersion(r, err); err != nil {
+			return err // a writer it may announce would go unfenced
+		}
 		for _, w := range ws {
 			writers[w] = r.Partition
 		}
@@ -189,12 +193,30 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 	return nil
 }
 
+// refusedVersion answers, reported, the error of a record of the sync topic
+// whose format version this agent does not read, by its header or by the
+// decoding error err of its value; nil for any other record.
+func refusedVersion(r *kgo.Record, err error) error {
+	_, verr := recordformat.Check(r)
+	if verr == nil && errors.Is(err, recordformat.ErrUnknownVersion) {
+		verr = err
+	}
+	if verr == nil {
+		return nil
+	}
+	undecodable.Report(r, verr)
+	return fmt.Errorf("%s partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, verr)
+}
+
 // readCommittedSyncs passes every committed sync of the given partitions
 // (nil: all), with the partition it is in, to each; a snapshot passes the
 // syncs it restates.
 func readCommittedSyncs(ctx context.Context, dstOpts []kgo.Opt, mirror string, parts map[int32]bool, each func(int32, offsetsync.Sync) error) error {
 	return readSyncTopic(ctx, dstOpts, mirror, kgo.ReadCommitted(), parts, func(r *kgo.Record) error {
 		rec, err := offsetsync.DecodeRecord(r.Key, r.Value)
+		if err := refusedVersion(r, err); err != nil {
+			return err // progress read past it would be wrong
+		}
 		if err != nil {
 			undecodable.Report(r, err) // what no writer of syncs wrote
 			return nil
@@ -254,7 +276,8 @@ func FinalSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror) (*off
 // SeedSyncs writes syncs of a stopped mirror as the tasks that own their
 // source partitions would, each task's in one transaction with its barrier:
 // this also fences any zombie of the task.
-func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs []offsetsync.Sync) error {
+// format is the record format version to write (store.Store.Format).
+func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs []offsetsync.Sync, format int) error {
 	tasksMax := tasksMaxOf(m)
 	topic := offsetsync.Topic(m.Name)
 	byTask := map[int][]offsetsync.Sync{}
@@ -281,13 +304,13 @@ func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs 
 			if err := cl.BeginTransaction(); err != nil {
 				return err
 			}
-			records := []*kgo.Record{barrier(topic, tasksMax, task)}
+			records := []*kgo.Record{barrier(topic, tasksMax, task, format)}
 			for _, s := range syncs {
-				v, err := s.Encode()
+				rec, err := syncRecord(topic, task, s, format)
 				if err != nil {
 					return err
 				}
-				records = append(records, &kgo.Record{Topic: topic, Partition: int32(task), Key: s.Key(), Value: v})
+				records = append(records, rec)
 			}
 			if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 				_ = cl.EndTransaction(ctx, kgo.TryAbort)
@@ -303,7 +326,20 @@ func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs 
 }
 
 // barrier is the record by which a task announces its transactional id.
-func barrier(topic string, tasksMax, task int) *kgo.Record {
-	return &kgo.Record{Topic: topic, Partition: int32(task), Key: offsetsync.BarrierKey(writerOf(tasksMax, task)),
+func barrier(topic string, tasksMax, task, format int) *kgo.Record {
+	r := &kgo.Record{Topic: topic, Partition: int32(task), Key: offsetsync.BarrierKey(writerOf(tasksMax, task)),
 		Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))}
+	recordformat.Stamp(r, format)
+	return r
+}
+
+// syncRecord is the record of sync s in partition task of topic.
+func syncRecord(topic string, task int, s offsetsync.Sync, format int) (*kgo.Record, error) {
+	v, err := s.Encode()
+	if err != nil {
+		return nil, err
+	}
+	r := &kgo.Record{Topic: topic, Partition: int32(task), Key: s.Key(), Value: v}
+	recordformat.Stamp(r, format)
+	return r, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 )
 
 // maxBatchRecords bounds one transaction.
@@ -57,9 +58,19 @@ type task struct {
 	// write one a second.
 	announced bool
 	hooks     Hooks
+	// format answers the record format version to write
+	// (store.Store.Format); nil writes recordformat.First.
+	format func() int
 	// hist and srcAdm are those of the current runOnce.
 	hist   *history
 	srcAdm *kadm.Client
+}
+
+func (t *task) writeFormat() int {
+	if t.format == nil {
+		return recordformat.First
+	}
+	return t.format()
 }
 
 // heldError stops a task that must not copy now: it is not a failure, and
@@ -345,6 +356,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		}
 	}
 	syncTopic := offsetsync.Topic(t.m.Name)
+	format := t.writeFormat()
 	syncsAcked := 0 // guarded by mu
 	syncWritten := func(_ *kgo.Record, err error) {
 		if err != nil {
@@ -372,12 +384,12 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 			return
 		}
 		pc.sync = offsetsync.Sync{Topic: pc.k.topic, Partition: pc.k.partition, TargetTopic: pc.sp.TargetTopic, Runs: runs, SourceNext: pc.last.Offset + 1}
-		value, err := pc.sync.Encode()
+		rec, err := syncRecord(syncTopic, t.id, pc.sync, format)
 		if err != nil {
 			fail(pc, nil, err)
 			return
 		}
-		producer.TryProduce(ctx, &kgo.Record{Topic: syncTopic, Partition: int32(t.id), Key: pc.sync.Key(), Value: value}, syncWritten)
+		producer.TryProduce(ctx, rec, syncWritten)
 	}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		k := tp{p.Topic, p.Partition}
@@ -495,7 +507,7 @@ func (t *task) announce(ctx context.Context, producer *kgo.Client) error {
 	if err := producer.BeginTransaction(); err != nil {
 		return err
 	}
-	if err := producer.ProduceSync(ctx, barrier(topic, t.m.TasksMax, t.id)).FirstErr(); err != nil {
+	if err := producer.ProduceSync(ctx, barrier(topic, t.m.TasksMax, t.id, t.writeFormat())).FirstErr(); err != nil {
 		return t.abort(ctx, producer, fmt.Errorf("write barrier to %s: %w", topic, err))
 	}
 	if err := producer.EndTransaction(ctx, kgo.TryCommit); err != nil {

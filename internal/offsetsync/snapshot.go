@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 )
 
 // A snapshot restates, in a few records, what one partition of a sync topic
@@ -28,6 +30,10 @@ import (
 //	  gaps: n, each (start - previous gap's end, length),
 //	  runs: n, each (source - previous run's source end,
 //	                 target - previous run's target end, count)
+//
+// The version byte is the chunk's record format version (package
+// recordformat): one above recordformat.Reads is refused as unknown; a
+// change of this encoding raises recordformat.Current and this byte with it.
 //
 // Run deltas start at 0 in each entry. A run after a transaction is
 // typically (0, 1, count): three or four bytes for a transaction's run.
@@ -279,6 +285,9 @@ func (d *snapshotDecoder) add(a, b int64, what string) int64 {
 }
 
 func newSnapshotDecoder(value []byte) (*snapshotDecoder, error) {
+	if len(value) > 0 && int(value[0]) > recordformat.Reads {
+		return nil, fmt.Errorf("snapshot chunk: %w", &recordformat.VersionError{Version: strconv.Itoa(int(value[0])), Reads: recordformat.Reads})
+	}
 	if len(value) == 0 || value[0] != snapshotVersion {
 		return nil, fmt.Errorf("%w: snapshot version %v is not %d", ErrInvalid, value[:min(len(value), 1)], snapshotVersion)
 	}

@@ -1,5 +1,15 @@
 // Package provider is the kafka-failover Terraform provider: its
 // configuration, resources, validators and plan modifiers.
+//
+// Schema versions: every resource's schema is at Version 0, and users'
+// state files hold what it wrote (testdata/state-v0.tfstate, which
+// TestAccStateOfSchemaVersion0PlansEmpty plans empty with the terraform
+// binary). A change to a schema that alters what state holds (an attribute
+// removed, renamed or retyped, a value stored differently) raises that
+// schema's Version and adds an UpgradeState with a StateUpgrader from every
+// earlier version, keeps the earlier fixtures and their test, and adds a
+// fixture of the new version written by TestAccWriteStateFixture. Adding
+// an optional or computed attribute needs no new version.
 package provider
 
 import (

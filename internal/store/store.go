@@ -21,6 +21,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
 	"github.com/kafka-failover/kafka-failover/internal/policy"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 	"github.com/kafka-failover/kafka-failover/internal/undecodable"
 )
 
@@ -39,6 +40,9 @@ const (
 	// retired/<mirror>/<target> (names hold no '/').
 	kindRetired = "retired/"
 	barrierKey  = "barrier"
+	// kindFormat keys the switch to a record format version:
+	// format/<version>, one key each, so that compaction keeps the highest.
+	kindFormat = "format/"
 )
 
 // ErrNotFound is returned for a name that is not stored.
@@ -106,6 +110,15 @@ type Store struct {
 	clusterAt    map[string]int64
 	secretsBound bool // the state topic holds secretsBoundKey
 
+	// format is the record format version writers write: the latest
+	// switch recorded, recordformat.First before any.
+	format int
+	// refused is the record this replica did not read, for its format
+	// version: no later record applies, since the state topic's order
+	// decides, so writes and reads wait on it no more.
+	refused error
+	live    map[string]int // see NoteLive
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -156,7 +169,7 @@ func newStore(sealer *Sealer) *Store {
 		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
 		awaited: map[string]bool{}, lastPut: map[string]string{},
 		retired: map[string]RetiredMirror{},
-		applied: -1, changed: make(chan struct{}),
+		applied: -1, changed: make(chan struct{}), format: recordformat.First,
 		done: make(chan struct{}),
 	}
 }
@@ -229,6 +242,16 @@ func (s *Store) tail(ctx context.Context) {
 func (s *Store) apply(r *kgo.Record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.refused != nil {
+		return
+	}
+	if _, err := recordformat.Check(r); err != nil {
+		undecodable.Report(r, err)
+		s.refused = fmt.Errorf("%s offset %d: %w", StateTopic, r.Offset, err)
+		close(s.changed) // waiters learn of it
+		s.changed = make(chan struct{})
+		return
+	}
 	key := string(r.Key)
 	if r.Value == nil {
 		delete(s.lastPut, key)
@@ -282,6 +305,11 @@ func (s *Store) apply(r *kgo.Record) {
 		}
 	case key == secretsBoundKey:
 		s.secretsBound = r.Value != nil
+	case strings.HasPrefix(key, kindFormat):
+		var f FormatSwitch
+		if r.Value != nil && undecodable.JSON(r, &f) && f.Version > s.format {
+			s.format = f.Version // never back: records of it may exist
+		}
 	case strings.HasPrefix(key, kindFailover):
 		var op policy.Op
 		if r.Value != nil && undecodable.JSON(r, &op) {
@@ -335,10 +363,13 @@ func (s *Store) CatchUp(ctx context.Context) error {
 func (s *Store) waitApplied(ctx context.Context, offset int64) error {
 	for {
 		s.mu.Lock()
-		applied, changed := s.applied, s.changed
+		applied, changed, refused := s.applied, s.changed, s.refused
 		s.mu.Unlock()
 		if applied >= offset {
 			return nil
+		}
+		if refused != nil {
+			return refused
 		}
 		select {
 		case <-changed:
@@ -355,6 +386,7 @@ func (s *Store) write(ctx context.Context, key string, value []byte) (int64, err
 
 func (s *Store) writeRecord(ctx context.Context, r *kgo.Record) (int64, error) {
 	r.Partition = 0
+	recordformat.Stamp(r, s.Format())
 	if err := s.fits(r); err != nil {
 		return 0, err
 	}
