@@ -33,6 +33,9 @@ type Translator struct {
 	rejected int64 // syncs the index refused (conflicts): never expected
 	behind   int   // sync topic partitions not read to their start-time end yet
 	lastErr  error // why the catch-up has not finished, if something failed
+	// refused names the first sync record of a format this agent does not
+	// read: the index lacks its runs, so nothing may be translated with it.
+	refused string
 }
 
 // catchUpCheck is how often a translator that is catching up looks again at
@@ -167,8 +170,13 @@ func (t *Translator) apply(r *kgo.Record) {
 	if r.Attrs.IsControl() {
 		return // read only to know a partition's end is reached
 	}
-	if !undecodable.Known(r) {
-		return // a newer agent's: counted, and /readyz fails
+	if !undecodable.Known(r) { // a newer agent's: counted, and /readyz fails
+		t.mu.Lock()
+		if t.refused == "" {
+			t.refused = fmt.Sprintf("%s[%d] at offset %d", r.Topic, r.Partition, r.Offset)
+		}
+		t.mu.Unlock()
+		return
 	}
 	rec, err := offsetsync.DecodeRecord(r.Key, r.Value)
 	if err != nil {
@@ -202,6 +210,12 @@ func (t *Translator) Ready() bool {
 func (t *Translator) WaitCaughtUp(ctx context.Context) error {
 	select {
 	case <-t.caughtUp:
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.refused != "" {
+			return fmt.Errorf("offset syncs of mirror %s hold a record of a format this agent does not read (%s): "+
+				"no checkpoint is translated without it; run an agent version that reads it", t.mirror, t.refused)
+		}
 		return nil
 	case <-ctx.Done():
 	}

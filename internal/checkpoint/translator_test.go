@@ -13,6 +13,7 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
 	"github.com/kafka-failover/kafka-failover/internal/store"
 )
 
@@ -188,4 +189,38 @@ func TestTheTranslatorCatchesUpWhenSyncsAreDeletedUnderIt(t *testing.T) {
 		target, ok := tr.Log("LH.ORDERS", 0).Translate(100_009)
 		return ok && target == 200_018, fmt.Sprintf("source offset 100009 -> %d, %v", target, ok)
 	})
+}
+
+// TestNoCheckpointRoundTranslatesPastASyncOfANewerFormat: a sync a newer
+// agent wrote in a format this one does not read is refused, so the index
+// lacks its runs: rounds stop with an error that says why, rather than
+// store checkpoints translated without them.
+func TestNoCheckpointRoundTranslatesPastASyncOfANewerFormat(t *testing.T) {
+	dst := kafkatest.Cluster(t, "europe").Bootstrap()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := offsetsync.Topic("na-to-eu")
+	kafkatest.CreateTopic(t, dst, topic, 1, nil)
+	writeSyncs(t, dst, "na-to-eu", 0, 10)
+	newer := offsetsync.Sync{Topic: "LH.ORDERS", Partition: 0, TargetTopic: "LH.ORDERS", Runs: []offsetsync.Run{{Source: 100, Target: 100, Count: 5}}, SourceNext: 105}
+	v, err := newer.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &kgo.Record{Topic: topic, Key: newer.Key(), Value: v, Headers: []kgo.RecordHeader{{Key: recordformat.Header, Value: []byte("99")}}}
+	if err := kafkatest.Client(t, dst).ProduceSync(ctx, rec).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := StartTranslator(ctx, []kgo.Opt{kgo.SeedBrokers(dst...)}, "na-to-eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := kafkatest.Client(t, dst)
+	cp := &Checkpointer{Mirror: agentapi.Mirror{Name: "na-to-eu"}, Translator: tr, Source: cl, Target: cl,
+		Groups: func(string) bool { return true }, Targets: func() map[string]string { return map[string]string{"LH.ORDERS": "LH.ORDERS"} }}
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer rcancel()
+	if _, err := cp.Round(rctx); err == nil || !strings.Contains(err.Error(), "format") {
+		t.Fatalf("round over a refused sync: %v; want an error saying a record's format is not read", err)
+	}
 }
