@@ -142,6 +142,7 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 		log: log, metrics: mg.Metrics, sessions: mg.sessionTimeout(), agentID: mg.AgentID, hooks: mg.Hooks, cpMetrics: mg.CheckpointMetrics,
 		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m), hold: mg.holdNow(m),
 		writer: func(target string) string { return mg.Store.TopicWriter(m.Name, target) },
+		book:   mg.Store,
 	}, nil
 }
 
@@ -312,6 +313,11 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 			st.Reason = strings.TrimPrefix(st.Reason+"; "+note, "; ")
 		}
 		st.PartitionsNotCopying, st.NotCopyingSince = mr.r.copying()
+	}
+	if m, err := mg.Store.GetMirror(name); err == nil && SyncsACLs(m) {
+		if a, ok := mg.Store.MirrorACLs(name, m.Target); ok {
+			st.ACLs = &a.ACLSync
+		}
 	}
 	return st
 }
