@@ -177,13 +177,16 @@ func RemoveACLs(ctx context.Context, cl *kgo.Client, acls []agentapi.ACL) (gone 
 	return sortOut(sent, answersOf(resp.Results, func(r kmsg.DeleteACLsResponseResult) answer { return answer{r.ErrorCode, r.ErrorMessage} }), failed)
 }
 
+// aclError says why Kafka refused one ACL. The broker's own message is
+// kept when it is short: Apache Kafka's for a refused authorization quotes
+// the whole request, and the status is no place for that.
 func aclError(err error, msg *string) string {
 	s := err.Error()
-	if msg != nil && *msg != "" {
-		s += ": " + *msg
-	}
 	if errors.Is(err, kerr.ClusterAuthorizationFailed) {
-		s += ": give the agent's user Alter on the cluster to make and remove ACLs there"
+		return s + ": give the agent's user Alter on the cluster to make and remove ACLs there"
+	}
+	if msg != nil && *msg != "" && len(*msg) <= 200 {
+		s += ": " + *msg
 	}
 	return s
 }
