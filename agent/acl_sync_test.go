@@ -235,3 +235,39 @@ func TestAFailoverAbortedAfterItAppliedTheHeldACLsRemovesExactlyThose(t *testing
 	}
 	t.Logf("aborted (%s); europe's ACLs: %v", p.LastFailover.Reason, on)
 }
+
+func TestACLsTheAgentMayNotMakeAreReportedPerACLAndTheMirrorCopiesOn(t *testing.T) {
+	kafkatest.EachKind(t, aclsTheAgentMayNotMakeAreReportedPerACLAndTheMirrorCopiesOn)
+}
+
+// aclsTheAgentMayNotMakeAreReportedPerACLAndTheMirrorCopiesOn: the agent's
+// user on europe may describe ACLs but not alter them: each ACL the sync
+// would make is reported with Kafka's refusal, and records are mirrored.
+func aclsTheAgentMayNotMakeAreReportedPerACLAndTheMirrorCopiesOn(t *testing.T, kind string) {
+	s := newFailoverSetupWith(t, setupOptions{kind: kind, fencing: agentapi.FencingNone, secure: true, tasksMax: 1,
+		naUsers: applicationUsers, euUsers: map[string]string{agentUser: agentPassword}})
+	mustCreateACLs(t, s.eu, kadm.NewACLs().Allow("User:"+agentUser).AllowHosts().ResourcePatternType(kadm.ACLPatternLiteral).
+		Topics("*").Groups("*").TransactionalIDs("*").Operations(kadm.OpAll))
+	mustCreateACLs(t, s.eu, kadm.NewACLs().Allow("User:"+agentUser).AllowHosts().Clusters().Operations(kadm.OpDescribe))
+	d := s.eu.Declared()
+	d.SASL.Username, d.SASL.Password = agentUser, agentPassword
+	s.agent.mustPut("/v1/clusters/europe", d)
+	allowApplications(t, s.na)
+	createTopicOn(t, s.na, "LH.ORDERS", 1, nil)
+	producerOf(t, s.na).Produce(t, "LH.ORDERS", 1, 10)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 10)
+
+	var st *agentapi.ACLSync
+	kafkatest.Eventually(t, 30*time.Second, "the mirror's status says which ACLs europe refused", func() (bool, string) {
+		st = s.agent.status("na-to-eu").ACLs
+		return st != nil && slices.ContainsFunc(st.Errors, func(e agentapi.ACLError) bool {
+			return e.ACL == consumerRead && strings.Contains(e.Error, "CLUSTER_AUTHORIZATION_FAILED")
+		}), fmt.Sprintf("%+v", st)
+	})
+	if len(st.Applied) > 0 || !slices.Contains(st.Held, producerWrite) {
+		t.Fatalf("with no ACL made on europe: applied %v, held %v; want none applied and %v held", st.Applied, st.Held, producerWrite)
+	}
+	producerOf(t, s.na).Produce(t, "LH.ORDERS", 1, 5)
+	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 15)
+	t.Logf("reported: %s", st.Errors[0].Error)
+}
