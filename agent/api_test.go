@@ -598,7 +598,7 @@ func TestAPIMirrorDefaultsAreFilledInAndCreatedAtIsKept(t *testing.T) {
 	want := agentapi.Mirror{
 		Name: "m", Source: "src", Target: "dst", Topics: agentapi.Selector{Include: []string{"orders"}},
 		ReplicationPolicy: "identity", StartFrom: "earliest", RefreshInterval: "10s", TasksMax: 4,
-		CheckpointInterval: "1s", SyncGroupOffsets: &syncOn,
+		CheckpointInterval: "1s", SyncGroupOffsets: &syncOn, SyncACLs: &syncOn,
 		CreatedAt: first.CreatedAt,
 	}
 	if !reflect.DeepEqual(first, want) {

@@ -237,6 +237,29 @@ func TestAPlannedFailoverThatCannotDrainIsUndoneAndItsFenceLifted(t *testing.T) 
 	}
 }
 
+// haltedFailover asks agent a, started with KFO_TEST_HALT_FAILOVER_AFTER=step,
+// for a planned failover of loosehanger to europe and returns once the agent
+// halted after step. restart kills the agent with SIGKILL, checks that the
+// request got no 200, and starts the agent again without the halt.
+func haltedFailover(t *testing.T, a *agentProc, requestID, step string) (restart func()) {
+	t.Helper()
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := postFailover(a.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: requestID})
+		answered <- code
+	}()
+	a.waitLogged(t, time.Minute, haltedMarker("loosehanger", step))
+	return func() {
+		t.Helper()
+		a.kill9()
+		if code := <-answered; code == http.StatusOK {
+			t.Fatal("the interrupted failover answered 200")
+		}
+		a.env = nil
+		a.start()
+	}
+}
+
 func TestAnAgentKilledInAPlannedFailoverLeavesTheActiveClusterWritable(t *testing.T) {
 	for _, step := range []string{failover.StepBegun, failover.StepFenced, failover.StepFrozen} {
 		t.Run("after "+step, func(t *testing.T) {
@@ -248,23 +271,13 @@ func TestAnAgentKilledInAPlannedFailoverLeavesTheActiveClusterWritable(t *testin
 			prod.Produce(t, "LH.ORDERS", 1, 10)
 			waitMirroredTopic(t, a, "LH.ORDERS", 1, 10)
 
-			answered := make(chan int, 1)
-			go func() {
-				code, _ := postFailover(a.url, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModePlanned, RequestID: "interrupted"})
-				answered <- code
-			}()
-			a.waitLogged(t, time.Minute, haltedMarker("loosehanger", step))
+			restart := haltedFailover(t, a, "interrupted", step)
 			if step != failover.StepBegun {
 				if err := prod.TryProduce(context.Background(), "LH.ORDERS", 1, 1); err == nil || !strings.Contains(err.Error(), "AUTHORIZATION") {
 					t.Fatalf("after step %s the application still writes to north-america (%v): the test stopped the agent before the fence", step, err)
 				}
 			}
-			a.kill9()
-			if code := <-answered; code == http.StatusOK {
-				t.Fatal("the interrupted failover answered 200")
-			}
-			a.env = nil
-			a.start()
+			restart()
 
 			var p agentapi.Policy
 			kafkatest.Eventually(t, 30*time.Second, "the interrupted failover is aborted", func() (bool, string) {

@@ -39,8 +39,9 @@ type setupOptions struct {
 	secure bool
 	// agentEnv is added to the agent's environment.
 	agentEnv []string
-	// naUsers are more SCRAM users of a secure north-america.
-	naUsers map[string]string
+	// naUsers and euUsers are more SCRAM users of a secure north-america
+	// and europe.
+	naUsers, euUsers map[string]string
 }
 
 // The application's user on a secure north-america: not a super user, so
@@ -60,7 +61,7 @@ func newFailoverSetupWith(t *testing.T, o setupOptions) *failoverSetup {
 	users := appUsers(o.secure)
 	maps.Copy(users, o.naUsers)
 	na := clusterOf(t, o.kind, "north-america", kafkatest.ClusterOptions{Secure: o.secure, Users: users})
-	eu := clusterOf(t, o.kind, "europe", kafkatest.ClusterOptions{Secure: o.secure})
+	eu := clusterOf(t, o.kind, "europe", kafkatest.ClusterOptions{Secure: o.secure, Users: o.euUsers})
 	var stateFlags []string
 	if o.secure {
 		allowApp(t, na)

@@ -96,6 +96,11 @@ func plannedFailoverAndFailbackWithANonSuperAgentUser(t *testing.T, kind string)
 	prod := kafkatest.NewProducer(t, s.na.Bootstrap(), s.app()...)
 	prod.Produce(t, "LH.ORDERS", 1, 100)
 	waitMirroredTopic(t, s.agent, "LH.ORDERS", 1, 100)
+	appAll := agentapi.ACL{ResourceType: "TOPIC", PatternType: "PREFIXED", ResourceName: "LH.", Principal: "User:" + appUser, Host: "*", Operation: "ALL", Permission: "ALLOW"}
+	kafkatest.Eventually(t, 30*time.Second, "the mirror holds the application's ACL for the flip", func() (bool, string) {
+		st := s.agent.status("na-to-eu").ACLs
+		return st != nil && slices.Contains(st.Held, appAll), fmt.Sprintf("%+v", st)
+	})
 
 	fenced := s.plannedFailoverWhileProducing(t, prod, "LH.ORDERS", 1, 5, "go", func() {})
 	if !strings.Contains(fenced.Error(), "TOPIC_AUTHORIZATION_FAILED") {
@@ -121,10 +126,9 @@ func plannedFailoverAndFailbackWithANonSuperAgentUser(t *testing.T, kind string)
 	if res.Report == nil || res.Report.RecordsLost != 0 || res.Epoch != 2 {
 		t.Fatalf("planned failback: %+v epoch %d, want 0 lost and epoch 2", res.Report, res.Epoch)
 	}
-	// Nobody is named on europe's topics, so anyone may write there: the
-	// failback fenced every principal, which stops no super user (the agent
-	// there), and left nothing of its check behind.
-	if got, want := denyACLs(t, s.eu), []string{"User:* WRITE LH.ORDERS"}; !slices.Equal(got, want) {
+	// The failover applied the application's ACLs on europe (sync_acls),
+	// so the failback fenced the application's principal there by name.
+	if got, want := denyACLs(t, s.eu), []string{"User:" + appUser + " WRITE LH.ORDERS"}; !slices.Equal(got, want) {
 		t.Fatalf("DENY ACLs on europe after the failback: %q, want %q", got, want)
 	}
 	// The failback lifted north-america's fence: the application writes there again.

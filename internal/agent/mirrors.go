@@ -116,6 +116,10 @@ func (s *server) validateMirror(m *agentapi.Mirror) error {
 		on := true
 		m.SyncGroupOffsets = &on
 	}
+	if m.SyncACLs == nil {
+		on := true
+		m.SyncACLs = &on
+	}
 	if m.TasksMax == 0 {
 		m.TasksMax = agentapi.DefaultTasksMax
 	}

@@ -104,6 +104,10 @@ type Mirror struct {
 	// SyncGroupOffsets commits translated offsets to idle groups on the
 	// target; nil means the default, true.
 	SyncGroupOffsets *bool `json:"sync_group_offsets,omitempty"`
+	// SyncACLs copies the source's ACLs of the mirrored topics and the
+	// selected groups to the target; nil means the default, true. Mutating
+	// ones are held until a failover to the target applies them.
+	SyncACLs *bool `json:"sync_acls,omitempty"`
 	// CreatedAt is set by the agent; start_from=latest copies what was
 	// produced from then on, so a restart never skips records.
 	CreatedAt time.Time `json:"created_at,omitzero"`
@@ -136,6 +140,45 @@ type MirrorStatus struct {
 	// (or, never reported, first found not copied); absent while every
 	// partition is copied.
 	NotCopyingSince time.Time `json:"not_copying_since,omitzero"`
+	// ACLs is what the mirror's ACL sync did last; absent when sync_acls
+	// is off or before its first round.
+	ACLs *ACLSync `json:"acls,omitempty"`
+}
+
+// ACL is one Kafka ACL binding as the agent copies it. Every field is
+// Kafka's own name for it: resource_type TOPIC or GROUP, pattern_type
+// LITERAL or PREFIXED, operation READ, WRITE, ..., permission ALLOW or DENY.
+type ACL struct {
+	ResourceType string `json:"resource_type"`
+	ResourceName string `json:"resource_name"`
+	PatternType  string `json:"pattern_type"`
+	Principal    string `json:"principal"`
+	Host         string `json:"host"`
+	Operation    string `json:"operation"`
+	Permission   string `json:"permission"`
+}
+
+// ACLSync is the state of a mirror's ACL sync into its target.
+type ACLSync struct {
+	// Applied are the ACLs the agent made on the target and still owns:
+	// only these does it ever delete there.
+	Applied []ACL `json:"applied"`
+	// Held are the source's mutating ACLs (Write, Create, Delete, Alter,
+	// AlterConfigs, IdempotentWrite, All) of the mirrored topics: kept,
+	// not applied, until a failover to the target applies them before the
+	// flip, so the standby takes no application writes until it is active.
+	Held []ACL `json:"held"`
+	// Errors are the ACLs the last round could not make or delete.
+	Errors []ACLError `json:"errors,omitempty"`
+	// Reason says why the last round synced nothing (no authorizer, no
+	// permission to describe ACLs); the previous state stands meanwhile.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ACLError is one ACL the agent could not make or delete, and why.
+type ACLError struct {
+	ACL   ACL    `json:"acl"`
+	Error string `json:"error"`
 }
 
 // Mirror states.
@@ -369,6 +412,10 @@ type FailoverRun struct {
 	// stored before any ACL is made: whoever ends the failover without a
 	// flip removes exactly these.
 	Fence *Fence `json:"fence,omitempty"`
+	// Grants are the held ACLs of the mirrors into To that this failover
+	// makes there before the flip, those To lacked, stored before any is
+	// made: whoever ends the failover without a flip removes exactly these.
+	Grants []ACL `json:"grants,omitempty"`
 }
 
 // Fence stops writes to a cluster's topics with DENY Write ACLs, each on
@@ -445,6 +492,11 @@ type FailoverReport struct {
 	// one when it returned and its tail was quarantined: the final figure
 	// beside RecordsLost, what was known at the failover. Absent until then.
 	RecordsFoundOnReturn *int64 `json:"records_found_on_return,omitempty"`
+	// ACLsApplied are the held ACLs (see ACLSync) the flip made on the new
+	// active cluster; in a forecast, those it would make.
+	ACLsApplied []ACL `json:"acls_applied,omitempty"`
+	// ACLErrors are the held ACLs the flip could not make there.
+	ACLErrors []ACLError `json:"acl_errors,omitempty"`
 }
 
 // PartitionLoss is one mirrored partition's account.

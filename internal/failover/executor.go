@@ -113,6 +113,8 @@ const (
 	StepBegun  = "begun"  // the begin op is stored
 	StepFenced = "fenced" // writes are fenced on the old active cluster
 	StepFrozen = "frozen" // the freeze op is stored: the mirrors stop
+	// StepGranted: the held ACLs are made on the new active cluster.
+	StepGranted = "granted"
 )
 
 func (e *Executor) after(policy, step string) {
@@ -133,6 +135,8 @@ type plan struct {
 	seen        map[string]map[tpKey]observation
 	checkpoints map[string][]agentapi.GroupCheckpoints // per mirror, the last stored
 	fence       *agentapi.Fence                        // what a planned failover fences, or nil
+	grants      []agentapi.ACL                         // the held ACLs the flip makes on the new active
+	grantErrs   []agentapi.ACLError                    // the held ACLs it cannot tell about
 	// retry holds the translated offsets the new active refused, per
 	// group: committed again after the flip (see RetryCommits).
 	retry map[string]kadm.Offsets
@@ -158,6 +162,8 @@ func (e *Executor) Failover(ctx context.Context, name string, req agentapi.Failo
 		}
 		run.Fence, pl.fence = &f, &f
 	}
+	pl.grants, pl.grantErrs = e.grants(ctx, req.To, pl.mirrors)
+	run.Grants = pl.grants
 	op := policy.Op{Kind: policy.OpBegin, Policy: name, Generation: pl.p.CreatedAt, RequestID: req.RequestID, Run: &run}
 	defer e.runs(req.RequestID)() // before the begin op: Recover must not take it for abandoned
 	applied, err := e.Store.AppendOp(ctx, op)
@@ -439,8 +445,13 @@ func (e *Executor) execute(ctx context.Context, pl *plan, log *slog.Logger) (*ag
 		return nil, err
 	}
 	defer dst.Close()
+	// The mirrors stopped: the new active may take the applications'
+	// writes from now on, and they learn of it at the flip.
+	granted, grantErrs := grant(ctx, dst, pl.grants, log)
+	e.after(name, StepGranted)
 
-	report := &agentapi.FailoverReport{Partitions: []agentapi.PartitionLoss{}, Groups: []agentapi.GroupResumption{}}
+	report := &agentapi.FailoverReport{Partitions: []agentapi.PartitionLoss{}, Groups: []agentapi.GroupResumption{},
+		ACLsApplied: granted, ACLErrors: append(pl.grantErrs, grantErrs...)}
 	commits := map[string]kadm.Offsets{}
 	resumptions := map[string]*agentapi.GroupResumption{}
 	for _, m := range pl.mirrors {
@@ -770,17 +781,29 @@ func (e *Executor) abort(ctx context.Context, p agentapi.Policy, run agentapi.Fa
 	if lift != nil {
 		result.Reason += "; " + lift.Error()
 	}
+	if err := e.revokeGrants(ctx, run, log); err != nil {
+		result.Reason += "; " + err.Error()
+	}
 	if len(result.Reason) > maxReasonBytes {
 		// Errors quote what they were given: the abort must fit in a record.
 		result.Reason = strings.ToValidUTF8(result.Reason[:maxReasonBytes], "") + "..."
 	}
 	applied, err := e.Store.AppendOp(ctx, policy.Op{Kind: policy.OpAbort, Policy: p.Name, Generation: p.CreatedAt, RequestID: run.RequestID, Result: &result})
-	if err != nil || applied || f == nil {
+	if err != nil || applied || f == nil && len(run.Grants) == 0 {
 		return applied, err
 	}
 	// The executor completed the flip meanwhile: the old active cluster is a
-	// standby now and stays fenced.
+	// standby now and stays fenced, and the new one keeps its grants.
 	if st, _ := e.Store.PolicyState(p.Name); st.Results[run.RequestID].Outcome == agentapi.OutcomeCompleted {
+		if len(run.Grants) > 0 {
+			if cl, _, err := e.client(run.To); err == nil {
+				grant(ctx, cl, run.Grants, log)
+				cl.Close()
+			}
+		}
+		if f == nil {
+			return false, nil
+		}
 		cl, _, err := e.client(f.Cluster)
 		if err == nil {
 			defer cl.Close()

@@ -62,6 +62,7 @@ func (e *Executor) Forecast(ctx context.Context, name, to string) (agentapi.Fore
 		}
 	}
 	sort.Slice(fc.Report.Groups, func(i, j int) bool { return fc.Report.Groups[i].Group < fc.Report.Groups[j].Group })
+	fc.Report.ACLsApplied, fc.Report.ACLErrors = e.grants(ctx, to, mirrors)
 	describeAccuracy(&fc.Report, p.Active, false)
 	switch err := e.reachable(ctx, p.Active); {
 	case err != nil:

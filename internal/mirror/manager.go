@@ -143,6 +143,7 @@ func (mg *Manager) prepare(m agentapi.Mirror) ([]byte, *runner, error) {
 		tasks: map[int]*runningTask{}, frozen: mg.frozenNow(m), hold: mg.holdNow(m),
 		writer: func(target string) string { return mg.Store.TopicWriter(m.Name, target) },
 		format: mg.Store.Format,
+		book:   mg.Store,
 	}, nil
 }
 
@@ -313,6 +314,11 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 			st.Reason = strings.TrimPrefix(st.Reason+"; "+note, "; ")
 		}
 		st.PartitionsNotCopying, st.NotCopyingSince = mr.r.copying()
+	}
+	if m, err := mg.Store.GetMirror(name); err == nil && SyncsACLs(m) {
+		if a, ok := mg.Store.MirrorACLs(name, m.Target); ok {
+			st.ACLs = &a.ACLSync
+		}
 	}
 	return st
 }

@@ -78,6 +78,8 @@ type runner struct {
 	writer func(targetTopic string) string
 	// format answers the record format version to write.
 	format func() int
+	// book keeps what the ACL sync owns on the target; see acls.go.
+	book aclBook
 
 	cpMetrics *checkpoint.Metrics
 
@@ -214,6 +216,9 @@ func (r *runner) run(ctx context.Context) error {
 			return nil
 		case <-refresh.C:
 			r.refresh(ctx, srcAdm, dstAdm)
+			if SyncsACLs(r.m) && r.runsCheckpoints() {
+				r.syncACLs(ctx, src, dst) // on one replica: one writer of the record
+			}
 		}
 	}
 }
@@ -325,6 +330,14 @@ func (r *runner) startCheckpointer(ctx context.Context) {
 		cp.Run(cctx)
 	}()
 	r.log.Info("checkpoints of this mirror run on this agent")
+}
+
+// runsCheckpoints reports whether this replica owns task 0, and so the
+// mirror's checkpoints and ACL sync.
+func (r *runner) runsCheckpoints() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checkpointer != nil
 }
 
 // targets answers the mirrored source topics and their target names.

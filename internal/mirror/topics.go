@@ -75,6 +75,19 @@ func (s Selector) Matches(name string) bool {
 	return true
 }
 
+// mayStartWith reports whether the selection may take names that start
+// with prefix: the literal start of one of its include patterns and prefix
+// agree as far as the shorter goes.
+func (s Selector) mayStartWith(prefix string) bool {
+	for _, re := range s.include {
+		lit, _ := re.LiteralPrefix()
+		if strings.HasPrefix(lit, prefix) || strings.HasPrefix(prefix, lit) {
+			return true
+		}
+	}
+	return false
+}
+
 // QuarantineSuffix ends the topics that hold a returned cluster's divergent
 // tail; they are an account of what was lost, never mirrored.
 const QuarantineSuffix = topology.QuarantineSuffix

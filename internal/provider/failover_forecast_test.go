@@ -34,6 +34,16 @@ func TestAccFailoverPlanCarriesTheForecastAsData(t *testing.T) {
 	prod := kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...)
 	prod.Produce(t, topic, partitions, 10)
 	commitGroup(t, e.source, group, topic, partitions, 5)
+	// A producer's Write ACL: the mirror's sync_acls holds it for the flip.
+	res, err := kadm.NewClient(kafkatest.Client(t, e.source.Bootstrap(), e.sourceOpts()...)).CreateACLs(context.Background(),
+		kadm.NewACLs().Allow("User:producer").AllowHosts().ResourcePatternType(kadm.ACLPatternPrefixed).Topics("LH.").Operations(kadm.OpWrite))
+	if err == nil {
+		err = res[0].Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const producerWrite = "ALLOW User:producer WRITE on TOPIC PREFIXED LH. from *"
 
 	name := "kafka_failover.lh"
 	forecast := tfjsonpath.New("forecast")
@@ -89,6 +99,10 @@ func TestAccFailoverPlanCarriesTheForecastAsData(t *testing.T) {
 					holdMirrorWrites(t, e, topic, release)
 					prod.Produce(t, topic, 1, burst) // into partition 0 only
 					waitForecast(t, e, func(at int64) bool { return at >= burst })
+					kafkatest.Eventually(t, 30*time.Second, "the forecast lists the held Write ACL", func() (bool, string) {
+						fc, err := e.client.Forecast(context.Background(), "loosehanger", "europe")
+						return err == nil && len(fc.Report.ACLsApplied) == 1, fmt.Sprintf("%+v %v", fc.Report.ACLsApplied, err)
+					})
 				},
 				Config:             config("europe", "forced"),
 				PlanOnly:           true,
@@ -99,6 +113,7 @@ func TestAccFailoverPlanCarriesTheForecastAsData(t *testing.T) {
 						plancheck.ExpectKnownValue(name, forecast.AtMapKey("from"), knownvalue.StringExact("north-america")),
 						plancheck.ExpectKnownValue(name, forecast.AtMapKey("to"), knownvalue.StringExact("europe")),
 						plancheck.ExpectKnownValue(name, forecast.AtMapKey("mode"), knownvalue.StringExact("forced")),
+						plancheck.ExpectKnownValue(name, forecast.AtMapKey("acls_applied"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(producerWrite)})),
 						plancheck.ExpectKnownValue(name, forecast.AtMapKey("records_at_risk"), atLeast(burst)),
 						plancheck.ExpectKnownValue(name, forecast.AtMapKey("partitions_total"), knownvalue.Int64Exact(partitions)),
 						plancheck.ExpectKnownValue(name, forecast.AtMapKey("partitions").AtSliceIndex(0).AtMapKey("topic"), knownvalue.StringExact(topic)),

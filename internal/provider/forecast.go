@@ -36,13 +36,14 @@ type compactReport struct {
 	PartitionsAtRisk  int                        `json:"partitions_at_risk"`
 	Listed            []agentapi.PartitionLoss   `json:"listed"`
 	Groups            []agentapi.GroupResumption `json:"groups"`
+	ACLsApplied       []agentapi.ACL             `json:"acls_applied,omitempty"`
 }
 
 // compact keeps rep's totals and its worst partitions: those that lost
 // records or whose figure is a lower bound, most records first.
 func compact(rep agentapi.FailoverReport) compactReport {
 	c := compactReport{RecordsLost: rep.RecordsLost, SourceLastContact: rep.SourceLastContact, Accuracy: rep.Accuracy,
-		OffsetsCommitted: rep.OffsetsCommitted, Partitions: len(rep.Partitions), Groups: rep.Groups}
+		OffsetsCommitted: rep.OffsetsCommitted, Partitions: len(rep.Partitions), Groups: rep.Groups, ACLsApplied: rep.ACLsApplied}
 	for _, p := range rep.Partitions {
 		if p.RecordsLost > 0 || p.LowerBound {
 			c.Listed = append(c.Listed, p)
@@ -158,9 +159,10 @@ var (
 		"planned_possible": types.BoolType, "reason": types.StringType, "records_at_risk": types.Int64Type,
 		"source_last_contact": types.StringType, "accuracy": types.StringType,
 		"partitions_total": types.Int64Type, "partitions_at_risk": types.Int64Type,
-		"partitions": types.ListType{ElemType: types.ObjectType{AttrTypes: partitionLossTypes}},
-		"groups":     types.ListType{ElemType: types.ObjectType{AttrTypes: groupTypes}},
-		"outcome":    types.StringType,
+		"partitions":   types.ListType{ElemType: types.ObjectType{AttrTypes: partitionLossTypes}},
+		"groups":       types.ListType{ElemType: types.ObjectType{AttrTypes: groupTypes}},
+		"outcome":      types.StringType,
+		"acls_applied": types.ListType{ElemType: types.StringType},
 	}
 )
 
@@ -179,6 +181,7 @@ type forecastModel struct {
 	Partitions        []partitionLossModel `tfsdk:"partitions"`
 	Groups            []groupModel         `tfsdk:"groups"`
 	Outcome           string               `tfsdk:"outcome"`
+	ACLsApplied       []string             `tfsdk:"acls_applied"`
 }
 
 func forecastAttribute() schema.Attribute {
@@ -205,6 +208,8 @@ func forecastAttribute() schema.Attribute {
 			"partitions":          partitionsAttribute(fmt.Sprintf("The partitions at risk, most records first, at most %d: `records_lost` is what a forced failover now would lose there.", listedPartitions)),
 			"groups":              groupsAttribute(),
 			"outcome":             schema.StringAttribute{MarkdownDescription: "What applying does under the policy's `fencing` and this `mode`, in words: what is lost, what must be stopped first, or why the agent will refuse it now.", Computed: true},
+			"acls_applied": schema.ListAttribute{MarkdownDescription: "The ACLs the failover would make on `to` before the flip: the Write and other mutating ACLs of the mirrored topics that the mirrors' `sync_acls` holds and `to` lacks, " +
+				"each as `<permission> <principal> <operation> on <resource type> <pattern type> <name> from <host>`.", ElementType: types.StringType, Computed: true},
 		},
 	}
 }
@@ -267,7 +272,11 @@ func forecastValue(ctx context.Context, snap forecastSnapshot, to, mode string, 
 		SourceLastContact: types.StringNull(), Accuracy: rep.Accuracy,
 		PartitionsTotal: int64(rep.Partitions), PartitionsAtRisk: int64(rep.PartitionsAtRisk),
 		Partitions: partitionModels(rep.Listed), Groups: groupModels(rep.Groups),
-		Outcome: forecastOutcome(snap.From, to, snap.Fencing, mode, fc.PlannedPossible)}
+		Outcome:     forecastOutcome(snap.From, to, snap.Fencing, mode, fc.PlannedPossible),
+		ACLsApplied: []string{}}
+	for _, a := range rep.ACLsApplied {
+		m.ACLsApplied = append(m.ACLsApplied, fmt.Sprintf("%s %s %s on %s %s %s from %s", a.Permission, a.Principal, a.Operation, a.ResourceType, a.PatternType, a.ResourceName, a.Host))
+	}
 	if rep.SourceLastContact != nil {
 		m.SourceLastContact = timeValue(*rep.SourceLastContact)
 	}

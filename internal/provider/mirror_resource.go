@@ -55,6 +55,7 @@ type mirrorModel struct {
 	TasksMax           types.Int64    `tfsdk:"tasks_max"`
 	CheckpointInterval types.String   `tfsdk:"checkpoint_interval"`
 	SyncGroupOffsets   types.Bool     `tfsdk:"sync_group_offsets"`
+	SyncACLs           types.Bool     `tfsdk:"sync_acls"`
 	CreatedAt          types.String   `tfsdk:"created_at"`
 	State              types.String   `tfsdk:"state"`
 	LagRecords         types.Int64    `tfsdk:"lag_records"`
@@ -68,7 +69,7 @@ type selectorModel struct {
 var mirrorAttrs = map[string]bool{
 	"name": true, "source": true, "target": true, "topics": true, "groups": true, "replication_policy": true,
 	"start_from": true, "replication_factor": true, "sync_topic_configs": true, "refresh_interval": true, "tasks_max": true,
-	"checkpoint_interval": true, "sync_group_offsets": true,
+	"checkpoint_interval": true, "sync_group_offsets": true, "sync_acls": true,
 }
 
 // Checkpoint intervals the agent accepts.
@@ -206,6 +207,15 @@ func mirrorSchema() schema.Schema {
 				MarkdownDescription: "Commit the translated offsets to the same consumer groups on the target, so that consumers started there resume where they stopped on the source. " +
 					"Offsets are committed only to groups that are idle on the target: a group with live members there is never touched, and a group's offset moves backwards only when the group itself was moved back on the source (a deliberate reset, which the target follows), never on the agent's own account. " +
 					"With `false` the checkpoints are still stored on the target, and the groups there are left alone. Default `true`.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
+			"sync_acls": schema.BoolAttribute{
+				MarkdownDescription: "Copy the source's ACLs of the mirrored topics (literal and prefixed, topic names mapped by `replication_policy`) and of the selected groups to the target, every `refresh_interval`; an ACL removed on the source is removed on the target. " +
+					"Read, Describe and group ACLs apply on the target at once; Write and the other mutating operations (Create, Delete, Alter, AlterConfigs, IdempotentWrite, All) are held by the agent and applied by a failover to the target before the flip, so the standby takes no application writes until it is active. " +
+					"The agent records the ACLs it made in its state topic and changes only those: ACLs made on the target by hand are left alone, and the agent's own fence ACLs are never copied. " +
+					"The agent's user needs Describe on the cluster of the source and Describe and Alter on the cluster of the target; what fails is reported per ACL in the mirror's status and never stops the mirror. Default `true`.",
 				Optional: true,
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
@@ -377,6 +387,10 @@ func mirrorToAPI(m mirrorModel) agentapi.Mirror {
 		sync := m.SyncGroupOffsets.ValueBool()
 		out.SyncGroupOffsets = &sync
 	}
+	if !m.SyncACLs.IsNull() && !m.SyncACLs.IsUnknown() {
+		sync := m.SyncACLs.ValueBool()
+		out.SyncACLs = &sync
+	}
 	if m.Topics != nil {
 		out.Topics = agentapi.Selector{Include: stringsOf(m.Topics.Include), Exclude: stringsOf(m.Topics.Exclude)}
 	}
@@ -403,6 +417,7 @@ func mirrorFromAPI(a agentapi.Mirror, st agentapi.MirrorStatus, prior mirrorMode
 		TasksMax:           types.Int64Value(int64(a.TasksMax)),
 		CheckpointInterval: types.StringValue(a.CheckpointInterval),
 		SyncGroupOffsets:   types.BoolValue(a.SyncGroupOffsets == nil || *a.SyncGroupOffsets),
+		SyncACLs:           types.BoolValue(a.SyncACLs == nil || *a.SyncACLs),
 		CreatedAt:          types.StringValue(a.CreatedAt.UTC().Format(time.RFC3339Nano)),
 		State:              types.StringValue(st.State),
 		LagRecords:         types.Int64Value(st.LagRecords),

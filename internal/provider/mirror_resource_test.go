@@ -50,7 +50,8 @@ func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
   sync_topic_configs  = true
   refresh_interval    = "5s"
   checkpoint_interval = "250ms"
-  sync_group_offsets  = false`
+  sync_group_offsets  = false
+  sync_acls           = false`
 	rescaled := updated + "\n  tasks_max = 2"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
@@ -74,6 +75,7 @@ func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_topic_configs"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("checkpoint_interval"), knownvalue.StringExact("1s")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_group_offsets"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_acls"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("topics").AtMapKey("exclude"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("created_at"), knownvalue.NotNull()),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("state"), knownvalue.NotNull()),
@@ -105,8 +107,9 @@ func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("topics").AtMapKey("exclude"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(`LH\.internal.*`)})),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("checkpoint_interval"), knownvalue.StringExact("250ms")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_group_offsets"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("sync_acls"), knownvalue.Bool(false)),
 				},
-				Check: agentCheckpoints(e, "250ms", false),
+				Check: resource.ComposeTestCheckFunc(agentCheckpoints(e, "250ms", false), agentSyncsACLs(e, false)),
 			},
 			// sync_group_offsets = false survives an import as false, not null.
 			{
@@ -138,6 +141,20 @@ func TestAccMirrorCreateImportUpdateAndCopiesRecords(t *testing.T) {
 			},
 		},
 	})
+}
+
+// agentSyncsACLs checks the sync_acls the agent stored.
+func agentSyncsACLs(e *accEnv, sync bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		m, err := e.client.GetMirror(context.Background(), "na-to-eu")
+		if err != nil {
+			return err
+		}
+		if m.SyncACLs == nil || *m.SyncACLs != sync {
+			return fmt.Errorf("agent stored sync_acls %v; want %v", m.SyncACLs, sync)
+		}
+		return nil
+	}
 }
 
 // agentCheckpoints checks the checkpoint settings the agent stored.

@@ -99,6 +99,7 @@ type Store struct {
 	awaited  map[string]bool                // nonce of a put this replica waits for -> whether it applied
 	lastPut  map[string]string              // key -> nonce of its latest record
 	retired  map[string]RetiredMirror       // by mirror/target
+	acls     map[string]MirrorACLs          // by mirror
 	machine  *policy.Machine
 	applied  int64         // offset of the last record applied
 	changed  chan struct{} // closed and replaced on every applied record
@@ -168,7 +169,7 @@ func newStore(sealer *Sealer) *Store {
 		clusters: map[string]storedCluster{}, clusterAt: map[string]int64{}, mirrors: map[string]agentapi.Mirror{},
 		policies: map[string]agentapi.Policy{}, forgot: map[string]ForgottenDivergence{}, machine: policy.NewMachine(),
 		awaited: map[string]bool{}, lastPut: map[string]string{},
-		retired: map[string]RetiredMirror{},
+		retired: map[string]RetiredMirror{}, acls: map[string]MirrorACLs{},
 		applied: -1, changed: make(chan struct{}), format: recordformat.First,
 		done: make(chan struct{}),
 	}
@@ -302,6 +303,13 @@ func (s *Store) apply(r *kgo.Record) {
 		var rm RetiredMirror
 		if r.Value != nil && undecodable.JSON(r, &rm) {
 			s.retired[strings.TrimPrefix(key, kindRetired)] = rm
+		}
+	case strings.HasPrefix(key, kindACLs):
+		var a MirrorACLs
+		if r.Value == nil {
+			delete(s.acls, strings.TrimPrefix(key, kindACLs))
+		} else if undecodable.JSON(r, &a) {
+			s.acls[strings.TrimPrefix(key, kindACLs)] = a
 		}
 	case key == secretsBoundKey:
 		s.secretsBound = r.Value != nil
