@@ -54,6 +54,7 @@ func TestReadmeQuickstartOnApacheKafka(t *testing.T) {
 	grant(t, na, kadm.NewACLs().Allow("User:mirror").AllowHosts().Clusters().Operations(kadm.OpAlter))
 	grant(t, eu, kadm.NewACLs().Allow("User:mirror").AllowHosts().ResourcePatternType(kadm.ACLPatternLiteral).
 		Topics("*").Groups("*").TransactionalIDs("*").Operations(kadm.OpAll))
+	grant(t, eu, kadm.NewACLs().Allow("User:mirror").AllowHosts().Clusters().Operations(kadm.OpAlter))
 
 	// What the operator brings: the files the README's table lists.
 	work, bin := t.TempDir(), t.TempDir()
