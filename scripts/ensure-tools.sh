@@ -11,10 +11,12 @@
 #   Apache Kafka  jars for the tests that run against Apache Kafka, fetched by
 #              scripts/fetch-kafka.sh from Maven Central with mvn (the Debian
 #              package maven, which brings a Java runtime, when mvn is missing).
+#   MirrorMaker 2  the jars Apache Kafka's set lacks for it, fetched the same
+#              way by scripts/fetch-mirrormaker.sh, for make bench-mm2.
 #
 # Progress goes to stderr, one "ensure-tools: ..." line per action. stdout is
 # NAME=value lines for a Makefile to source: KFO_KAFKA_LIBS=<jar directory>,
-# then TF_ACC_TERRAFORM_PATH=<absolute path>.
+# KFO_MM2_LIBS=<jar directory>, then TF_ACC_TERRAFORM_PATH=<absolute path>.
 set -euo pipefail
 shopt -s inherit_errexit # keep set -e inside $(...) too
 
@@ -75,6 +77,8 @@ ensure_command mvn maven
 ensure_command java default-jre-headless
 kafka_libs=$("$(dirname "$0")/fetch-kafka.sh") || die "fetching Apache Kafka failed (see output above)"
 echo "KFO_KAFKA_LIBS=$kafka_libs"
+mm2_libs=$("$(dirname "$0")/fetch-mirrormaker.sh") || die "fetching MirrorMaker 2 failed (see output above)"
+echo "KFO_MM2_LIBS=$mm2_libs"
 
 # --- terraform / OpenTofu ----------------------------------------------------
 first_line() { "$@" 2>/dev/null | sed -n 1p; } # sed reads everything: no SIGPIPE
