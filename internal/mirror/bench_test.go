@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -251,47 +250,11 @@ func deleteTopics(b *testing.B, ctx context.Context, adm *kadm.Client, where str
 	}
 }
 
-// benchValue is about 200 bytes of JSON with enough entropy that snappy,
-// franz-go's default compression, does not shrink it to nothing.
-func benchValue(rng *rand.Rand, partition int32, i int) []byte {
-	const hex = "0123456789abcdef"
-	pad := make([]byte, 96)
-	for j := range pad {
-		pad[j] = hex[rng.IntN(16)]
-	}
-	return fmt.Appendf(nil, `{"order":%d,"partition":%d,"customer":"c-%06d","amount_cents":%d,"currency":"EUR","status":"created","note":"%s"}`,
-		i, partition, rng.IntN(1000000), rng.IntN(100000), pad)
-}
-
 // produceDataSet writes perPartition records to each partition of topic on
-// the source: a key, a ~200-byte value and a header each.
+// the source: kafkatest's data set, in the codec KFO_BENCH_SOURCE_COMPRESSION names.
 func (e *benchEnv) produceDataSet(topic string, perPartition int) {
 	e.b.Helper()
-	kafkatest.CreateTopic(e.b, e.src, topic, benchPartitions, nil)
-	cl := kafkatest.Client(e.b, e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()), sourceCompression(e.b))
-	rng := rand.New(rand.NewPCG(1, 2))
-	var firstErr atomic.Value
-	for i := range perPartition {
-		for p := int32(0); p < benchPartitions; p++ {
-			cl.Produce(e.ctx, &kgo.Record{
-				Topic: topic, Partition: p,
-				Key:     fmt.Appendf(nil, "order-%d-%d", p, i),
-				Value:   benchValue(rng, p, i),
-				Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("bench")}},
-			}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-				}
-			})
-		}
-	}
-	if err := cl.Flush(e.ctx); err != nil {
-		e.b.Fatalf("produce the data set: %v", err)
-	}
-	if err, _ := firstErr.Load().(error); err != nil {
-		e.b.Fatalf("produce the data set: %v", err)
-	}
-	cl.Close()
+	kafkatest.ProduceDataSet(e.b, e.src, topic, benchPartitions, perPartition, sourceCompression(e.b))
 }
 
 // sourceCompression is the data set's codec on the source. The mirror and
