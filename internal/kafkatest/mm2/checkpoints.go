@@ -10,9 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Checkpoint is one record of CheckpointsTopic: a source group's committed
-// offset of a source partition (Upstream) and where MirrorMaker 2 would
-// have the group resume on the target (Downstream).
+// Checkpoint is one record of a checkpoints topic (Process.CheckpointsTopic):
+// a source group's committed offset of a source partition (Upstream) and
+// where MirrorMaker 2 would have the group resume on the target
+// (Downstream).
 type Checkpoint struct {
 	Group, Topic         string // the topic on the target (RemoteTopic)
 	Partition            int32
@@ -20,8 +21,8 @@ type Checkpoint struct {
 	Metadata             string
 }
 
-// DecodeCheckpoint decodes a record of CheckpointsTopic, written with Kafka's
-// Struct serialization: key (group string, topic string, partition int32),
+// DecodeCheckpoint decodes a record of a checkpoints topic, written with
+// Kafka's Struct serialization: key (group string, topic string, partition int32),
 // value (version int16, upstream int64, downstream int64, metadata string).
 func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
 	var c Checkpoint
@@ -38,12 +39,12 @@ func DecodeCheckpoint(key, value []byte) (Checkpoint, error) {
 	return c, nil
 }
 
-// ReadCheckpoints reads CheckpointsTopic on the target to its current end
-// and answers the last checkpoint of each group and source partition,
+// ReadCheckpoints reads topic, a checkpoints topic on the target, to its
+// current end and answers the last checkpoint of each group and source partition,
 // as RemoteClusterUtils.translateOffsets would.
-func ReadCheckpoints(ctx context.Context, target *kgo.Client) (map[string]map[TopicPartition]Checkpoint, error) {
+func ReadCheckpoints(ctx context.Context, target *kgo.Client, topic string) (map[string]map[TopicPartition]Checkpoint, error) {
 	adm := kadm.NewClient(target)
-	ends, err := adm.ListEndOffsets(ctx, CheckpointsTopic)
+	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func ReadCheckpoints(ctx context.Context, target *kgo.Client) (map[string]map[To
 		return out, nil
 	}
 	cl, err := kgo.NewClient(append(target.Opts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{CheckpointsTopic: offsets}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
 		// MirrorMaker 2 writes checkpoints in transactions: the markers
 		// come back too, so that a partition ending in one is read to its end.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
@@ -74,7 +75,7 @@ func ReadCheckpoints(ctx context.Context, target *kgo.Client) (map[string]map[To
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", CheckpointsTopic, err)
+			return nil, fmt.Errorf("read %s: %w", topic, err)
 		}
 		var bad error
 		fs.EachError(func(_ string, _ int32, err error) { bad = errors.Join(bad, err) })

@@ -7,6 +7,8 @@
 //
 // Names as MirrorMaker 2 makes them with its DefaultReplicationPolicy: topic
 // t of a is "a.t" on b; checkpoints go to "a.checkpoints.internal" on b.
+// MirrorMaker 2 names its internal topics and groups after the aliases too,
+// so a process with new aliases starts afresh on the same clusters.
 package mm2
 
 import (
@@ -30,18 +32,12 @@ import (
 // from scripts/ensure-tools.sh.
 const LibsEnv = "KFO_MM2_LIBS"
 
-// The cluster aliases of mm2.properties: a is the source, b the target.
+// The default cluster aliases of mm2.properties: a is the source, b the
+// target.
 const (
-	SourceAlias = "a"
-	TargetAlias = "b"
+	DefaultSourceAlias = "a"
+	DefaultTargetAlias = "b"
 )
-
-// RemoteTopic is the name of source topic on the target.
-func RemoteTopic(topic string) string { return SourceAlias + "." + topic }
-
-// CheckpointsTopic is the topic on the target that holds the translated
-// offsets of the source's groups.
-const CheckpointsTopic = SourceAlias + ".checkpoints.internal"
 
 // Options shape a MirrorMaker 2 process. A zero duration or count keeps
 // MirrorMaker 2's own default, so the defaults run as users get them.
@@ -49,6 +45,9 @@ type Options struct {
 	// Source and Target are the bootstrap servers of clusters a and b
 	// (plaintext listeners).
 	Source, Target []string
+	// SourceAlias and TargetAlias name them; DefaultSourceAlias and
+	// DefaultTargetAlias when empty.
+	SourceAlias, TargetAlias string
 	// Topics and Groups are MirrorMaker 2's regular expression lists of
 	// what a->b mirrors; ".*" when empty.
 	Topics, Groups string
@@ -87,6 +86,7 @@ var ShippedJVMOptions = []string{
 type Process struct {
 	t       testing.TB
 	cmd     *exec.Cmd
+	opts    Options // aliases resolved
 	exited  chan struct{}
 	stopped sync.Once
 	// Dir holds mm2.properties, log4j2.properties and the logs.
@@ -127,7 +127,8 @@ func Start(t testing.TB, opts Options) *Process {
 	if len(opts.Source) == 0 || len(opts.Target) == 0 {
 		t.Fatalf("mm2.Start: Options.Source and Options.Target need bootstrap servers")
 	}
-	p := &Process{t: t, Dir: t.TempDir(), exited: make(chan struct{})}
+	opts.SourceAlias, opts.TargetAlias = or(opts.SourceAlias, DefaultSourceAlias), or(opts.TargetAlias, DefaultTargetAlias)
+	p := &Process{t: t, opts: opts, Dir: t.TempDir(), exited: make(chan struct{})}
 	files := map[string]string{
 		"mm2.properties":    Properties(opts),
 		"log4j2.properties": apachekafka.Log4jProperties(filepath.Join(p.Dir, "mm2.log")),
@@ -171,24 +172,25 @@ func Start(t testing.TB, opts Options) *Process {
 // Properties answers the mm2.properties of opts.
 func Properties(opts Options) string {
 	one := "1" // the test clusters have one broker
+	src, dst := or(opts.SourceAlias, DefaultSourceAlias), or(opts.TargetAlias, DefaultTargetAlias)
 	props := map[string]string{
-		"clusters":                                    SourceAlias + ", " + TargetAlias,
-		SourceAlias + ".bootstrap.servers":            strings.Join(opts.Source, ","),
-		TargetAlias + ".bootstrap.servers":            strings.Join(opts.Target, ","),
-		SourceAlias + "->" + TargetAlias + ".enabled": "true",
-		TargetAlias + "->" + SourceAlias + ".enabled": "false",
-		SourceAlias + "->" + TargetAlias + ".topics":  or(opts.Topics, ".*"),
-		SourceAlias + "->" + TargetAlias + ".groups":  or(opts.Groups, ".*"),
+		"clusters":                    src + ", " + dst,
+		src + ".bootstrap.servers":    strings.Join(opts.Source, ","),
+		dst + ".bootstrap.servers":    strings.Join(opts.Target, ","),
+		src + "->" + dst + ".enabled": "true",
+		dst + "->" + src + ".enabled": "false",
+		src + "->" + dst + ".topics":  or(opts.Topics, ".*"),
+		src + "->" + dst + ".groups":  or(opts.Groups, ".*"),
 		// Exactly once on the target, as MirrorMaker 2's docs say.
-		TargetAlias + ".exactly.once.source.support": "enabled",
-		"replication.factor":                         one,
-		"checkpoints.topic.replication.factor":       one,
-		"heartbeats.topic.replication.factor":        one,
-		"offset-syncs.topic.replication.factor":      one,
-		"offset.storage.replication.factor":          one,
-		"status.storage.replication.factor":          one,
-		"config.storage.replication.factor":          one,
-		"sync.group.offsets.enabled":                 strconv.FormatBool(opts.SyncGroupOffsets),
+		dst + ".exactly.once.source.support":    "enabled",
+		"replication.factor":                    one,
+		"checkpoints.topic.replication.factor":  one,
+		"heartbeats.topic.replication.factor":   one,
+		"offset-syncs.topic.replication.factor": one,
+		"offset.storage.replication.factor":     one,
+		"status.storage.replication.factor":     one,
+		"config.storage.replication.factor":     one,
+		"sync.group.offsets.enabled":            strconv.FormatBool(opts.SyncGroupOffsets),
 	}
 	if opts.TasksMax > 0 {
 		props["tasks.max"] = strconv.Itoa(opts.TasksMax)
@@ -225,6 +227,13 @@ func or(s, def string) string {
 	}
 	return s
 }
+
+// RemoteTopic is the name of source topic on the target.
+func (p *Process) RemoteTopic(topic string) string { return p.opts.SourceAlias + "." + topic }
+
+// CheckpointsTopic is the topic on the target that holds the translated
+// offsets of the source's groups.
+func (p *Process) CheckpointsTopic() string { return p.opts.SourceAlias + ".checkpoints.internal" }
 
 // PID is the Java process's id, for reading its CPU time and memory.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
