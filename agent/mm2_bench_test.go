@@ -91,13 +91,20 @@ type sideEnv struct {
 	bytes        int64 // keys and values of the data set
 }
 
-func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
+// skipUnlessBenchMM2 skips a benchmark of make bench-mm2 in any other run,
+// and where MirrorMaker 2 is not installed.
+func skipUnlessBenchMM2(b *testing.B) {
+	b.Helper()
 	if os.Getenv("KFO_BENCH_MM2") != "1" {
 		b.Skip("make bench-mm2 runs this benchmark (KFO_BENCH_MM2=1): it starts Apache Kafka and MirrorMaker 2")
 	}
 	if _, why := mm2.Libs(); why != "" {
 		b.Skip(why)
 	}
+}
+
+func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
+	skipUnlessBenchMM2(b)
 	e := &sideEnv{b: b,
 		perPartition: kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_RECORDS_PER_PARTITION", 50000),
 		tasks:        kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_TASKS", 4),
