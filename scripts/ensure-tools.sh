@@ -18,11 +18,14 @@
 #   Apache Kafka  jars for the tests that run against Apache Kafka, fetched by
 #              scripts/fetch-kafka.sh from Maven Central with mvn (the Debian
 #              package maven, which brings a Java runtime, when mvn is missing).
+#   MirrorMaker 2  the jars Apache Kafka's set lacks for it, fetched the same
+#              way by scripts/fetch-mirrormaker.sh, for make bench-mm2.
 #
 # Progress goes to stderr, one "ensure-tools: ..." line per action. stdout is
 # NAME=value lines for a Makefile to source: KFO_PROMTOOL=<absolute path>,
-# KFO_KAFKA_LIBS=<jar directory>, KFO_GORELEASER=<absolute path>,
-# KFO_HADOLINT=<absolute path>, then TF_ACC_TERRAFORM_PATH=<absolute path>.
+# KFO_KAFKA_LIBS=<jar directory>, KFO_MM2_LIBS=<jar directory>,
+# KFO_GORELEASER=<absolute path>, KFO_HADOLINT=<absolute path>, then
+# TF_ACC_TERRAFORM_PATH=<absolute path>.
 set -euo pipefail
 shopt -s inherit_errexit # keep set -e inside $(...) too
 
@@ -89,6 +92,8 @@ ensure_command mvn maven
 ensure_command java default-jre-headless
 kafka_libs=$("$(dirname "$0")/fetch-kafka.sh") || die "fetching Apache Kafka failed (see output above)"
 echo "KFO_KAFKA_LIBS=$kafka_libs"
+mm2_libs=$("$(dirname "$0")/fetch-mirrormaker.sh") || die "fetching MirrorMaker 2 failed (see output above)"
+echo "KFO_MM2_LIBS=$mm2_libs"
 
 # --- goreleaser --------------------------------------------------------------
 goreleaser="$CACHE/goreleaser-$GORELEASER_VERSION"

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,19 +61,6 @@ const (
 	// producedHeader carries a record's produce time in Unix nanoseconds.
 	producedHeader = "produced-ns"
 )
-
-// benchEnvInt reads a positive integer knob from the environment.
-func benchEnvInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // boundedClose runs fn, and if it has not returned within a minute
 // reports the goroutines and moves on, so that cleanup cannot hang the run.
@@ -251,47 +237,11 @@ func deleteTopics(b *testing.B, ctx context.Context, adm *kadm.Client, where str
 	}
 }
 
-// benchValue is about 200 bytes of JSON with enough entropy that snappy,
-// franz-go's default compression, does not shrink it to nothing.
-func benchValue(rng *rand.Rand, partition int32, i int) []byte {
-	const hex = "0123456789abcdef"
-	pad := make([]byte, 96)
-	for j := range pad {
-		pad[j] = hex[rng.IntN(16)]
-	}
-	return fmt.Appendf(nil, `{"order":%d,"partition":%d,"customer":"c-%06d","amount_cents":%d,"currency":"EUR","status":"created","note":"%s"}`,
-		i, partition, rng.IntN(1000000), rng.IntN(100000), pad)
-}
-
 // produceDataSet writes perPartition records to each partition of topic on
-// the source: a key, a ~200-byte value and a header each.
+// the source: kafkatest's data set, in the codec KFO_BENCH_SOURCE_COMPRESSION names.
 func (e *benchEnv) produceDataSet(topic string, perPartition int) {
 	e.b.Helper()
-	kafkatest.CreateTopic(e.b, e.src, topic, benchPartitions, nil)
-	cl := kafkatest.Client(e.b, e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()), sourceCompression(e.b))
-	rng := rand.New(rand.NewPCG(1, 2))
-	var firstErr atomic.Value
-	for i := range perPartition {
-		for p := int32(0); p < benchPartitions; p++ {
-			cl.Produce(e.ctx, &kgo.Record{
-				Topic: topic, Partition: p,
-				Key:     fmt.Appendf(nil, "order-%d-%d", p, i),
-				Value:   benchValue(rng, p, i),
-				Headers: []kgo.RecordHeader{{Key: "source", Value: []byte("bench")}},
-			}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-				}
-			})
-		}
-	}
-	if err := cl.Flush(e.ctx); err != nil {
-		e.b.Fatalf("produce the data set: %v", err)
-	}
-	if err, _ := firstErr.Load().(error); err != nil {
-		e.b.Fatalf("produce the data set: %v", err)
-	}
-	cl.Close()
+	kafkatest.ProduceDataSet(e.b, e.src, topic, benchPartitions, perPartition, sourceCompression(e.b))
 }
 
 // sourceCompression is the data set's codec on the source. The mirror and
@@ -642,19 +592,6 @@ func (e *benchEnv) runMirror(run int, records int64) copyRun {
 	return c
 }
 
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	switch {
-	case len(s) == 0:
-		return 0
-	case len(s)%2 == 1:
-		return s[len(s)/2]
-	default:
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-}
-
 // percentile answers the p-th percentile (0 < p <= 100) of sorted durations,
 // nearest rank.
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -678,8 +615,8 @@ var measuredMirrorFailures atomic.Int64
 // consume->produce loop and with a fresh exactly-once mirror, alternately,
 // and reports the mirror's throughput as a ratio to the loop's (medians).
 func BenchmarkMirrorThroughput(b *testing.B) {
-	perPartition := benchEnvInt(b, "KFO_BENCH_RECORDS_PER_PARTITION", 200000)
-	runs := benchEnvInt(b, "KFO_BENCH_RUNS", 5)
+	perPartition := kafkatest.BenchEnvInt(b, "KFO_BENCH_RECORDS_PER_PARTITION", 200000)
+	runs := kafkatest.BenchEnvInt(b, "KFO_BENCH_RUNS", 5)
 	records := int64(perPartition) * benchPartitions
 	for range b.N { // 1 with -benchtime 1x; more iterations measure nothing new
 		e := newBenchEnv(b)
@@ -704,9 +641,9 @@ func BenchmarkMirrorThroughput(b *testing.B) {
 			startup = append(startup, ms(mr.startup))
 			failures += mr.failures
 		}
-		bm, mm := median(base), median(mir)
+		bm, mm := kafkatest.Median(base), kafkatest.Median(mir)
 		ratio := mm / bm
-		steadyRatio := median(mirSteady) / median(baseSteady)
+		steadyRatio := kafkatest.Median(mirSteady) / kafkatest.Median(baseSteady)
 		measuredMirrorRate.Store(uint64(mm))
 		measuredMirrorFailures.Store(int64(failures))
 		b.ReportMetric(0, "ns/op")
@@ -714,14 +651,14 @@ func BenchmarkMirrorThroughput(b *testing.B) {
 		b.ReportMetric(mm, "mirror_rec/s")
 		b.ReportMetric(ratio, "ratio")
 		b.ReportMetric(steadyRatio, "steady_ratio")
-		b.ReportMetric(median(startup), "mirror_first_ms")
+		b.ReportMetric(kafkatest.Median(startup), "mirror_first_ms")
 		b.ReportMetric(float64(failures), "task_failures")
 		verdict := "met"
 		if ratio < 0.85 {
 			verdict = "NOT met"
 		}
 		fmt.Printf("mirror throughput: %d records, %d runs each, medians: baseline %.0f records/s, exactly-once mirror %.0f records/s, ratio %.2f (goal >= 0.85: %s); from the first readable record on: ratio %.2f; mirror's first records readable after %.0f ms; %d mirror task failures\n",
-			records, runs, bm, mm, ratio, verdict, steadyRatio, median(startup), failures)
+			records, runs, bm, mm, ratio, verdict, steadyRatio, kafkatest.Median(startup), failures)
 	}
 }
 
@@ -901,9 +838,9 @@ func (e *benchEnv) runLag(what, label string, rate float64, warmup, duration tim
 // clusters have collected the previous run's data (1.3 GB each after the
 // maximum rate run, freed by their first garbage collection in the next run).
 func BenchmarkMirrorLag(b *testing.B) {
-	seconds := benchEnvInt(b, "KFO_BENCH_LAG_SECONDS", 10)
-	warmup := time.Duration(benchEnvInt(b, "KFO_BENCH_LAG_WARMUP_SECONDS", 5)) * time.Second
-	maxSeconds := benchEnvInt(b, "KFO_BENCH_MAX_SECONDS", 5)
+	seconds := kafkatest.BenchEnvInt(b, "KFO_BENCH_LAG_SECONDS", 10)
+	warmup := time.Duration(kafkatest.BenchEnvInt(b, "KFO_BENCH_LAG_WARMUP_SECONDS", 5)) * time.Second
+	maxSeconds := kafkatest.BenchEnvInt(b, "KFO_BENCH_MAX_SECONDS", 5)
 	for range b.N {
 		e := newBenchEnv(b)
 		maxRun := e.runLag("mirror", "max", 0, 0, time.Duration(maxSeconds)*time.Second)
@@ -912,7 +849,7 @@ func BenchmarkMirrorLag(b *testing.B) {
 		rate := maxRate / 2
 		asked := fmt.Sprintf("half the max rate %.0f: produced %.0f, readable %.0f records/s", maxRate, maxRun.rate(), maxRun.readableRate())
 		if v := os.Getenv("KFO_BENCH_LAG_RATE"); v != "" {
-			rate = float64(benchEnvInt(b, "KFO_BENCH_LAG_RATE", 0))
+			rate = float64(kafkatest.BenchEnvInt(b, "KFO_BENCH_LAG_RATE", 0))
 			asked = "KFO_BENCH_LAG_RATE"
 		}
 		if rate < 1 {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
 // loadgenEnv holds a loadSpec as JSON when this binary is a load generator.
@@ -83,7 +85,7 @@ func loadgenMain(specJSON string) int {
 	rng := rand.New(rand.NewPCG(3, 4))
 	values := make([][]byte, 4096)
 	for i := range values {
-		values[i] = benchValue(rng, int32(i%spec.Partitions), i)
+		values[i] = kafkatest.DataSetValue(rng, int32(i%spec.Partitions), i)
 	}
 	var firstErr atomic.Value
 	seq := spec.FirstSeq

@@ -231,7 +231,7 @@ func (c *Cluster) stop() {
 	}
 	if c.t.Failed() {
 		for _, n := range c.nodes {
-			c.t.Logf("Apache Kafka %s node %d log (%s):\n%s", c.name, n.id, n.logPath(), tailFile(n.logPath(), 8<<10))
+			c.t.Logf("Apache Kafka %s node %d log (%s):\n%s", c.name, n.id, n.logPath(), TailFile(n.logPath(), 8<<10))
 		}
 	}
 }
@@ -243,7 +243,7 @@ func (c *Cluster) writeFiles() error {
 		}
 		files := map[string]string{
 			"server.properties": c.serverProperties(n),
-			"log4j2.properties": log4jProperties(n.logPath()),
+			"log4j2.properties": Log4jProperties(n.logPath()),
 		}
 		if c.certs != nil {
 			files["broker.pem"] = c.certs.ServerKeyPEM + c.certs.ServerCertPEM
@@ -331,7 +331,9 @@ func (c *Cluster) serverProperties(n *node) string {
 	return strings.Join(p, "\n") + "\n"
 }
 
-func log4jProperties(file string) string {
+// Log4jProperties is a log4j2 configuration that writes INFO and above to
+// file, without the config dumps and request logs.
+func Log4jProperties(file string) string {
 	return strings.Join([]string{
 		"status = error",
 		"appender.file.type = File",
@@ -486,7 +488,7 @@ func (c *Cluster) waitReady() {
 		for _, n := range live {
 			if !n.running() {
 				c.t.Fatalf("Apache Kafka node %d exited while starting; log:\n%s\nconsole:\n%s", n.id,
-					tailFile(n.logPath(), 8<<10), tailFile(filepath.Join(n.dir, "console.log"), 4<<10))
+					TailFile(n.logPath(), 8<<10), TailFile(filepath.Join(n.dir, "console.log"), 4<<10))
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -502,7 +504,7 @@ func (c *Cluster) waitReady() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.t.Fatalf("Apache Kafka cluster %s did not answer within 2m; last: %s; node 1 log:\n%s", c.name, last, tailFile(c.nodes[0].logPath(), 8<<10))
+	c.t.Fatalf("Apache Kafka cluster %s did not answer within 2m; last: %s; node 1 log:\n%s", c.name, last, TailFile(c.nodes[0].logPath(), 8<<10))
 }
 
 func freeAddr(t testing.TB) string {
@@ -514,7 +516,8 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func tailFile(path string, n int) string {
+// TailFile answers the last n bytes of the file at path, or why it cannot.
+func TailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
