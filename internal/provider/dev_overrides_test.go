@@ -23,7 +23,7 @@ func TestDevOverridesOfTheDocsWorkWithTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)```hcl\n(# ~/.terraformrc[^`]*provider_installation[^`]*)```").FindSubmatch(docs)
+	m := regexp.MustCompile("(?s)```hcl\n(# ~/.terraformrc[^`]*dev_overrides[^`]*)```").FindSubmatch(docs)
 	if m == nil {
 		t.Fatal("docs/index.md has no ```hcl block with the provider_installation of ~/.terraformrc")
 	}
