@@ -141,7 +141,7 @@ type MirrorStatus struct {
 // Mirror states.
 const (
 	MirrorStarting = "starting"
-	MirrorRunning  = "running"
+	MirrorRunning  = "running" // also with no partition: the source has no matching topic
 	MirrorFailed   = "failed"
 	MirrorStopped  = "stopped" // a failover stopped it; Reason says which
 )
