@@ -28,6 +28,7 @@ func recordsPerPartition(t *testing.T, def int) int {
 
 type mirrorSetup struct {
 	src, dst kafkatest.Kafka
+	state    kafkatest.Kafka // the agent's state cluster
 	agent    *agentProc
 }
 
@@ -47,7 +48,8 @@ func newMirrorSetupOf(t testing.TB, kind string, opts kafkatest.ClusterOptions) 
 		src: kafkatest.NewClusterOfKind(t, kind, "north-america", opts),
 		dst: kafkatest.NewClusterOfKind(t, kind, "europe", opts),
 	}
-	s.agent = startAgentBeside(t, s.dst)
+	s.state = s.dst
+	s.agent = startAgentBeside(t, s.state)
 	s.agent.declare("north-america", s.src)
 	s.agent.declare("europe", s.dst)
 	return s

@@ -184,7 +184,7 @@ type ACLError struct {
 // Mirror states.
 const (
 	MirrorStarting = "starting"
-	MirrorRunning  = "running"
+	MirrorRunning  = "running" // also with no partition: the source has no matching topic
 	MirrorFailed   = "failed"
 	MirrorStopped  = "stopped" // a failover stopped it; Reason says which
 )

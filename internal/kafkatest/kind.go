@@ -1,8 +1,6 @@
 package kafkatest
 
 import (
-	"context"
-	"crypto/tls"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
 	"github.com/kafka-failover/kafka-failover/internal/devcluster"
@@ -85,10 +82,11 @@ type ClusterOptions struct {
 	// they may do only what ACLs allow.
 	Users map[string]string
 	// Proxied puts a Proxy in front of each broker and has the brokers
-	// advertise it (dev clusters only): the agent, which learns addresses
-	// from metadata, reaches them through the proxies, which Cut cuts.
-	// The test's own clients (ClientOpts, UserOpts) dial the brokers
-	// directly, as producers that still reach their cluster do.
+	// advertise it: the agent, which learns addresses from metadata,
+	// reaches them through the proxies, which Cut cuts. The test's own
+	// clients (ClientOpts, UserOpts) dial the brokers directly, as
+	// producers that still reach their cluster do. Apache Kafka's nodes
+	// reach each other on a listener of their own, never cut.
 	Proxied bool
 }
 
@@ -128,11 +126,14 @@ func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafk
 	case "", Dev:
 		return startDevKafka(t, name, opts)
 	case Apache:
+		a := apacheKafka{t: t, name: name}
+		aopts := apachekafka.Options{Brokers: opts.Brokers, Secure: opts.Secure, Users: opts.Users, GroupMinSessionTimeout: opts.GroupMinSessionTimeout}
 		if opts.Proxied {
-			t.Fatal("ClusterOptions.Proxied: Apache Kafka clusters have no proxies yet")
+			a.proxies = newProxies()
+			aopts.Advertise = func(listen string) string { return a.proxies.front(t, listen) }
 		}
-		return apacheKafka{name: name, Cluster: apachekafka.Start(t, name, apachekafka.Options{
-			Brokers: opts.Brokers, Secure: opts.Secure, Users: opts.Users, GroupMinSessionTimeout: opts.GroupMinSessionTimeout})}
+		a.Cluster = apachekafka.Start(t, name, aopts)
+		return a
 	default:
 		t.Fatalf("%s=%q: use dev (the default) or apache", KindEnv, kind)
 		return nil
@@ -140,9 +141,29 @@ func NewClusterOfKind(t testing.TB, kind, name string, opts ClusterOptions) Kafk
 }
 
 type apacheKafka struct {
+	t    testing.TB
 	name string
 	*apachekafka.Cluster
+	proxies *proxies // nil unless Proxied
 }
+
+// Bootstrap answers the addresses the brokers advertise: the proxies' when
+// there are.
+func (a apacheKafka) Bootstrap() []string { return a.Advertised() }
+
+func (a apacheKafka) ClientOpts() []kgo.Opt {
+	return a.UserOpts(apachekafka.AdminUser, apachekafka.AdminPassword)
+}
+
+func (a apacheKafka) UserOpts(user, password string) []kgo.Opt {
+	if a.proxies == nil {
+		return a.Cluster.UserOpts(user, password)
+	}
+	return clientOpts(a.t, a.Certs(), user, password, a.proxies)
+}
+
+func (a apacheKafka) Cut()     { a.proxies.cut(a.t) }
+func (a apacheKafka) Restore() { a.proxies.restore() }
 
 func (a apacheKafka) Declared() agentapi.Cluster {
 	c := agentapi.Cluster{Name: a.name, BootstrapServers: a.Bootstrap()}
@@ -162,14 +183,11 @@ const (
 // devKafka is a dev cluster on fixed ports with a data directory, so that
 // Restart finds it where Kill left it.
 type devKafka struct {
-	t     testing.TB
-	cfg   devcluster.Config
-	certs *testcerts.Certs
-	c     *devcluster.Cluster
-	// proxies front the brokers when the cluster is Proxied; direct maps
-	// each proxy's address to its broker's.
-	proxies []*Proxy
-	direct  map[string]string
+	t       testing.TB
+	cfg     devcluster.Config
+	certs   *testcerts.Certs
+	c       *devcluster.Cluster
+	proxies *proxies // nil unless Proxied
 }
 
 func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
@@ -177,12 +195,9 @@ func startDevKafka(t testing.TB, name string, opts ClusterOptions) *devKafka {
 	d := &devKafka{t: t, cfg: devcluster.Config{Name: name, Brokers: max(opts.Brokers, 1), DataDir: filepath.Join(t.TempDir(), "data")}}
 	d.cfg.Listen = FreePorts(t, d.cfg.Brokers)
 	if opts.Proxied {
-		d.direct = map[string]string{}
+		d.proxies = newProxies()
 		for _, broker := range d.brokerAddrs() {
-			p := NewProxy(t, broker)
-			d.proxies = append(d.proxies, p)
-			d.direct[p.Addr()] = broker
-			d.cfg.Advertise = append(d.cfg.Advertise, p.Addr())
+			d.cfg.Advertise = append(d.cfg.Advertise, d.proxies.front(t, broker))
 		}
 	}
 	if opts.Secure {
@@ -231,52 +246,11 @@ func (d *devKafka) brokerAddrs() []string {
 func (d *devKafka) ClientOpts() []kgo.Opt { return d.UserOpts(devAdmin, devAdminPassword) }
 
 func (d *devKafka) UserOpts(user, password string) []kgo.Opt {
-	var cfg *tls.Config
-	var opts []kgo.Opt
-	if d.certs != nil {
-		var err error
-		if cfg, err = d.certs.ClientTLS(); err != nil {
-			d.t.Fatal(err)
-		}
-		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism()))
-	}
-	switch {
-	case d.proxies != nil:
-		opts = append(opts, kgo.Dialer(d.dialDirect(cfg)))
-	case cfg != nil:
-		opts = append(opts, kgo.DialTLSConfig(cfg))
-	}
-	return opts
+	return clientOpts(d.t, d.certs, user, password, d.proxies)
 }
 
-// dialDirect dials a broker itself where the client asks for its proxy:
-// the test's clients go around a cut.
-func (d *devKafka) dialDirect(cfg *tls.Config) func(ctx context.Context, network, host string) (net.Conn, error) {
-	return func(ctx context.Context, network, host string) (net.Conn, error) {
-		if broker, ok := d.direct[host]; ok {
-			host = broker
-		}
-		if cfg != nil {
-			return (&tls.Dialer{Config: cfg}).DialContext(ctx, network, host)
-		}
-		return (&net.Dialer{}).DialContext(ctx, network, host)
-	}
-}
-
-func (d *devKafka) Cut() {
-	if d.proxies == nil {
-		d.t.Fatal("Cut: start the cluster with ClusterOptions.Proxied")
-	}
-	for _, p := range d.proxies {
-		p.Cut()
-	}
-}
-
-func (d *devKafka) Restore() {
-	for _, p := range d.proxies {
-		p.Restore()
-	}
-}
+func (d *devKafka) Cut()     { d.proxies.cut(d.t) }
+func (d *devKafka) Restore() { d.proxies.restore() }
 
 // Dev answers the running kfake cluster (nil while killed).
 func (d *devKafka) Dev() *devcluster.Cluster { return d.c }

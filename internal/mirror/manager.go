@@ -314,6 +314,11 @@ func (mg *Manager) StatusOf(name string) agentapi.MirrorStatus {
 			st.Reason = strings.TrimPrefix(st.Reason+"; "+note, "; ")
 		}
 		st.PartitionsNotCopying, st.NotCopyingSince = mr.r.copying()
+		// No task publishes anything for a mirror with no partition,
+		// and its standby must not wait for one.
+		if st.State == agentapi.MirrorStarting && len(st.Partitions) == 0 && mr.r.foundNothing() {
+			st.State = agentapi.MirrorRunning
+		}
 	}
 	if m, err := mg.Store.GetMirror(name); err == nil && SyncsACLs(m) {
 		if a, ok := mg.Store.MirrorACLs(name, m.Target); ok {

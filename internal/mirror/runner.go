@@ -584,13 +584,23 @@ func mergeParts(known, fresh []SourcePartition) []SourcePartition {
 	return out
 }
 
+// foundNothing answers whether the last refresh read the source and found
+// no partition for the mirror to copy: it runs with nothing to do.
+func (r *runner) foundNothing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.foundNothingLocked()
+}
+
+func (r *runner) foundNothingLocked() bool { return r.refreshed && r.err == "" && len(r.parts) == 0 }
+
 // statusNote says what a mirror that is not failing still does not copy:
 // the target topics it leaves to other mirrors, or that its selection
 // matched nothing the agent can see on the source; "" when neither.
 func (r *runner) statusNote() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.refreshed && r.err == "" && len(r.parts) == 0 && len(r.held) == 0 {
+	if r.foundNothingLocked() && len(r.held) == 0 {
 		// Kafka leaves out of metadata the topics a principal may not
 		// describe: a missing ACL looks exactly like a missing topic.
 		return fmt.Sprintf("no topic on %s matches the mirror's topics selection; if such topics exist, the agent's user there may lack the Describe and Read ACLs on them", r.m.Source)

@@ -13,8 +13,11 @@ type taskStats struct {
 	agent string
 	mu    sync.Mutex
 	err   string
-	byTP  map[tp]*agentapi.PartitionStatus
-	rate  map[tp]*rateWindow
+	// silence says which cluster the task waits on in vain, apart from
+	// err: the task's loop owns err, its silence reporter this.
+	silence string
+	byTP    map[tp]*agentapi.PartitionStatus
+	rate    map[tp]*rateWindow
 }
 
 // rateWindow counts records over the last few seconds for records/s, and
@@ -73,12 +76,16 @@ func (s *taskStats) untrack(k tp) {
 	delete(s.rate, k)
 }
 
-func (s *taskStats) setError(err error) {
+func (s *taskStats) setError(err error) { s.set(&s.err, err) }
+
+func (s *taskStats) setSilence(err error) { s.set(&s.silence, err) }
+
+func (s *taskStats) set(field *string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.err = ""
+	*field = ""
 	if err != nil {
-		s.err = err.Error()
+		*field = err.Error()
 	}
 }
 
@@ -147,6 +154,9 @@ func (s *taskStats) snapshot(now time.Time) []agentapi.PartitionStatus {
 			st.RecordsPerSecond = float64(w.count) / d.Seconds()
 		}
 		st.Error = s.err
+		if st.Error == "" {
+			st.Error = s.silence
+		}
 		st.UpdatedAt = now
 		out = append(out, st)
 	}

@@ -119,7 +119,9 @@ func (t *task) run(ctx context.Context) {
 
 func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	txid := TransactionalID(t.m.Name, t.m.TasksMax, t.id)
+	waits := silences{source: fetchSilence(t.m.Source), target: commitSilence(t.m.Target)}
 	producer, err := kgo.NewClient(append(t.dstOpts,
+		kgo.WithHooks(waits.target),
 		kgo.TransactionalID(txid),
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -163,9 +165,8 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	t.hist = hist
 
-	watch := &fetchWatch{}
 	consumer, err := kgo.NewClient(append(t.srcOpts,
-		kgo.WithHooks(watch),
+		kgo.WithHooks(waits.source),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back too: they advance a partition's
 		// position without being copied, so a partition that ends in one
@@ -228,8 +229,12 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	apply(*parts)
 	t.stats.setError(nil)
-	watch.restart(time.Now())
-	silent := false
+	t.stats.setSilence(nil)
+	waits.fetching(time.Now())
+	reportCtx, stopReport := context.WithCancel(ctx)
+	reported := make(chan struct{})
+	go func() { defer close(reported); t.report(reportCtx, waits) }()
+	defer func() { stopReport(); <-reported }()
 
 	for {
 		select {
@@ -240,13 +245,14 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		default:
 		}
 		if len(assigned) == 0 {
+			waits.idle()
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case next := <-t.partsCh:
 				apply(next)
 			}
-			watch.restart(time.Now())
+			waits.fetching(time.Now())
 			continue
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -268,15 +274,6 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		if fetchErr != nil {
 			return fetchErr
 		}
-		// An unreachable source is not an error to restart on (franz-go
-		// redials), but the status must say these partitions copy nothing.
-		if err := watch.silence(time.Now(), t.m.Source); err != nil || silent {
-			if err != nil && !silent {
-				t.log.Warn("mirror task copies nothing: its source does not answer", "error", err)
-			}
-			silent = err != nil
-			t.stats.setError(err)
-		}
 		for _, k := range outOfRange {
 			if sp, ok := assigned[k]; ok {
 				if err := t.resumeAfterGap(ctx, producer, consumer, sp, progress, gaps); err != nil {
@@ -284,20 +281,28 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 				}
 			}
 		}
-		if t.hist.due() { // gap syncs only: no batch to snapshot with
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
+		})
+		// An unreachable source or target is not an error to restart on
+		// (franz-go redials), but the status must say these partitions
+		// copy nothing: the reporter watches what the task waits on.
+		snapshot, batch := t.hist.due(), fetches.NumRecords() > 0
+		if !snapshot && !batch {
+			continue // still fetching
+		}
+		waits.writing(time.Now())
+		if snapshot { // gap syncs only: no batch to snapshot with
 			if err := t.snapshotAlone(ctx, producer, t.srcAdm, t.hist); err != nil {
 				return err
 			}
 		}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
-		})
-		if fetches.NumRecords() == 0 {
-			continue
+		if batch {
+			if err := t.copyBatch(ctx, producer, assigned, progress, fetches); err != nil {
+				return err
+			}
 		}
-		if err := t.copyBatch(ctx, producer, assigned, progress, fetches); err != nil {
-			return err
-		}
+		waits.fetching(time.Now())
 	}
 }
 

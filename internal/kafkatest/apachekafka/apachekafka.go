@@ -63,6 +63,12 @@ type Options struct {
 	// GroupMinSessionTimeout is group.min.session.timeout.ms; 0 is the
 	// tests' 500 ms (Apache Kafka's own default is 6 s).
 	GroupMinSessionTimeout time.Duration
+	// Advertise, when set, answers the address a node's client listener,
+	// listening on listen, is advertised at (a proxy in front of it):
+	// clients that learn addresses from metadata go through it. The
+	// nodes then talk to each other on a listener of their own, so that
+	// cutting a proxy cuts clients only.
+	Advertise func(listen string) string
 }
 
 // Cluster is a running Apache Kafka cluster.
@@ -80,9 +86,12 @@ type node struct {
 	id                     int
 	dir                    string
 	brokerAddr, controller string
-	mu                     sync.Mutex
-	cmd                    *exec.Cmd
-	exited                 chan struct{} // closed when cmd has been waited for
+	// advertised is where clients are told brokerAddr is; internal is the
+	// nodes' own listener when advertised is a proxy ("" otherwise).
+	advertised, internal string
+	mu                   sync.Mutex
+	cmd                  *exec.Cmd
+	exited               chan struct{} // closed when cmd has been waited for
 }
 
 // Libs answers the directory of Apache Kafka's jars: $KFO_KAFKA_LIBS, or
@@ -127,8 +136,12 @@ func Start(t testing.TB, name string, opts Options) *Cluster {
 	}
 	dir := t.TempDir()
 	for i := range opts.Brokers {
-		c.nodes = append(c.nodes, &node{id: i + 1, dir: filepath.Join(dir, fmt.Sprintf("node-%d", i+1)),
-			brokerAddr: freeAddr(t), controller: freeAddr(t)})
+		n := &node{id: i + 1, dir: filepath.Join(dir, fmt.Sprintf("node-%d", i+1)), brokerAddr: freeAddr(t), controller: freeAddr(t)}
+		n.advertised = n.brokerAddr
+		if opts.Advertise != nil {
+			n.advertised, n.internal = opts.Advertise(n.brokerAddr), freeAddr(t)
+		}
+		c.nodes = append(c.nodes, n)
 	}
 	t.Cleanup(c.stop)
 	began := time.Now()
@@ -141,13 +154,13 @@ func Start(t testing.TB, name string, opts Options) *Cluster {
 		c.startNode(n)
 	}
 	c.waitReady()
-	t.Logf("Apache Kafka %s cluster %s (%d node(s), secure=%v) ready at %s in %s (format %s)",
-		Version, name, opts.Brokers, opts.Secure, strings.Join(c.Bootstrap(), ","),
+	t.Logf("Apache Kafka %s cluster %s (%d node(s), secure=%v) ready at %s (advertised as %s) in %s (format %s)",
+		Version, name, opts.Brokers, opts.Secure, strings.Join(c.Bootstrap(), ","), strings.Join(c.Advertised(), ","),
 		time.Since(began).Round(time.Millisecond), formatted.Sub(began).Round(time.Millisecond))
 	return c
 }
 
-// Bootstrap answers the brokers' client addresses.
+// Bootstrap answers the addresses the brokers' client listeners listen on.
 func (c *Cluster) Bootstrap() []string {
 	out := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
@@ -155,6 +168,19 @@ func (c *Cluster) Bootstrap() []string {
 	}
 	return out
 }
+
+// Advertised answers the addresses metadata names for the client listeners:
+// Bootstrap's, unless Options.Advertise gave others.
+func (c *Cluster) Advertised() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.advertised
+	}
+	return out
+}
+
+// Certs answers the certificates of a secure cluster (nil otherwise).
+func (c *Cluster) Certs() *testcerts.Certs { return c.certs }
 
 // ClientOpts answers the franz-go options that connect as the super user:
 // TLS trusting the test CA, with the client certificate, and SCRAM. They
@@ -271,15 +297,26 @@ func (c *Cluster) serverProperties(n *node) string {
 	if c.certs != nil {
 		listener = "SASL_SSL"
 	}
+	listeners := fmt.Sprintf("listeners=%s://%s,CONTROLLER://%s", listener, n.brokerAddr, n.controller)
+	advertised := fmt.Sprintf("advertised.listeners=%s://%s", listener, n.advertised)
+	interBroker := listener
+	if n.internal != "" {
+		// Replication and transaction markers must not go through the
+		// clients' proxy, which a test cuts: plaintext on loopback, as
+		// the controller listener (ANONYMOUS is a super user).
+		listeners += ",INTERNAL://" + n.internal
+		advertised += ",INTERNAL://" + n.internal
+		interBroker = "INTERNAL"
+	}
 	p := []string{
 		"process.roles=broker,controller",
 		fmt.Sprintf("node.id=%d", n.id),
 		"controller.quorum.voters=" + strings.Join(voters, ","),
-		fmt.Sprintf("listeners=%s://%s,CONTROLLER://%s", listener, n.brokerAddr, n.controller),
-		fmt.Sprintf("advertised.listeners=%s://%s", listener, n.brokerAddr),
+		listeners,
+		advertised,
 		"controller.listener.names=CONTROLLER",
-		"inter.broker.listener.name=" + listener,
-		"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
+		"inter.broker.listener.name=" + interBroker,
+		"listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT",
 		"log.dirs=" + filepath.Join(n.dir, "data"),
 		"num.partitions=1",
 		"default.replication.factor=" + strconv.Itoa(rf),
