@@ -11,13 +11,17 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
-// outage is how long a cluster stays unreachable; KFO_TEST_OUTAGE (a Go
-// duration) shortens or lengthens it.
+// outage is how long a cluster stays unreachable: 10 s in make test's
+// short form, the 30 s in make soak (KFO_SOAK=1); KFO_TEST_OUTAGE
+// (a Go duration) sets it.
 func outage(t *testing.T) time.Duration {
 	t.Helper()
 	v := os.Getenv("KFO_TEST_OUTAGE")
-	if v == "" {
+	if v == "" && os.Getenv("KFO_SOAK") != "" {
 		return 30 * time.Second
+	}
+	if v == "" {
+		return 10 * time.Second
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
