@@ -186,6 +186,9 @@ func newAgentProc(t testing.TB, stateBootstrap string, env []string, extra ...st
 	}
 	a.args = append(a.args, extra...)
 	t.Cleanup(func() {
+		if t.Failed() {
+			a.dumpGoroutines()
+		}
 		a.stop()
 		if t.Failed() {
 			logs, _ := os.ReadFile(a.logPath)
@@ -193,7 +196,8 @@ func newAgentProc(t testing.TB, stateBootstrap string, env []string, extra ...st
 			if v, err := strconv.Atoi(os.Getenv("KFO_TEST_LOG_TAIL")); err == nil {
 				n = v // bytes of the agent log to show on failure
 			}
-			t.Logf("agent log %s (last %d bytes):\n%s", a.logPath, n, tail(logs, n))
+			kept := keepLog(t, logs)
+			t.Logf("agent log %s, kept whole with its goroutine dump at %s (last %d bytes before the dump):\n%s", a.logPath, kept, n, tail(beforeDump(logs), n))
 		}
 	})
 	return a
@@ -218,6 +222,7 @@ func (a *agentProc) start() {
 		cmd = exec.Command(a.exe, a.args...)
 		cmd.Env = append(os.Environ(), a.env...)
 	}
+	cmd.Env = append(cmd.Env, "GOTRACEBACK=all") // every goroutine in dumpGoroutines
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		a.t.Fatal(err)
@@ -413,3 +418,49 @@ func (d *devClusterProc) addrs() []string { return []string{d.bootstrap} }
 
 func jsonRoundTrip(v any) ([]byte, error) { return json.Marshal(v) }
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// dumpGoroutines asks a running agent for its goroutines (SIGQUIT: the Go
+// runtime writes them to the log and exits), so that a test that failed
+// on a stall shows where the agent was stuck.
+func (a *agentProc) dumpGoroutines() {
+	if a.cmd == nil {
+		return
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-done
+	}
+	a.cmd = nil
+}
+
+// beforeDump is the agent's own log, without the goroutine dump after it.
+func beforeDump(logs []byte) []byte {
+	if i := bytes.Index(logs, []byte("\nSIGQUIT: quit")); i >= 0 {
+		return logs[:i+1]
+	}
+	return logs
+}
+
+// keepLog copies a failed test's agent log where it outlives the test
+// (KFO_TEST_ARTIFACTS, else the system's temporary directory).
+func keepLog(t testing.TB, logs []byte) string {
+	dir := os.Getenv("KFO_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "kfo-test-logs")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "(not kept: " + err.Error() + ")"
+	}
+	f, err := os.CreateTemp(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-*.log")
+	if err != nil {
+		return "(not kept: " + err.Error() + ")"
+	}
+	defer f.Close()
+	_, _ = f.Write(logs)
+	return f.Name()
+}
