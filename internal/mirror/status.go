@@ -154,7 +154,12 @@ func (b *Board) produce(ctx context.Context, r *kgo.Record) {
 		v = b.Format()
 	}
 	recordformat.Stamp(r, v)
-	b.cl.Produce(ctx, r, nil)
+	// Every publisher shares the client, and franz-go fails all buffered
+	// records of a partition when one record's context ends: a runner
+	// stopping must not drop the others' status (see store.writeRecord).
+	if ctx.Err() == nil {
+		b.cl.Produce(context.WithoutCancel(ctx), r, nil)
+	}
 }
 
 // Announce publishes what this replica says of itself.

@@ -398,10 +398,16 @@ func (s *Store) writeRecord(ctx context.Context, r *kgo.Record) (int64, error) {
 	if err := s.fits(r); err != nil {
 		return 0, err
 	}
-	// A produce request already sent waits for the broker whatever ctx
-	// says: the caller stops waiting at ctx's deadline, not the client.
+	if err := context.Cause(ctx); err != nil {
+		return 0, fmt.Errorf("write to %s: not sent: %w", StateTopic, err)
+	}
+	// A record once given to the client is written whatever ctx says: the
+	// caller stops waiting at ctx's end, not the client. franz-go fails
+	// every buffered record of the partition when one record's context
+	// ends, so a caller that gave up (a runner stopped mid-write) would
+	// fail the writes of every other caller batched with it.
 	produced := make(chan error, 1)
-	s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { produced <- err })
+	s.cl.Produce(context.WithoutCancel(ctx), r, func(_ *kgo.Record, err error) { produced <- err })
 	select {
 	case err := <-produced:
 		if err != nil {
