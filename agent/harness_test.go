@@ -196,8 +196,9 @@ func newAgentProc(t testing.TB, stateBootstrap string, env []string, extra ...st
 			if v, err := strconv.Atoi(os.Getenv("KFO_TEST_LOG_TAIL")); err == nil {
 				n = v // bytes of the agent log to show on failure
 			}
-			kept := keepLog(t, logs)
-			t.Logf("agent log %s, kept whole with its goroutine dump at %s (last %d bytes before the dump):\n%s", a.logPath, kept, n, tail(beforeDump(logs), n))
+			kept := kafkatest.KeepLog(t, logs)
+			t.Logf("agent log %s, kept whole with its goroutine dump at %s (last %d bytes before the dump):\n%s\nits goroutines in this project's code:\n%s",
+				a.logPath, kept, n, tail(kafkatest.BeforeDump(logs), n), kafkatest.TaskStacks(logs, 24<<10))
 		}
 	})
 	return a
@@ -436,31 +437,4 @@ func (a *agentProc) dumpGoroutines() {
 		<-done
 	}
 	a.cmd = nil
-}
-
-// beforeDump is the agent's own log, without the goroutine dump after it.
-func beforeDump(logs []byte) []byte {
-	if i := bytes.Index(logs, []byte("\nSIGQUIT: quit")); i >= 0 {
-		return logs[:i+1]
-	}
-	return logs
-}
-
-// keepLog copies a failed test's agent log where it outlives the test
-// (KFO_TEST_ARTIFACTS, else the system's temporary directory).
-func keepLog(t testing.TB, logs []byte) string {
-	dir := os.Getenv("KFO_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "kfo-test-logs")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "(not kept: " + err.Error() + ")"
-	}
-	f, err := os.CreateTemp(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-*.log")
-	if err != nil {
-		return "(not kept: " + err.Error() + ")"
-	}
-	defer f.Close()
-	_, _ = f.Write(logs)
-	return f.Name()
 }

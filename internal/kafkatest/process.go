@@ -2,6 +2,7 @@ package kafkatest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -108,4 +109,56 @@ func AwaitReady(t testing.TB, url, caPEM string, exited chan error) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
+}
+
+// BeforeDump is an agent's own log, without the goroutine dump after it.
+func BeforeDump(logs []byte) []byte {
+	if i := bytes.Index(logs, []byte("\nSIGQUIT: quit")); i >= 0 {
+		return logs[:i+1]
+	}
+	return logs
+}
+
+// KeepLog copies a failed test's agent log where it outlives the test
+// (KFO_TEST_ARTIFACTS, else the system's temporary directory).
+func KeepLog(t testing.TB, logs []byte) string {
+	dir := os.Getenv("KFO_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "kfo-test-logs")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "(not kept: " + err.Error() + ")"
+	}
+	f, err := os.CreateTemp(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+"-*.log")
+	if err != nil {
+		return "(not kept: " + err.Error() + ")"
+	}
+	defer f.Close()
+	_, _ = f.Write(logs)
+	return f.Name()
+}
+
+// TaskStacks answers the goroutines of a goroutine dump (what the Go runtime
+// writes on SIGQUIT) that run this project's mirror, checkpoint or failover
+// code, at most limit bytes: what a failed test prints, so that a stall in
+// CI shows where the agent waited even when the kept log is out of reach.
+func TaskStacks(logs []byte, limit int) string {
+	i := bytes.Index(logs, []byte("\nSIGQUIT: quit"))
+	if i < 0 {
+		return ""
+	}
+	var out bytes.Buffer
+	for _, g := range bytes.Split(logs[i:], []byte("\n\ngoroutine ")) {
+		if !bytes.Contains(g, []byte("kafka-failover/internal/")) || bytes.Contains(g, []byte("SIGQUIT: quit")) {
+			continue
+		}
+		if out.Len()+len(g) > limit {
+			out.WriteString("goroutine … (more in the kept log)\n")
+			break
+		}
+		out.WriteString("goroutine ")
+		out.Write(g)
+		out.WriteString("\n\n")
+	}
+	return out.String()
 }

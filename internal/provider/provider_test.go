@@ -181,6 +181,7 @@ func startAgentProcess(t testing.TB, logPath, url, caPEM string, args []string) 
 	}
 	defer logf.Close()
 	cmd := exec.Command(buildAgent(t), args...)
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all") // every goroutine in the dump
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -188,20 +189,29 @@ func startAgentProcess(t testing.TB, logPath, url, caPEM string, args []string) 
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		// A failed test's agent is asked for its goroutines (SIGQUIT), so
+		// that a stall shows where the agent waited.
+		failed := t.Failed()
+		sig := syscall.SIGTERM
+		if failed {
+			sig = syscall.SIGQUIT
+		}
+		_ = cmd.Process.Signal(sig)
 		select {
 		case err := <-exited:
-			if err != nil {
+			if err != nil && !failed {
 				t.Errorf("agent: %v", err)
 			}
 		case <-time.After(20 * time.Second):
-			t.Errorf("agent did not stop within 20s of SIGTERM")
+			t.Errorf("agent did not stop within 20s of %v", sig)
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
+		if failed {
 			logs, _ := os.ReadFile(logPath)
-			t.Logf("agent log %s (last 8 KiB):\n%s", logPath, logs[max(0, len(logs)-8<<10):])
+			own := kafkatest.BeforeDump(logs)
+			t.Logf("agent log %s, kept whole with its goroutine dump at %s (last 8 KiB before the dump):\n%s\nits goroutines in this project's code:\n%s",
+				logPath, kafkatest.KeepLog(t, logs), own[max(0, len(own)-8<<10):], kafkatest.TaskStacks(logs, 24<<10))
 		}
 	})
 	kafkatest.AwaitReady(t, url, caPEM, exited)
