@@ -64,6 +64,9 @@ type task struct {
 	// hist and srcAdm are those of the current runOnce.
 	hist   *history
 	srcAdm *kadm.Client
+	// startSlow and startLimit, when set, replace the constants of the
+	// same names (tests).
+	startSlow, startLimit time.Duration
 }
 
 func (t *task) writeFormat() int {
@@ -135,35 +138,11 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	defer producer.Close()
 
-	// Initializing the transactional id fences every earlier owner of
-	// this task and settles its open transaction.
-	if _, _, err := producer.ProducerID(ctx); err != nil {
-		return fmt.Errorf("fence earlier owners of %s: %w", txid, err)
-	}
-	if !t.announced {
-		if err := t.announce(ctx, producer); err != nil {
-			return err
-		}
-		t.announced = true
-	}
-	// Asked after the producer id is ours and announced: a failover that
-	// fenced the id before now had committed its freeze before that, and
-	// tasks of a later tasks_max that started after the announcement fence
-	// this one.
-	if t.hold != nil {
-		why, err := t.hold(ctx)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			return &heldError{why}
-		}
-	}
-	progress, gaps, hist, err := t.readProgress(ctx)
-	if err != nil {
+	sctx, steps := t.watchStart(ctx)
+	progress, gaps, err := t.start(sctx, steps, producer, txid)
+	if err = steps.end(ctx, err); err != nil {
 		return err
 	}
-	t.hist = hist
 
 	consumer, err := kgo.NewClient(append(t.srcOpts,
 		kgo.WithHooks(waits.source),
@@ -304,6 +283,45 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		}
 		waits.fetching(time.Now())
 	}
+}
+
+// start makes the task the one owner of its transactional id and reads
+// where its partitions resume, step by step under steps' watch.
+func (t *task) start(ctx context.Context, steps *startWatch, producer *kgo.Client, txid string) (map[tp]int64, map[tp]map[int64]int64, error) {
+	// Initializing the transactional id fences every earlier owner of
+	// this task and settles its open transaction.
+	steps.enter("fencing the earlier owners of " + txid)
+	if _, _, err := producer.ProducerID(ctx); err != nil {
+		return nil, nil, fmt.Errorf("fence earlier owners of %s: %w", txid, err)
+	}
+	if !t.announced {
+		steps.enter("committing the task's barrier")
+		if err := t.announce(ctx, producer); err != nil {
+			return nil, nil, err
+		}
+		t.announced = true
+	}
+	// Asked after the producer id is ours and announced: a failover that
+	// fenced the id before now had committed its freeze before that, and
+	// tasks of a later tasks_max that started after the announcement fence
+	// this one.
+	if t.hold != nil {
+		steps.enter("asking the state topic whether the mirror is held")
+		why, err := t.hold(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if why != "" {
+			return nil, nil, &heldError{why}
+		}
+	}
+	steps.enter("reading the committed offset syncs")
+	progress, gaps, hist, err := t.readProgress(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.hist = hist
+	return progress, gaps, nil
 }
 
 // startOffset is where a partition resumes: after its last committed sync,

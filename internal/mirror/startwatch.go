@@ -1,0 +1,91 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// A task's start (fence its earlier owners, announce itself, ask whether it
+// is held, read its progress) is a handful of requests; a step that lasts
+// startSlow is said in the log with its name, and the whole start is bounded
+// by startLimit, after which the task starts over like after any error. Each
+// step has waits without a bound of their own (franz-go retries without
+// end, a read to the end of a partition waits for its transactions), and a
+// task that hung in one copied nothing and said nothing.
+const (
+	startSlow  = 15 * time.Second
+	startLimit = 2 * time.Minute
+)
+
+// startWatch names the start step a task is in and says so when one is slow.
+type startWatch struct {
+	log         *slog.Logger
+	slow, limit time.Duration
+	ctx         context.Context // the start's, bounded by limit
+	cancel      context.CancelFunc
+	stopped     chan struct{}
+
+	mu    sync.Mutex
+	step  string
+	since time.Time
+	said  bool
+}
+
+// watchStart bounds the task's start: steps run in the answered context,
+// and w.end must be called once the start is over.
+func (t *task) watchStart(ctx context.Context) (context.Context, *startWatch) {
+	w := &startWatch{log: t.log, slow: t.startSlow, limit: t.startLimit, stopped: make(chan struct{})}
+	if w.slow <= 0 {
+		w.slow = startSlow
+	}
+	if w.limit <= 0 {
+		w.limit = startLimit
+	}
+	w.ctx, w.cancel = context.WithTimeout(ctx, w.limit)
+	go w.watch(w.ctx)
+	return w.ctx, w
+}
+
+// enter starts step.
+func (w *startWatch) enter(step string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.step, w.since, w.said = step, time.Now(), false
+}
+
+// end stops the watch; err, when the start failed because it ran out of
+// time, is answered naming the step it was in.
+func (w *startWatch) end(ctx context.Context, err error) error {
+	limited := ctx.Err() == nil && errors.Is(w.ctx.Err(), context.DeadlineExceeded)
+	w.cancel()
+	<-w.stopped
+	if err == nil || !limited {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Errorf("mirror task start not done within %s, while %s: %w", w.limit, w.step, err)
+}
+
+func (w *startWatch) watch(ctx context.Context) {
+	defer close(w.stopped)
+	tick := time.NewTicker(min(time.Second, w.slow/2))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			w.mu.Lock()
+			if !w.said && w.step != "" && now.Sub(w.since) >= w.slow {
+				w.said = true
+				w.log.Warn("mirror task start is slow", "step", w.step, "for", now.Sub(w.since).Round(time.Second))
+			}
+			w.mu.Unlock()
+		}
+	}
+}
