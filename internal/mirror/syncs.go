@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -169,16 +170,31 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 		return err
 	}
 	defer cl.Close()
+	last := map[int32]int64{}
+	for p := range ends {
+		last[p] = -1
+	}
+	progressed := time.Now()
 	for len(ends) > 0 {
-		fetches := cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, syncReadStall/4)
+		fetches := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := fetches.Err0(); err != nil {
-			return fmt.Errorf("read %s: %w", topic, err)
+		var fetchErr error
+		fetches.EachError(func(_ string, _ int32, err error) {
+			if fetchErr == nil && !errors.Is(err, context.DeadlineExceeded) {
+				fetchErr = err
+			}
+		})
+		if fetchErr != nil {
+			return fmt.Errorf("read %s: %w", topic, fetchErr)
 		}
 		var eachErr error
 		fetches.EachRecord(func(r *kgo.Record) {
+			progressed = time.Now()
+			last[r.Partition] = r.Offset
 			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
 				delete(ends, r.Partition)
 			}
@@ -189,8 +205,45 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 		if eachErr != nil {
 			return eachErr
 		}
+		if len(ends) > 0 && time.Since(progressed) >= syncReadStall {
+			return fmt.Errorf("read %s: no record for %s short of the end of %s", topic, syncReadStall, stalled(ctx, kadm.NewClient(cl), topic, ends, last))
+		}
 	}
 	return nil
+}
+
+// syncReadStall is how long a read of the sync topic may go without a record
+// while partitions remain short of the end it set out to reach: a read that
+// waits longer fails, saying where each partition stands, and its caller
+// starts over, instead of waiting without end for a record that does not
+// come.
+var syncReadStall = 20 * time.Second // a variable for tests
+
+// stalled says, for each partition short of its end, where the read stands:
+// the last offset it read, and the partition's high watermark, last stable
+// offset (below which a committed read sees records) and log start now.
+func stalled(ctx context.Context, adm *kadm.Client, topic string, ends, last map[int32]int64) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	offsets := func(list func(context.Context, ...string) (kadm.ListedOffsets, error)) func(int32) string {
+		listed, err := list(ctx, topic)
+		return func(p int32) string {
+			o, ok := listed.Lookup(topic, p)
+			switch {
+			case err != nil:
+				return "unknown: " + err.Error()
+			case !ok || o.Err != nil:
+				return fmt.Sprint("unknown: ", o.Err)
+			}
+			return strconv.FormatInt(o.Offset, 10)
+		}
+	}
+	hwm, lso, start := offsets(adm.ListEndOffsets), offsets(adm.ListCommittedOffsets), offsets(adm.ListStartOffsets)
+	var each []string
+	for _, p := range slices.Sorted(maps.Keys(ends)) {
+		each = append(each, fmt.Sprintf("partition %d (end %d, last read %d, high watermark %s, last stable offset %s, log start %s)", p, ends[p], last[p], hwm(p), lso(p), start(p)))
+	}
+	return strings.Join(each, ", ")
 }
 
 // refusedVersion answers, reported, the error of a record of the sync topic
