@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
@@ -98,4 +100,49 @@ func TestARollingUpgradeFromTheLastUnversionedAgentLosesAndDuplicatesNothing(t *
 			t.Fatalf("%s: /readyz %d, record format %+v; want ready, writing format 1", r.url, code, f)
 		}
 	}
+}
+
+// A replica built before replicas announced the record format they read
+// (upgradeFrom) says nothing in the status topic, yet it is live: it is a
+// member of the mirror's task group. A replica that reads format 2 started
+// beside it counts it as reading format 1 and writes format 1; once it is
+// gone from the group, the switch to 2 is recorded.
+func TestAReplicaThatAnnouncesNoFormatCountsAsReadingOnlyTheFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an old agent")
+	}
+	oldBin := buildAgentAt(t, upgradeFrom)
+	const topic, parts = "LH.ORDERS", 2
+	na := kafkatest.NewCluster(t, "north-america", kafkatest.ClusterOptions{})
+	eu := kafkatest.NewCluster(t, "europe", kafkatest.ClusterOptions{})
+	kafkatest.CreateTopic(t, na.Bootstrap(), topic, parts, nil)
+	kafkatest.NewProducer(t, na.Bootstrap()).Produce(t, topic, parts, 10)
+	state := strings.Join(eu.Bootstrap(), ",")
+	old := newAgentProc(t, state, nil, "--agent-id", "replica-old")
+	old.exe = oldBin
+	old.start()
+	old.mustPut("/v1/clusters/north-america", na.Declared())
+	old.mustPut("/v1/clusters/europe", eu.Declared())
+	old.mustPut("/v1/mirrors/na-to-eu", storyMirror(parts))
+	waitMirroredTopic(t, old, topic, parts, 10) // replica-old is in the task group
+
+	newer := startAgentWith(t, state, []string{readsFormatEnv + "=2"}, "--agent-id", "replica-new")
+	kafkatest.Eventually(t, 30*time.Second, "replica-new counts replica-old as reading format 1", func() (bool, string) {
+		_, f := formatStatus(t, newer)
+		return f.Live["replica-new"] == 2 && f.Live["replica-old"] == 1, fmt.Sprintf("%+v", f)
+	})
+	if _, f := formatStatus(t, newer); f.Writes != 1 {
+		t.Fatalf("replica-new: %+v, want it to write format 1 while replica-old is live", f)
+	}
+	for key := range versionsOf(t, eu.Bootstrap(), "__kfo_state") {
+		if strings.HasPrefix(key, "format/") {
+			t.Fatalf("%s recorded while replica-old, which reads only format 1, is live", key)
+		}
+	}
+
+	old.stop() // its static membership ends with its session (3 s)
+	kafkatest.Eventually(t, 30*time.Second, "the switch to format 2 once replica-old is gone", func() (bool, string) {
+		_, f := formatStatus(t, newer)
+		return f.Writes == 2, fmt.Sprintf("%+v", f)
+	})
 }

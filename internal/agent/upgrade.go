@@ -15,7 +15,8 @@ const forgetReplicaAfter = time.Hour
 
 // announceFormat publishes this replica's announcement every
 // recordformat.AnnounceEvery and records the switch to a newer record format
-// once every live replica reads it (recordformat.Agreed). It decides
+// once every live replica reads it (recordformat.Agreed); a member of a task
+// group that announces nothing counts as reading the first format. It decides
 // nothing before its board has read the status topic to its end: a replica
 // just started would take itself for the only one.
 func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, agentID, build string, log *slog.Logger) {
@@ -33,7 +34,13 @@ func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, a
 			}
 			continue
 		}
+		members, err := board.TaskMembers(ctx)
+		if err != nil {
+			log.Warn("cannot tell which replicas are live yet", "error", err)
+			continue
+		}
 		live := board.Replicas()
+		live = append(live, recordformat.Unannounced(members, live, mirror.MemberInstance, now)...)
 		seen := map[string]int{}
 		var names []string
 		for _, a := range live {

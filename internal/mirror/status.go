@@ -210,6 +210,44 @@ func (b *Board) Replicas() []recordformat.Announcement {
 	return out
 }
 
+// TaskMembers answers the group.instance.id of every member of the task
+// groups on the state cluster: the replicas running mirrors, whether or
+// not they announce themselves.
+func (b *Board) TaskMembers(ctx context.Context) ([]string, error) {
+	adm := kadm.NewClient(b.cl)
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the task groups: %w", err)
+	}
+	var groups []string
+	for _, g := range listed.Groups() {
+		if strings.HasPrefix(g, TasksGroup("")) {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	described, err := adm.DescribeGroups(ctx, groups...)
+	if err == nil {
+		err = described.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe the task groups: %w", err)
+	}
+	var out []string
+	for _, g := range described.Sorted() {
+		for _, m := range g.Members {
+			id := m.MemberID // a dynamic member: no build of this agent joins as one
+			if m.InstanceID != nil {
+				id = *m.InstanceID
+			}
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 // PublishEnds writes the source end offsets this replica observed.
 func (b *Board) PublishEnds(ctx context.Context, mirror string, ends []End) {
 	for _, e := range ends {

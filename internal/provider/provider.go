@@ -2,14 +2,19 @@
 // configuration, resources, validators and plan modifiers.
 //
 // Schema versions: every resource's schema is at Version 0, and users'
-// state files hold what it wrote (testdata/state-v0.tfstate, which
-// TestAccStateOfSchemaVersion0PlansEmpty plans empty with the terraform
-// binary). A change to a schema that alters what state holds (an attribute
-// removed, renamed or retyped, a value stored differently) raises that
-// schema's Version and adds an UpgradeState with a StateUpgrader from every
-// earlier version, keeps the earlier fixtures and their test, and adds a
-// fixture of the new version written by TestAccWriteStateFixture. Adding
-// an optional or computed attribute needs no new version.
+// state files hold what it wrote (testdata/state-v0.tfstate and
+// testdata/state-v0-reconciliation.tfstate, which
+// TestAccStateOfSchemaVersion0PlansEmpty and
+// TestAccReconciliationStateOfSchemaVersion0PlansEmpty plan empty with the
+// terraform binary, and whose attributes
+// TestEveryAttributeOfAStateFixtureIsInItsSchemaOrUpgraded finds in the
+// schemas). A change to a schema that alters what state holds (an
+// attribute removed, renamed or retyped, a value stored differently)
+// raises that schema's Version and adds an UpgradeState with a
+// StateUpgrader from every earlier version, keeps the earlier fixtures and
+// their tests, and adds fixtures of the new version written by
+// TestAccWriteStateFixture and TestAccWriteReconciliationStateFixture.
+// Adding an optional or computed attribute needs no new version.
 package provider
 
 import (

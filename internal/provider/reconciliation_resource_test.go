@@ -55,6 +55,38 @@ resource "kafka_failover_reconciliation" "na" {
 }
 `
 
+// divergentTail is how many records writeDivergentTail writes.
+const divergentTail = 7
+
+// writeDivergentTail writes, after a forced failover to europe, records to
+// partition 0 of topic on north-america, which is still up and which europe
+// never gets them from, and checks that the policy knows it diverged.
+func writeDivergentTail(t *testing.T, e *accEnv, topic string) {
+	t.Helper()
+	cl := kafkatest.ClientOf(t, e.source, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range divergentTail {
+		r := &kgo.Record{Topic: topic, Partition: 0, Value: fmt.Appendf(nil, "written on north-america after the failover %d", i)}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := e.client.GetPolicy(context.Background(), "loosehanger"); err != nil || fmt.Sprint(p.Diverged) != "[north-america]" {
+		t.Fatalf("before the reconciliation: diverged %v (%v), want north-america", p.Diverged, err)
+	}
+}
+
+// waitRecordsOn waits until topic holds n records on cluster c.
+func waitRecordsOn(t *testing.T, c kafkatest.Kafka, topic string, n int, within time.Duration) {
+	t.Helper()
+	kafkatest.Eventually(t, within, fmt.Sprintf("%d records of %s on %s", n, topic, c.Declared().Name), func() (bool, string) {
+		got := 0
+		for _, recs := range kafkatest.ReadAll(t, c.Bootstrap(), topic, c.ClientOpts()...) {
+			got += len(recs)
+		}
+		return got == n, fmt.Sprint(got, " records")
+	})
+}
+
 // TestAccReconciliationQuarantinesTheTailAndRebuildsTheCluster: a forced
 // failover leaves north-america behind while it is still up, and it takes
 // 7 more records that europe never gets. Creating a
@@ -67,13 +99,6 @@ func TestAccReconciliationQuarantinesTheTailAndRebuildsTheCluster(t *testing.T) 
 	const topic, partitions, perPartition = "LH.orders", 3, 20
 	kafkatest.CreateTopic(t, e.source.Bootstrap(), topic, partitions, nil, e.sourceOpts()...)
 	kafkatest.NewProducer(t, e.source.Bootstrap(), e.sourceOpts()...).Produce(t, topic, partitions, perPartition)
-	onEurope := func() int {
-		n := 0
-		for _, recs := range kafkatest.ReadAll(t, e.target.Bootstrap(), topic, e.targetOpts()...) {
-			n += len(recs)
-		}
-		return n
-	}
 	name := "kafka_failover_reconciliation.na"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
@@ -81,29 +106,13 @@ func TestAccReconciliationQuarantinesTheTailAndRebuildsTheCluster(t *testing.T) 
 			{Config: reconcileConfig(e, "north-america", "planned", "")},
 			{
 				// Everything is on europe before north-america is left behind.
-				PreConfig: func() {
-					kafkatest.Eventually(t, 30*time.Second, "the records mirrored to europe", func() (bool, string) {
-						n := onEurope()
-						return n == partitions*perPartition, fmt.Sprint(n, " records")
-					})
-				},
-				Config: reconcileConfig(e, "europe", "forced", ""),
-				Check:  discoveryAnswers(e, "europe", 1),
+				PreConfig: func() { waitRecordsOn(t, e.target, topic, partitions*perPartition, 30*time.Second) },
+				Config:    reconcileConfig(e, "europe", "forced", ""),
+				Check:     discoveryAnswers(e, "europe", 1),
 			},
 			{
 				// north-america, still up, takes records europe never gets.
-				PreConfig: func() {
-					cl := kafkatest.ClientOf(t, e.source, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-					for i := range 7 {
-						r := &kgo.Record{Topic: topic, Partition: 0, Value: fmt.Appendf(nil, "written on north-america after the failover %d", i)}
-						if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
-							t.Fatal(err)
-						}
-					}
-					if p, err := e.client.GetPolicy(context.Background(), "loosehanger"); err != nil || fmt.Sprint(p.Diverged) != "[north-america]" {
-						t.Fatalf("before the reconciliation: diverged %v (%v), want north-america", p.Diverged, err)
-					}
-				},
+				PreConfig: func() { writeDivergentTail(t, e, topic) },
 				Config: reconcileConfig(e, "europe", "forced", reconciliationBlock) + `
 data "kafka_failover_status" "after" {
   policy     = "loosehanger"
@@ -116,8 +125,8 @@ data "kafka_failover_status" "after" {
 					// Known at the failover: nothing (north-america was
 					// drained); found on its return: the 7 written after.
 					statecheck.ExpectKnownValue("data.kafka_failover_status.after", tfjsonpath.New("last_failover").AtMapKey("records_lost"), knownvalue.Int64Exact(0)),
-					statecheck.ExpectKnownValue("data.kafka_failover_status.after", tfjsonpath.New("last_failover").AtMapKey("records_found_on_return"), knownvalue.Int64Exact(7)),
-					statecheck.ExpectKnownValue(name, tfjsonpath.New("records_quarantined"), knownvalue.Int64Exact(7)),
+					statecheck.ExpectKnownValue("data.kafka_failover_status.after", tfjsonpath.New("last_failover").AtMapKey("records_found_on_return"), knownvalue.Int64Exact(divergentTail)),
+					statecheck.ExpectKnownValue(name, tfjsonpath.New("records_quarantined"), knownvalue.Int64Exact(divergentTail)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("diverged_epoch"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("active_cluster"), knownvalue.StringExact("europe")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("quarantine_topics"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(topic + ".diverged")})),
@@ -132,8 +141,8 @@ data "kafka_failover_status" "after" {
 						return fmt.Errorf("after the reconciliation: diverged %v, want none", p.Diverged)
 					}
 					quarantined := kafkatest.ReadAll(t, e.target.Bootstrap(), topic+".diverged", e.targetOpts()...)
-					if len(quarantined[0]) != 7 || len(quarantined[1])+len(quarantined[2]) != 0 {
-						return fmt.Errorf("%s.diverged holds %d/%d/%d records, want 7/0/0", topic, len(quarantined[0]), len(quarantined[1]), len(quarantined[2]))
+					if len(quarantined[0]) != divergentTail || len(quarantined[1])+len(quarantined[2]) != 0 {
+						return fmt.Errorf("%s.diverged holds %d/%d/%d records, want %d/0/0", topic, len(quarantined[0]), len(quarantined[1]), len(quarantined[2]), divergentTail)
 					}
 					for i, r := range quarantined[0] {
 						if want := fmt.Sprintf("written on north-america after the failover %d", i); string(r.Value) != want {
@@ -145,17 +154,9 @@ data "kafka_failover_status" "after" {
 			},
 			// north-america is rebuilt from europe: a standby again.
 			{
-				PreConfig: func() {
-					kafkatest.Eventually(t, 60*time.Second, "north-america rebuilt from europe", func() (bool, string) {
-						n := 0
-						for _, recs := range kafkatest.ReadAll(t, e.source.Bootstrap(), topic, e.sourceOpts()...) {
-							n += len(recs)
-						}
-						return n == partitions*perPartition, fmt.Sprint(n, " records on north-america")
-					})
-				},
-				Config:   reconcileConfig(e, "europe", "forced", reconciliationBlock),
-				PlanOnly: true,
+				PreConfig: func() { waitRecordsOn(t, e.source, topic, partitions*perPartition, 60*time.Second) },
+				Config:    reconcileConfig(e, "europe", "forced", reconciliationBlock),
+				PlanOnly:  true,
 			},
 			// Imported as policy/cluster, it is the same reconciliation.
 			{

@@ -14,7 +14,9 @@
 // as if it were noise, could drop a failover op or a sync.
 //
 // Rolling upgrades: each replica announces the highest version it reads
-// (Announcement, in the status topic). Writers write the version recorded
+// (Announcement, in the status topic); a replica that is a member of a
+// mirror's task group but announces nothing counts as reading First
+// (Unannounced). Writers write the version recorded
 // in the state topic (store.Store.Format), version 1 until a replica
 // records a switch there; a replica records one (Agreed) only once every
 // live replica announces it reads the new version. So an old replica never
@@ -109,6 +111,29 @@ const (
 	AnnounceEvery = 3 * time.Second
 	LiveWithin    = 15 * time.Second
 )
+
+// Unannounced stands for the replicas that are live but announce nothing:
+// members of the task groups (by group.instance.id, members) that no live
+// announcement names (instanceOf maps an agent id to its instance id). A
+// build from before announcements existed is one, and it reads only First;
+// so is a replica whose announcements stopped arriving, which is safest
+// taken for the same.
+func Unannounced(members []string, announced []Announcement, instanceOf func(agent string) string, now time.Time) []Announcement {
+	named := map[string]bool{}
+	for _, a := range announced {
+		if now.Sub(a.At) <= LiveWithin {
+			named[instanceOf(a.Agent)] = true
+		}
+	}
+	var out []Announcement
+	for _, m := range members {
+		if !named[m] {
+			named[m] = true
+			out = append(out, Announcement{Agent: m, Build: "unannounced", Reads: First, At: now})
+		}
+	}
+	return out
+}
 
 // Agreed answers the version the replicas may write while recorded is the
 // one written now: the lowest version read by a live replica (an

@@ -2,6 +2,7 @@ package recordformat
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,6 +35,33 @@ func TestAgreedIsTheLowestVersionALiveReplicaReads(t *testing.T) {
 		if got != c.want || sw != c.switchTo {
 			t.Errorf("%s: Agreed = %d, %v; want %d, %v", c.name, got, sw, c.want, c.switchTo)
 		}
+	}
+}
+
+// A task-group member that no live announcement names holds the version
+// agreed at First: it runs a build from before announcements, or its
+// announcements stopped. One whose announcement is live is itself.
+func TestATaskGroupMemberThatAnnouncesNothingReadsOnlyTheFirstVersion(t *testing.T) {
+	now := time.Now()
+	instanceOf := func(agent string) string { return "instance-" + agent }
+	announced := []Announcement{
+		{Agent: "new", Reads: 2, At: now.Add(-time.Second)},
+		{Agent: "stale", Reads: 2, At: now.Add(-LiveWithin - time.Second)},
+	}
+	members := []string{"instance-new", "instance-old", "instance-stale", "instance-old"}
+	silent := Unannounced(members, announced, instanceOf, now)
+	var names []string
+	for _, a := range silent {
+		if a.Reads != First || !a.At.Equal(now) {
+			t.Errorf("%+v: want it to read %d, live now", a, First)
+		}
+		names = append(names, a.Agent)
+	}
+	if fmt.Sprint(names) != "[instance-old instance-stale]" {
+		t.Fatalf("unannounced %v, want [instance-old instance-stale], each once", names)
+	}
+	if v, sw := Agreed(1, 2, append(announced, silent...), now); v != 1 || sw {
+		t.Fatalf("Agreed = %d, %v with a silent member; want 1, no switch", v, sw)
 	}
 }
 
