@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
@@ -43,9 +44,16 @@ func newTerraformCLI(t testing.TB) *terraformCLI {
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
 	served := make(chan error, 1)
+	// The provider's logs go where a test's do (TF_LOG, TF_LOG_PATH; none
+	// by default), not to stderr at trace level: 36,000 lines of them
+	// buried the failure itself in CI's output.
+	opts := []tf6server.ServeOpt{tf6server.WithDebug(ctx, reattach, closed), tf6server.WithoutLogStderrOverride(),
+		tf6server.WithGoPluginLogger(hclog.NewNullLogger())}
+	if tt, ok := t.(*testing.T); ok {
+		opts = append(opts, tf6server.WithLoggingSink(tt))
+	}
 	go func() {
-		served <- tf6server.Serve(providerAddress, providerserver.NewProtocol6(New("test")()),
-			tf6server.WithDebug(ctx, reattach, closed), tf6server.WithoutLogStderrOverride())
+		served <- tf6server.Serve(providerAddress, providerserver.NewProtocol6(New("test")()), opts...)
 	}()
 	var cfg *plugin.ReattachConfig
 	select {
