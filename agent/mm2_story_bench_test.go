@@ -196,12 +196,8 @@ func BenchmarkMirrorMaker2ReferenceStory(b *testing.B) {
 	mm2Interval := time.Duration(kafkatest.BenchEnvInt(b, "KFO_BENCH_STORY_MM2_CHECKPOINT_SECONDS", 60)) * time.Second
 	lifetime := func() time.Duration { return least + rand.N(15*time.Second) }
 	for range b.N {
-		storySettings := func(o *mm2.Options) {
-			o.OffsetLagMax, o.EmitCheckpointsInterval = 25, mm2Interval
-			o.SyncGroupOffsets, o.SyncGroupOffsetsInterval = true, mm2Interval
-		}
 		outcomes := []storyOutcome{
-			storyWithMM2(b, "MM2 (story)", rate, lifetime(), storySettings),
+			storyWithMM2(b, "MM2 (story)", rate, lifetime(), storyMM2Settings(mm2Interval)),
 			storyWithMM2(b, "MM2 (defaults)", rate, lifetime(), func(*mm2.Options) {}),
 			storyWithAgent(b, rate, lifetime()),
 		}
@@ -212,6 +208,15 @@ func BenchmarkMirrorMaker2ReferenceStory(b *testing.B) {
 			fmt.Printf("%-14s %8d %22d %8d %6d  %s\n", o.system, o.reread, o.translation, o.skipped, o.lost, o.reported)
 		}
 		fmt.Println()
+	}
+}
+
+// storyMM2Settings are the reference story's MirrorMaker 2 settings, with
+// checkpoints and group syncs every interval (the story's: 60 s).
+func storyMM2Settings(interval time.Duration) func(*mm2.Options) {
+	return func(o *mm2.Options) {
+		o.OffsetLagMax, o.EmitCheckpointsInterval = 25, interval
+		o.SyncGroupOffsets, o.SyncGroupOffsetsInterval = true, interval
 	}
 }
 
