@@ -101,6 +101,7 @@ func skipUnlessBenchMM2(b *testing.B) {
 	if _, why := mm2.Libs(); why != "" {
 		b.Skip(why)
 	}
+	beginBenchMM2()
 }
 
 func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
@@ -294,9 +295,10 @@ func (e *sideEnv) report(runs int, results map[string][]copyRun) {
 		rows[name] = row{kafkatest.Median(rate), kafkatest.Median(steady), kafkatest.Median(first), kafkatest.Median(cpu), kafkatest.Median(copyCPU), kafkatest.Median(rss)}
 	}
 	mb := float64(e.bytes) / 1e6
-	fmt.Printf("\nSide by side with MirrorMaker 2: Apache Kafka %s, one node per cluster on loopback; 1 topic x %d partitions, %.0f records, %.1f MB of keys and values; exactly once on the target for MirrorMaker 2 and the agent; tasks %d; medians of %d runs each\n",
+	var t strings.Builder
+	fmt.Fprintf(&t, "\nSide by side with MirrorMaker 2: Apache Kafka %s, one node per cluster on loopback; 1 topic x %d partitions, %.0f records, %.1f MB of keys and values; exactly once on the target for MirrorMaker 2 and the agent; tasks %d; medians of %d runs each\n",
 		apachekafka.Version, sidePartitions, records, mb, e.tasks, runs)
-	fmt.Printf("%-14s %10s %6s %7s %7s %7s %9s %12s %7s %7s %7s %10s %10s %8s\n",
+	fmt.Fprintf(&t, "%-14s %10s %6s %7s %7s %7s %9s %12s %7s %7s %7s %10s %10s %8s\n",
 		"system", "records/s", "MB/s", "/agent", "/MM2", "/loop", "first (s)", "steady rec/s", "/agent", "/MM2", "/loop",
 		"CPU s/M", "copy CPU/M", "RSS MB")
 	for _, name := range []string{sysLoop, sysMM2, sysAgent} {
@@ -305,12 +307,18 @@ func (e *sideEnv) report(runs int, results map[string][]copyRun) {
 		if name != sysLoop {
 			cpu, copyCPU, rss = fmt.Sprintf("%.2f", r.cpuPerM), fmt.Sprintf("%.2f", r.copyCPUPerM), fmt.Sprintf("%.0f", r.rssMB)
 		}
-		fmt.Printf("%-14s %10.0f %6.1f %7.2f %7.2f %7.2f %9.1f %12.0f %7.2f %7.2f %7.2f %10s %10s %8s\n",
+		fmt.Fprintf(&t, "%-14s %10.0f %6.1f %7.2f %7.2f %7.2f %9.1f %12.0f %7.2f %7.2f %7.2f %10s %10s %8s\n",
 			name, r.rate, r.rate*mb/records, r.rate/rows[sysAgent].rate, r.rate/rows[sysMM2].rate, r.rate/rows[sysLoop].rate,
 			r.first, r.steady, r.steady/rows[sysAgent].steady, r.steady/rows[sysMM2].steady, r.steady/rows[sysLoop].steady,
 			cpu, copyCPU, rss)
 	}
-	fmt.Println()
+	fmt.Fprintln(&t)
+	printBenchMM2("throughput", t.String())
+	benchMM2.Lock()
+	for name, r := range rows {
+		benchMM2.throughput[name] = r.rate
+	}
+	benchMM2.Unlock()
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(rows[sysMM2].rate, "mm2_rec/s")
 	b.ReportMetric(rows[sysAgent].rate, "agent_rec/s")

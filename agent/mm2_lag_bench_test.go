@@ -280,18 +280,23 @@ func (rd *lagReader) waitFor(b *testing.B, what string, done func(warm, read int
 
 // reportLag prints one row per system and rate.
 func (e *sideEnv) reportLag(warmup, d time.Duration, runs []lagRun) {
-	fmt.Printf("\nReplication lag under a paced load: Apache Kafka %s, one node per cluster on loopback; 1 topic x %d partitions, ~200-byte values; each system alone, %s per rate after %s of warm-up; exactly once on the target for both; tasks %d; lag = produce timestamp on the source to readable read_committed on the target\n",
+	var t strings.Builder
+	fmt.Fprintf(&t, "\nReplication lag under a paced load: Apache Kafka %s, one node per cluster on loopback; 1 topic x %d partitions, ~200-byte values; each system alone, %s per rate after %s of warm-up; exactly once on the target for both; tasks %d; lag = produce timestamp on the source to readable read_committed on the target\n",
 		apachekafka.Version, sidePartitions, d, warmup, e.tasks)
-	fmt.Printf("%-14s %9s %9s %11s %9s %9s %9s %8s\n", "system", "rate/s", "records", "produced/s", "p50 ms", "p99 ms", "max ms", "p99/MM2")
+	fmt.Fprintf(&t, "%-14s %9s %9s %11s %9s %9s %9s %8s\n", "system", "rate/s", "records", "produced/s", "p50 ms", "p99 ms", "max ms", "p99/MM2")
 	for _, r := range runs {
 		ratio := "-"
 		if i := slices.IndexFunc(runs, func(o lagRun) bool { return o.system == sysMM2 && o.rate == r.rate }); i >= 0 {
 			ratio = fmt.Sprintf("%.2f", float64(r.p(99))/float64(runs[i].p(99)))
 		}
-		fmt.Printf("%-14s %9d %9d %11.0f %9.1f %9.1f %9.1f %8s\n",
+		fmt.Fprintf(&t, "%-14s %9d %9d %11.0f %9.1f %9.1f %9.1f %8s\n",
 			r.system, r.rate, r.sent, r.produced(), msOf(r.p(50)), msOf(r.p(99)), msOf(r.p(100)), ratio)
 	}
-	fmt.Println()
+	fmt.Fprintln(&t)
+	printBenchMM2("lag", t.String())
+	benchMM2.Lock()
+	benchMM2.lag = runs
+	benchMM2.Unlock()
 	e.b.ReportMetric(0, "ns/op")
 }
 

@@ -211,12 +211,14 @@ func readable(adm *kadm.Client, topic string) bool {
 }
 
 func reportPickup(wait time.Duration, runs []*pickupRun) {
-	fmt.Printf("\nPick-up of a new topic and a new consumer group on Apache Kafka, all systems running at once on the same clusters; new topic: its creation on the source to its first record readable on the target; new group: its first commit on the source to its first checkpoint on the target; each waited for at most %s\n", wait)
-	fmt.Printf("%-20s %12s %12s  %s\n", "system", "topic (s)", "group (s)", "settings")
+	var t strings.Builder
+	fmt.Fprintf(&t, "\nPick-up of a new topic and a new consumer group on Apache Kafka, all systems running at once on the same clusters; new topic: its creation on the source to its first record readable on the target; new group: its first commit on the source to its first checkpoint on the target; each waited for at most %s\n", wait)
+	fmt.Fprintf(&t, "%-20s %12s %12s  %s\n", "system", "topic (s)", "group (s)", "settings")
 	for _, r := range runs {
-		fmt.Printf("%-20s %12s %12s  %s\n", r.system, pickupSeconds(r.topic, wait), pickupSeconds(r.group, wait), r.settings)
+		fmt.Fprintf(&t, "%-20s %12s %12s  %s\n", r.system, pickupSeconds(r.topic, wait), pickupSeconds(r.group, wait), r.settings)
 	}
-	fmt.Println()
+	fmt.Fprintln(&t)
+	printBenchMM2("pick-up", t.String())
 }
 
 // pickupSeconds is d in seconds, or "> wait" when nothing was picked up.

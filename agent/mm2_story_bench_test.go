@@ -218,10 +218,12 @@ func BenchmarkMirrorMaker2ReferenceStory(b *testing.B) {
 				outcomes = append(outcomes, o)
 			}
 		}
-		fmt.Printf("\nThe reference story on Apache Kafka: %d records/s over %d partitions, north-america killed after %s + up to 15 s; MM2 (story): offset.lag.max 25, checkpoints and group syncs every %s; MM2 (defaults): offset.lag.max 100, checkpoints every 60 s, no group syncs; agent: checkpoint_interval 1 s; %d runs of each\n",
+		var t strings.Builder
+		fmt.Fprintf(&t, "\nThe reference story on Apache Kafka: %d records/s over %d partitions, north-america killed after %s + up to 15 s; MM2 (story): offset.lag.max 25, checkpoints and group syncs every %s; MM2 (defaults): offset.lag.max 100, checkpoints every 60 s, no group syncs; agent: checkpoint_interval 1 s; %d runs of each\n",
 			rate, storyPartitions, least, mm2Interval, runs)
-		fmt.Print(storyTable(outcomes))
-		fmt.Println()
+		t.WriteString(storyTable(outcomes))
+		fmt.Fprintln(&t)
+		printBenchMM2("story", t.String())
 		b.ReportMetric(0, "ns/op")
 	}
 }
