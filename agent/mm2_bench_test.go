@@ -101,6 +101,7 @@ func skipUnlessBenchMM2(b *testing.B) {
 	if _, why := mm2.Libs(); why != "" {
 		b.Skip(why)
 	}
+	beginBenchMM2()
 }
 
 func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
@@ -124,7 +125,7 @@ func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
 			// on a warmer (or more loaded) machine.
 			for j := range systems {
 				s := systems[(i+j)%len(systems)]
-				r := e.isolated(func() copyRun { return s.run(i) })
+				r := isolated(e, func() copyRun { return s.run(i) })
 				b.Logf("run %d %s", i+1, r)
 				results[s.name] = append(results[s.name], r)
 			}
@@ -133,10 +134,10 @@ func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
 	}
 }
 
-// isolated runs one copy and then deletes the topics it made on either
+// isolated runs one run and then deletes the topics it made on either
 // cluster (Kafka's own and the agent's, "__...", stay), so that every run
 // starts on clusters holding the same data.
-func (e *sideEnv) isolated(run func() copyRun) copyRun {
+func isolated[R any](e *sideEnv, run func() R) R {
 	before := [2][]string{e.topics(e.src), e.topics(e.dst)}
 	r := run()
 	for i, c := range []kafkatest.Kafka{e.src, e.dst} {
@@ -210,7 +211,7 @@ func (e *sideEnv) runMM2(i int) copyRun {
 	opts := mm2.Options{
 		Source: e.src.Bootstrap(), Target: e.dst.Bootstrap(),
 		SourceAlias: fmt.Sprintf("a%d", i), TargetAlias: fmt.Sprintf("b%d", i),
-		Topics: strings.ReplaceAll(sideTopic, ".", `\.`), TasksMax: e.tasks,
+		Topics: topicSelector(sideTopic), TasksMax: e.tasks,
 	}
 	rd := e.startReader(opts.SourceAlias + "." + sideTopic)
 	began := time.Now()
@@ -237,19 +238,26 @@ func (e *sideEnv) runAgent(i int) copyRun {
 	began := time.Now()
 	a := startAgent(b, strings.Join(e.dst.Bootstrap(), ","))
 	atFirst := rd.sampleAtFirst(a.cmd.Process.Pid)
-	a.declare(source, e.src)
-	a.declare("target", e.dst)
-	a.mustPut(fmt.Sprintf("/v1/mirrors/bench-%d", i), agentapi.Mirror{
-		Source: source, Target: "target",
-		Topics:            agentapi.Selector{Include: []string{strings.ReplaceAll(sideTopic, ".", `\.`)}},
-		ReplicationPolicy: agentapi.ReplicationPrefix,
-		StartFrom:         agentapi.StartEarliest,
-		TasksMax:          e.tasks,
-	})
+	e.mirrorWith(a, fmt.Sprintf("bench-%d", i), source, sideTopic)
 	first, done := rd.wait(b, sysAgent)
 	r := e.measured(sysAgent, rd, began, first, done, a.cmd.Process.Pid, atFirst)
 	a.stop()
 	return r
+}
+
+// mirrorWith stores in agent a the source cluster under the name source,
+// the target, and an exactly-once mirror of topic alone from the start,
+// with the prefix replication policy.
+func (e *sideEnv) mirrorWith(a *agentProc, mirror, source, topic string) {
+	a.declare(source, e.src)
+	a.declare("target", e.dst)
+	a.mustPut("/v1/mirrors/"+mirror, agentapi.Mirror{
+		Source: source, Target: "target",
+		Topics:            agentapi.Selector{Include: []string{topicSelector(topic)}},
+		ReplicationPolicy: agentapi.ReplicationPrefix,
+		StartFrom:         agentapi.StartEarliest,
+		TasksMax:          e.tasks,
+	})
 }
 
 // measured is the copy run of a process pid, with its CPU time and peak
@@ -287,9 +295,10 @@ func (e *sideEnv) report(runs int, results map[string][]copyRun) {
 		rows[name] = row{kafkatest.Median(rate), kafkatest.Median(steady), kafkatest.Median(first), kafkatest.Median(cpu), kafkatest.Median(copyCPU), kafkatest.Median(rss)}
 	}
 	mb := float64(e.bytes) / 1e6
-	fmt.Printf("\nSide by side with MirrorMaker 2: Apache Kafka %s, one node per cluster on loopback; 1 topic x %d partitions, %.0f records, %.1f MB of keys and values; exactly once on the target for MirrorMaker 2 and the agent; tasks %d; medians of %d runs each\n",
+	var t strings.Builder
+	fmt.Fprintf(&t, "\nSide by side with MirrorMaker 2: Apache Kafka %s, one node per cluster on loopback; 1 topic x %d partitions, %.0f records, %.1f MB of keys and values; exactly once on the target for MirrorMaker 2 and the agent; tasks %d; medians of %d runs each\n",
 		apachekafka.Version, sidePartitions, records, mb, e.tasks, runs)
-	fmt.Printf("%-14s %10s %6s %7s %7s %7s %9s %12s %7s %7s %7s %10s %10s %8s\n",
+	fmt.Fprintf(&t, "%-14s %10s %6s %7s %7s %7s %9s %12s %7s %7s %7s %10s %10s %8s\n",
 		"system", "records/s", "MB/s", "/agent", "/MM2", "/loop", "first (s)", "steady rec/s", "/agent", "/MM2", "/loop",
 		"CPU s/M", "copy CPU/M", "RSS MB")
 	for _, name := range []string{sysLoop, sysMM2, sysAgent} {
@@ -298,12 +307,18 @@ func (e *sideEnv) report(runs int, results map[string][]copyRun) {
 		if name != sysLoop {
 			cpu, copyCPU, rss = fmt.Sprintf("%.2f", r.cpuPerM), fmt.Sprintf("%.2f", r.copyCPUPerM), fmt.Sprintf("%.0f", r.rssMB)
 		}
-		fmt.Printf("%-14s %10.0f %6.1f %7.2f %7.2f %7.2f %9.1f %12.0f %7.2f %7.2f %7.2f %10s %10s %8s\n",
+		fmt.Fprintf(&t, "%-14s %10.0f %6.1f %7.2f %7.2f %7.2f %9.1f %12.0f %7.2f %7.2f %7.2f %10s %10s %8s\n",
 			name, r.rate, r.rate*mb/records, r.rate/rows[sysAgent].rate, r.rate/rows[sysMM2].rate, r.rate/rows[sysLoop].rate,
 			r.first, r.steady, r.steady/rows[sysAgent].steady, r.steady/rows[sysMM2].steady, r.steady/rows[sysLoop].steady,
 			cpu, copyCPU, rss)
 	}
-	fmt.Println()
+	fmt.Fprintln(&t)
+	printBenchMM2("throughput", t.String())
+	benchMM2.Lock()
+	for name, r := range rows {
+		benchMM2.throughput[name] = r.rate
+	}
+	benchMM2.Unlock()
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(rows[sysMM2].rate, "mm2_rec/s")
 	b.ReportMetric(rows[sysAgent].rate, "agent_rec/s")
@@ -374,14 +389,7 @@ type copyReader struct {
 // startReader creates topic on the target (as both systems would find it)
 // and reads it until every partition holds its share of the data set.
 func (e *sideEnv) startReader(topic string) *copyReader {
-	b := e.b
-	kafkatest.CreateTopic(b, e.dst.Bootstrap(), topic, sidePartitions, nil)
-	starts := map[int32]kgo.Offset{}
-	for p := range int32(sidePartitions) {
-		starts[p] = kgo.NewOffset().AtStart()
-	}
-	cl := kafkatest.ClientOf(b, e.dst, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl := e.targetReader(topic)
 	ctx, cancel := context.WithTimeout(context.Background(), sideWait)
 	rd := &copyReader{perPartition: int64(e.perPartition), counts: map[int32]int64{},
 		firstSeen: make(chan struct{}), finished: make(chan struct{}), cancel: cancel}
@@ -424,6 +432,19 @@ func (e *sideEnv) startReader(topic string) *copyReader {
 		}
 	}()
 	return rd
+}
+
+// targetReader creates topic on the target with the data set's partitions
+// (as both systems would find it) and answers a client that reads all of
+// them read_committed from the start.
+func (e *sideEnv) targetReader(topic string) *kgo.Client {
+	kafkatest.CreateTopic(e.b, e.dst.Bootstrap(), topic, sidePartitions, nil)
+	starts := map[int32]kgo.Offset{}
+	for p := range int32(sidePartitions) {
+		starts[p] = kgo.NewOffset().AtStart()
+	}
+	return kafkatest.ClientOf(e.b, e.dst, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 }
 
 // sampleAtFirst reads process pid's usage when the first record is

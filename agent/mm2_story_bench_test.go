@@ -1,8 +1,8 @@
 package main
 
 // BenchmarkMirrorMaker2ReferenceStory, run by `make bench-mm2`: the
-// reference story, scripted, once with MirrorMaker 2 and once with the
-// agent, each on two Apache Kafka clusters of its own. An application
+// reference story, scripted, with MirrorMaker 2 and with the agent, several
+// runs each, each on two Apache Kafka clusters of its own. An application
 // produces to north-america and a consumer group reads there, committing
 // after every poll; the system under test mirrors to europe; north-america
 // is killed at a random moment; the group moves to europe the way each
@@ -16,6 +16,7 @@ package main
 //	KFO_BENCH_STORY_SECONDS                 least time the story runs, once the copy runs, before north-america is
 //	                                        killed; up to 15 s more at random (65)
 //	KFO_BENCH_STORY_RATE                    records/s the application produces over 3 partitions (300)
+//	KFO_BENCH_MM2_STORY_RUNS                runs of each system, in turn (3)
 //	KFO_BENCH_STORY_MM2_CHECKPOINT_SECONDS  MirrorMaker 2's emit.checkpoints.interval.seconds and
 //	                                        sync.group.offsets.interval.seconds (60, the story's)
 
@@ -23,6 +24,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,6 +145,7 @@ func waitMirroring(b *testing.B, eu kafkatest.Kafka, topic string) {
 // storyOutcome is what the group finds on europe after the failover.
 type storyOutcome struct {
 	system string
+	run    int // from 1
 	// reread: records the group had read on north-america and reads again
 	// on europe; translation: those of them before the source offset its
 	// last checkpoint stands for (the group's own work since that
@@ -150,7 +153,10 @@ type storyOutcome struct {
 	reread, translation int64
 	skipped             int64 // records on europe the group never read and starts after
 	lost                int64 // acknowledged on north-america, missing on europe
-	reported            string
+	// reported is the system's own report of the loss; reportedLost its
+	// count (MirrorMaker 2 reports none: 0), -1 when there is none.
+	reported     string
+	reportedLost int64
 }
 
 // storyCount compares where the group resumes on europe (resume: target
@@ -194,24 +200,73 @@ func BenchmarkMirrorMaker2ReferenceStory(b *testing.B) {
 	least := time.Duration(kafkatest.BenchEnvInt(b, "KFO_BENCH_STORY_SECONDS", 65)) * time.Second
 	rate := kafkatest.BenchEnvInt(b, "KFO_BENCH_STORY_RATE", 300)
 	mm2Interval := time.Duration(kafkatest.BenchEnvInt(b, "KFO_BENCH_STORY_MM2_CHECKPOINT_SECONDS", 60)) * time.Second
+	runs := kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_STORY_RUNS", 3)
 	lifetime := func() time.Duration { return least + rand.N(15*time.Second) }
+	systems := []func() storyOutcome{
+		func() storyOutcome {
+			return storyWithMM2(b, "MM2 (story)", rate, lifetime(), storyMM2Settings(mm2Interval))
+		},
+		func() storyOutcome { return storyWithMM2(b, "MM2 (defaults)", rate, lifetime(), func(*mm2.Options) {}) },
+		func() storyOutcome { return storyWithAgent(b, rate, lifetime()) },
+	}
 	for range b.N {
-		storySettings := func(o *mm2.Options) {
-			o.OffsetLagMax, o.EmitCheckpointsInterval = 25, mm2Interval
-			o.SyncGroupOffsets, o.SyncGroupOffsetsInterval = true, mm2Interval
+		var outcomes []storyOutcome
+		for i := range runs {
+			for j := range systems { // each system goes first in turn
+				o := systems[(i+j)%len(systems)]()
+				o.run = i + 1
+				outcomes = append(outcomes, o)
+			}
 		}
-		outcomes := []storyOutcome{
-			storyWithMM2(b, "MM2 (story)", rate, lifetime(), storySettings),
-			storyWithMM2(b, "MM2 (defaults)", rate, lifetime(), func(*mm2.Options) {}),
-			storyWithAgent(b, rate, lifetime()),
+		var t strings.Builder
+		fmt.Fprintf(&t, "\nThe reference story on Apache Kafka: %d records/s over %d partitions, north-america killed after %s + up to 15 s; MM2 (story): offset.lag.max 25, checkpoints and group syncs every %s; MM2 (defaults): offset.lag.max 100, checkpoints every 60 s, no group syncs; agent: checkpoint_interval 1 s; %d runs of each\n",
+			rate, storyPartitions, least, mm2Interval, runs)
+		t.WriteString(storyTable(outcomes))
+		fmt.Fprintln(&t)
+		printBenchMM2("story", t.String())
+		b.ReportMetric(0, "ns/op")
+	}
+}
+
+// storyTable is one line per run, in the order they ran, then the medians
+// of each system and how often its own report of the loss was right
+// (MirrorMaker 2 reports none, which is right when nothing was lost).
+func storyTable(outcomes []storyOutcome) string {
+	var t strings.Builder
+	fmt.Fprintf(&t, "%-14s %4s %8s %22s %8s %6s  %s\n", "system", "run", "re-read", "before its checkpoint", "skipped", "lost", "its own report of the loss")
+	var names []string
+	for _, o := range outcomes {
+		fmt.Fprintf(&t, "%-14s %4d %8d %22d %8d %6d  %s\n", o.system, o.run, o.reread, o.translation, o.skipped, o.lost, o.reported)
+		if !slices.Contains(names, o.system) {
+			names = append(names, o.system)
 		}
-		fmt.Printf("\nThe reference story on Apache Kafka: %d records/s over %d partitions, north-america killed after %s + up to 15 s; MM2 (story): offset.lag.max 25, checkpoints and group syncs every %s; MM2 (defaults): offset.lag.max 100, checkpoints every 60 s, no group syncs; agent: checkpoint_interval 1 s\n",
-			rate, storyPartitions, least, mm2Interval)
-		fmt.Printf("%-14s %8s %22s %8s %6s  %s\n", "system", "re-read", "before its checkpoint", "skipped", "lost", "its own report of the loss")
+	}
+	for _, name := range names {
+		var reread, translation, skipped, lost []float64
+		right, n := 0, 0
 		for _, o := range outcomes {
-			fmt.Printf("%-14s %8d %22d %8d %6d  %s\n", o.system, o.reread, o.translation, o.skipped, o.lost, o.reported)
+			if o.system != name {
+				continue
+			}
+			n++
+			reread, translation = append(reread, float64(o.reread)), append(translation, float64(o.translation))
+			skipped, lost = append(skipped, float64(o.skipped)), append(lost, float64(o.lost))
+			if o.reportedLost == o.lost {
+				right++
+			}
 		}
-		fmt.Println()
+		fmt.Fprintf(&t, "%-14s %4s %8.0f %22.0f %8.0f %6.0f  its report = lost in %d of %d runs\n", name, "med.",
+			kafkatest.Median(reread), kafkatest.Median(translation), kafkatest.Median(skipped), kafkatest.Median(lost), right, n)
+	}
+	return t.String()
+}
+
+// storyMM2Settings are the reference story's MirrorMaker 2 settings, with
+// checkpoints and group syncs every interval (the story's: 60 s).
+func storyMM2Settings(interval time.Duration) func(*mm2.Options) {
+	return func(o *mm2.Options) {
+		o.OffsetLagMax, o.EmitCheckpointsInterval = 25, interval
+		o.SyncGroupOffsets, o.SyncGroupOffsetsInterval = true, interval
 	}
 }
 
@@ -257,7 +312,7 @@ func storyWithMM2(b *testing.B, name string, rate int, lifetime time.Duration, s
 	b.Logf("%s story: lost after %s; acked %v, read %v, committed %v; checkpointed %v, resumes at %v",
 		name, lifetime.Round(time.Second), acked, read, committed, checkpointed, resume)
 	o := storyCount(b, name, eu, remote, resume, checkpointed, acked, read)
-	o.reported = "none (MirrorMaker 2 reports no loss)"
+	o.reported, o.reportedLost = "none (MirrorMaker 2 reports no loss)", 0
 	if missing > 0 {
 		o.reported += fmt.Sprintf("; no checkpoint of %d partitions: the group reads them from the start", missing)
 	}
@@ -318,9 +373,9 @@ func storyWithAgent(b *testing.B, rate int, lifetime time.Duration) storyOutcome
 	b.Logf("agent story: lost after %s; acked %v, read %v, committed %v; checkpointed %v, resumes at %v",
 		lifetime.Round(time.Second), acked, read, committed, checkpointed, resume)
 	o := storyCount(b, "agent", eu, storyTopic, resume, checkpointed, acked, read)
-	o.reported = "no report"
+	o.reported, o.reportedLost = "no report", -1
 	if r := res.Report; r != nil {
-		o.reported = fmt.Sprintf("%d records lost", r.RecordsLost)
+		o.reported, o.reportedLost = fmt.Sprintf("%d records lost", r.RecordsLost), r.RecordsLost
 		if r.SourceLastContact != nil {
 			o.reported += fmt.Sprintf(", exact as of its last contact %s before the kill", killed.Sub(*r.SourceLastContact).Round(time.Millisecond))
 		}
