@@ -11,11 +11,11 @@ import (
 
 // A task's start (fence its earlier owners, announce itself, ask whether it
 // is held, read its progress) is a handful of requests; a step that lasts
-// startSlow is said in the log with its name, and the whole start is bounded
-// by startLimit, after which the task starts over like after any error. Each
-// step has waits without a bound of their own (franz-go retries without
-// end, a read to the end of a partition waits for its transactions), and a
-// task that hung in one copied nothing and said nothing.
+// startSlow is said in the log with its name, and the steps before the read
+// of the progress are bounded by startLimit, after which the task starts
+// over like after any error. Those steps have waits without a bound of their
+// own (franz-go retries without end), and a task that hung in one copied
+// nothing and said nothing.
 const (
 	startSlow  = 15 * time.Second
 	startLimit = 2 * time.Minute
@@ -26,8 +26,13 @@ type startWatch struct {
 	log         *slog.Logger
 	slow, limit time.Duration
 	ctx         context.Context // the start's, bounded by limit
-	cancel      context.CancelFunc
-	stopped     chan struct{}
+	// unbounded is the task's own context, for the read of the offset
+	// syncs: its length follows the history (all of it, on the first
+	// start after an upgrade from before snapshots), and it fails by
+	// itself when it stops making progress (syncReadStall).
+	unbounded context.Context
+	cancel    context.CancelFunc
+	stopped   chan struct{}
 
 	mu    sync.Mutex
 	step  string
@@ -38,7 +43,7 @@ type startWatch struct {
 // watchStart bounds the task's start: steps run in the answered context,
 // and w.end must be called once the start is over.
 func (t *task) watchStart(ctx context.Context) (context.Context, *startWatch) {
-	w := &startWatch{log: t.log, slow: t.startSlow, limit: t.startLimit, stopped: make(chan struct{})}
+	w := &startWatch{log: t.log, slow: t.startSlow, limit: t.startLimit, unbounded: ctx, stopped: make(chan struct{})}
 	if w.slow <= 0 {
 		w.slow = startSlow
 	}

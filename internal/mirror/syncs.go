@@ -194,6 +194,11 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 		var eachErr error
 		fetches.EachRecord(func(r *kgo.Record) {
 			progressed = time.Now()
+			if r.Offset <= last[r.Partition] && eachErr == nil {
+				// A read that goes back (the client reset its position)
+				// would pass records twice and may never reach its end.
+				eachErr = fmt.Errorf("read %s: partition %d went back from offset %d to %d", topic, r.Partition, last[r.Partition], r.Offset)
+			}
 			last[r.Partition] = r.Offset
 			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
 				delete(ends, r.Partition)

@@ -316,7 +316,7 @@ func (t *task) start(ctx context.Context, steps *startWatch, producer *kgo.Clien
 		}
 	}
 	steps.enter("reading the committed offset syncs")
-	progress, gaps, hist, err := t.readProgress(ctx)
+	progress, gaps, hist, err := t.readProgress(steps.unbounded)
 	if err != nil {
 		return nil, nil, err
 	}
