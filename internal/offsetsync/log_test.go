@@ -2,6 +2,7 @@ package offsetsync
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -315,5 +316,39 @@ func TestLogIsSafeForConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got, ok := l.Translate(998); !ok || got != 1497 {
 		t.Fatalf("Translate(998) = %d, %v", got, ok)
+	}
+}
+
+// A trickle of records makes a run per record, since each transaction's
+// marker takes a target offset: a mirror's index then holds millions of
+// runs, so each must cost a few bytes, not a []Run element's 24 and the
+// slice's spare capacity.
+func TestALogOfARunPerTransactionHoldsAFewBytesARun(t *testing.T) {
+	const partitions, runsEach = 100, 5000
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	var x Index
+	for p := range int32(partitions) {
+		for i := range int64(runsEach) {
+			// One record per transaction, its marker after it on the target.
+			s := Sync{Topic: "LH.ORDERS", Partition: p, Runs: []Run{{Source: 7 * i, Target: 2 * i, Count: 1}}, SourceNext: 7*i + 1}
+			if err := x.Add(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	perRun := float64(heap()-before) / partitions / runsEach
+	runtime.KeepAlive(&x)
+	t.Logf("%d runs in %d partitions: %.1f bytes a run", partitions*runsEach, partitions, perRun)
+	if x.Runs() != partitions*runsEach {
+		t.Fatalf("%d runs held, want %d", x.Runs(), partitions*runsEach)
+	}
+	if perRun > 8 {
+		t.Fatalf("%.1f bytes a run held, want at most 8", perRun)
 	}
 }

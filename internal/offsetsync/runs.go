@@ -1,0 +1,205 @@
+package offsetsync
+
+import (
+	"encoding/binary"
+	"slices"
+	"sort"
+)
+
+// blockRuns is the runs in one frozen block. A busy mirror writes a run per
+// partition and transaction (each transaction's marker breaks the target
+// side), so a Log holds millions: held as []Run they cost 24 bytes each
+// plus the slice's spare capacity, and were the agent's largest and only
+// growing use of memory. Frozen as varint deltas they cost about 3 bytes.
+const blockRuns = 64
+
+// runList holds a Log's runs, sorted by source offset and merged: older
+// runs frozen into compact blocks, the latest in a hot tail that takes the
+// appends. Every run of a block ends before every run of the tail; a change
+// below the tail's start thaws the blocks it needs first (rare: runs arrive
+// in order, and re-delivered ones are found without thawing).
+type runList struct {
+	frozen []runBlock
+	nFroze int
+	hot    []Run
+}
+
+// runBlock is blockRuns runs (fewer after a prune), each coded as three
+// uvarints: the gap since the previous run's end on each side (absolute
+// offsets for the first) and the count.
+type runBlock struct {
+	last Run
+	n    int
+	enc  []byte
+}
+
+func freezeBlock(runs []Run) runBlock {
+	buf := make([]byte, 0, 3*binary.MaxVarintLen64+4*len(runs))
+	var prev Run
+	for _, r := range runs {
+		buf = binary.AppendUvarint(buf, uint64(r.Source-prev.sourceEnd()))
+		buf = binary.AppendUvarint(buf, uint64(r.Target-prev.targetEnd()))
+		buf = binary.AppendUvarint(buf, uint64(r.Count))
+		prev = r
+	}
+	return runBlock{last: runs[len(runs)-1], n: len(runs), enc: slices.Clone(buf)}
+}
+
+// thaw appends the block's runs to into.
+func (b *runBlock) thaw(into []Run) []Run {
+	var prev Run
+	enc := b.enc
+	next := func() int64 {
+		v, n := binary.Uvarint(enc)
+		enc = enc[n:]
+		return int64(v)
+	}
+	for range b.n {
+		r := Run{Source: prev.sourceEnd() + next(), Target: prev.targetEnd() + next(), Count: next()}
+		into = append(into, r)
+		prev = r
+	}
+	return into
+}
+
+func (l *runList) len() int { return l.nFroze + len(l.hot) }
+
+// all answers every run, thawed: for snapshots and tests.
+func (l *runList) all() []Run {
+	out := make([]Run, 0, l.len())
+	for i := range l.frozen {
+		out = l.frozen[i].thaw(out)
+	}
+	return append(out, l.hot...)
+}
+
+func (l *runList) first() (Run, bool) {
+	if len(l.frozen) > 0 {
+		var buf [blockRuns]Run
+		return l.frozen[0].thaw(buf[:0])[0], true
+	}
+	if len(l.hot) > 0 {
+		return l.hot[0], true
+	}
+	return Run{}, false
+}
+
+func (l *runList) last() (Run, bool) {
+	if len(l.hot) > 0 {
+		return l.hot[len(l.hot)-1], true
+	}
+	if len(l.frozen) > 0 {
+		return l.frozen[len(l.frozen)-1].last, true
+	}
+	return Run{}, false
+}
+
+// beforeHot answers the last frozen run, which precedes the tail.
+func (l *runList) beforeHot() (Run, bool) {
+	if len(l.frozen) == 0 {
+		return Run{}, false
+	}
+	return l.frozen[len(l.frozen)-1].last, true
+}
+
+// search answers the first run for which f holds, f being false and then
+// true along the runs (as sort.Search), and whether there is one.
+func (l *runList) search(f func(Run) bool) (Run, bool) {
+	if n := len(l.frozen); n > 0 && f(l.frozen[n-1].last) {
+		b := sort.Search(n, func(k int) bool { return f(l.frozen[k].last) })
+		var buf [blockRuns]Run
+		runs := l.frozen[b].thaw(buf[:0])
+		return runs[sort.Search(len(runs), func(k int) bool { return f(runs[k]) })], true
+	}
+	i := sort.Search(len(l.hot), func(k int) bool { return f(l.hot[k]) })
+	if i == len(l.hot) {
+		return Run{}, false
+	}
+	return l.hot[i], true
+}
+
+// floor answers the last run that starts below c.
+func (l *runList) floor(c int64) (Run, bool) {
+	if len(l.hot) > 0 && l.hot[0].Source < c {
+		i := sort.Search(len(l.hot), func(k int) bool { return l.hot[k].Source >= c })
+		return l.hot[i-1], true
+	}
+	// The last block whose first run starts below c holds it.
+	b := sort.Search(len(l.frozen), func(k int) bool { return l.frozen[k].last.Source >= c })
+	var buf [blockRuns]Run
+	if b < len(l.frozen) {
+		runs := l.frozen[b].thaw(buf[:0])
+		if i := sort.Search(len(runs), func(k int) bool { return runs[k].Source >= c }); i > 0 {
+			return runs[i-1], true
+		}
+	}
+	if b > 0 {
+		return l.frozen[b-1].last, true
+	}
+	return Run{}, false
+}
+
+// thawFrom moves back into the tail every block whose runs reach src, so
+// that a run starting at src is placed in the tail.
+func (l *runList) thawFrom(src int64) {
+	k := len(l.frozen)
+	for k > 0 && l.frozen[k-1].last.sourceEnd() >= src {
+		k--
+	}
+	if k == len(l.frozen) {
+		return
+	}
+	var back []Run
+	for i := k; i < len(l.frozen); i++ {
+		back = l.frozen[i].thaw(back)
+		l.nFroze -= l.frozen[i].n
+	}
+	l.frozen = slices.Delete(l.frozen, k, len(l.frozen))
+	l.hot = append(back, l.hot...)
+}
+
+// freeze compacts the tail down to fewer than two blocks' worth of runs.
+func (l *runList) freeze() {
+	for len(l.hot) >= 2*blockRuns {
+		l.frozen = append(l.frozen, freezeBlock(l.hot[:blockRuns]))
+		l.nFroze += blockRuns
+		l.hot = l.hot[:copy(l.hot, l.hot[blockRuns:])]
+	}
+	if cap(l.hot) > 4*blockRuns { // after a thaw or a snapshot's many runs
+		l.hot = slices.Clip(slices.Clone(l.hot))
+	}
+}
+
+// dropBelow removes the first k runs.
+func (l *runList) dropBelow(k int) {
+	for len(l.frozen) > 0 && k >= l.frozen[0].n {
+		k -= l.frozen[0].n
+		l.nFroze -= l.frozen[0].n
+		l.frozen = slices.Delete(l.frozen, 0, 1)
+	}
+	switch {
+	case k == 0:
+	case len(l.frozen) > 0:
+		var buf [blockRuns]Run
+		runs := l.frozen[0].thaw(buf[:0])[k:]
+		l.nFroze -= k
+		l.frozen[0] = freezeBlock(runs)
+	default:
+		l.hot = slices.Delete(l.hot, 0, k)
+	}
+}
+
+// countBelow answers how many runs f is false for (as sort.Search).
+func (l *runList) countBelow(f func(Run) bool) int {
+	b := sort.Search(len(l.frozen), func(k int) bool { return f(l.frozen[k].last) })
+	n := 0
+	for i := range b {
+		n += l.frozen[i].n
+	}
+	if b < len(l.frozen) {
+		var buf [blockRuns]Run
+		runs := l.frozen[b].thaw(buf[:0])
+		return n + sort.Search(len(runs), func(k int) bool { return f(runs[k]) })
+	}
+	return n + sort.Search(len(l.hot), func(k int) bool { return f(l.hot[k]) })
+}
