@@ -325,6 +325,29 @@ func TestLogIsSafeForConcurrentUse(t *testing.T) {
 // slice's spare capacity.
 func TestALogOfARunPerTransactionHoldsAFewBytesARun(t *testing.T) {
 	const partitions, runsEach = 100, 5000
+	perRun := heldPerPartition(t, partitions, runsEach) / runsEach
+	t.Logf("%d runs in %d partitions: %.1f bytes a run", partitions*runsEach, partitions, perRun)
+	if perRun > 8 {
+		t.Fatalf("%.1f bytes a run held, want at most 8", perRun)
+	}
+}
+
+// An agent holds a Log per partition twice (its tasks' and its
+// translator's), so a Log's fixed cost counts too: at most 2.5 KiB with its
+// tail of recent runs full.
+func TestALogsRecentRunsCostAFixedFewKiB(t *testing.T) {
+	const partitions = 2000
+	perLog := heldPerPartition(t, partitions, hotRuns-1)
+	t.Logf("%d partitions of %d runs: %.0f bytes a partition", partitions, hotRuns-1, perLog)
+	if perLog > 2560 {
+		t.Fatalf("%.0f bytes a partition held, want at most 2560", perLog)
+	}
+}
+
+// heldPerPartition answers the heap an Index of partitions Logs holds per
+// partition, each of runs runs of one record per transaction (its marker
+// after it on the target).
+func heldPerPartition(t *testing.T, partitions int32, runs int64) float64 {
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -332,23 +355,19 @@ func TestALogOfARunPerTransactionHoldsAFewBytesARun(t *testing.T) {
 		return ms.HeapAlloc
 	}
 	before := heap()
-	var x Index
-	for p := range int32(partitions) {
-		for i := range int64(runsEach) {
-			// One record per transaction, its marker after it on the target.
+	x := new(Index)
+	for p := range partitions {
+		for i := range runs {
 			s := Sync{Topic: "LH.ORDERS", Partition: p, Runs: []Run{{Source: 7 * i, Target: 2 * i, Count: 1}}, SourceNext: 7*i + 1}
 			if err := x.Add(s); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	perRun := float64(heap()-before) / partitions / runsEach
-	runtime.KeepAlive(&x)
-	t.Logf("%d runs in %d partitions: %.1f bytes a run", partitions*runsEach, partitions, perRun)
-	if x.Runs() != partitions*runsEach {
-		t.Fatalf("%d runs held, want %d", x.Runs(), partitions*runsEach)
+	held := float64(heap() - before)
+	if n := x.Runs(); n != int(partitions)*int(runs) {
+		t.Fatalf("%d runs held, want %d", n, int(partitions)*int(runs))
 	}
-	if perRun > 8 {
-		t.Fatalf("%.1f bytes a run held, want at most 8", perRun)
-	}
+	runtime.KeepAlive(x)
+	return held / float64(partitions)
 }

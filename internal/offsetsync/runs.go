@@ -13,6 +13,11 @@ import (
 // growing use of memory. Frozen as varint deltas they cost about 3 bytes.
 const blockRuns = 64
 
+// hotRuns is the most runs the tail holds: when it is full the oldest
+// blockRuns are frozen. Its array is kept at this size, since a mirror has a
+// tail per partition (twice: its tasks' and its translator's).
+const hotRuns = blockRuns + 16
+
 // runList holds a Log's runs, sorted by source offset and merged: older
 // runs frozen into compact blocks, the latest in a hot tail that takes the
 // appends. Every run of a block ends before every run of the tail; a change
@@ -158,15 +163,15 @@ func (l *runList) thawFrom(src int64) {
 	l.hot = append(back, l.hot...)
 }
 
-// freeze compacts the tail down to fewer than two blocks' worth of runs.
+// freeze compacts the tail down to fewer than hotRuns runs.
 func (l *runList) freeze() {
-	for len(l.hot) >= 2*blockRuns {
+	for len(l.hot) >= hotRuns {
 		l.frozen = append(l.frozen, freezeBlock(l.hot[:blockRuns]))
 		l.nFroze += blockRuns
 		l.hot = l.hot[:copy(l.hot, l.hot[blockRuns:])]
 	}
-	if cap(l.hot) > 4*blockRuns { // after a thaw or a snapshot's many runs
-		l.hot = slices.Clip(slices.Clone(l.hot))
+	if cap(l.hot) > hotRuns { // grown by an insert, a thaw or a snapshot's many runs
+		l.hot = append(make([]Run, 0, hotRuns), l.hot...)
 	}
 }
 
