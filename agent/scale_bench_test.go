@@ -179,9 +179,10 @@ func scaleTopics(partitions int) (names []string, perTopic int32) {
 // BenchmarkAgentScale runs one agent with P partitions (topics of 20) and P
 // groups checkpointed every second, group g on every partition of topic
 // g mod topics, while records arrive at a fixed rate and every group
-// commits further each second. It prints the agent process's RSS at the
-// start, middle and end of the measured window and its peak, and the CPU
-// seconds it spent per 1,000 records copied, at each size.
+// commits further each second. It prints the agent process's RSS and Go
+// heap in use at each tenth of the measured window; then RSS at the start,
+// middle and end, its peak, its slope over the second half, and the CPU
+// seconds the agent spent per 1,000 records copied, at each size.
 func BenchmarkAgentScale(b *testing.B) {
 	var flags []string
 	if os.Getenv("KFO_BENCH_SCALE_HEAP_DIR") != "" {
