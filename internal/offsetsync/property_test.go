@@ -25,12 +25,16 @@ type mirrorRun struct {
 	syncs       []Sync
 }
 
-func simulate(rng *rand.Rand) mirrorRun { return simulateUpTo(rng, 120) }
+func simulate(rng *rand.Rand) mirrorRun { return simulateUpTo(rng, 120, false) }
 
-// simulateUpTo simulates a partition of up to size source offsets.
-func simulateUpTo(rng *rand.Rand, size int) mirrorRun {
+// simulateUpTo simulates a partition of up to size source offsets; a
+// trickle is mostly data copied a record per transaction.
+func simulateUpTo(rng *rand.Rand, size int, trickle bool) mirrorRun {
 	// Per-scenario weights make some partitions all data, some marker or hole heavy.
 	weights := [4]int{1 + rng.IntN(6), rng.IntN(3), rng.IntN(3), rng.IntN(3)}
+	if trickle {
+		weights = [4]int{60, 1, 0, 0}
+	}
 	total := weights[0] + weights[1] + weights[2] + weights[3]
 	var m mirrorRun
 	for n := rng.IntN(size); len(m.source) < n; {
@@ -54,6 +58,9 @@ func simulateUpTo(rng *rand.Rand, size int) mirrorRun {
 	m.targetBase = rng.Int64N(20)
 	for pos := m.start; pos < m.stop; {
 		end := min(pos+1+rng.Int64N(8), m.stop)
+		if trickle && rng.IntN(40) > 0 {
+			end = pos + 1
+		}
 		var pairs []Pair
 		for o := pos; o < end; o++ {
 			if m.source[o] == data {
@@ -112,13 +119,14 @@ func (m mirrorRun) notMirrored(c int64) int64 {
 }
 
 // Seeds above 200 simulate partitions long enough for runs to be frozen
-// into blocks (blockRuns), read out of order and re-delivered into them.
+// into blocks (blockRuns), read out of order and re-delivered into them;
+// above 220, trickles, whose blocks repeat runs and merge.
 func TestTranslationMatchesOracleOnRandomPartitions(t *testing.T) {
 	for seed := uint64(1); seed <= 240; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 0x0ff5e7))
 		m := simulate(rng)
 		if seed > 200 {
-			m = simulateUpTo(rng, 40*blockRuns)
+			m = simulateUpTo(rng, 40*blockRuns, seed > 220)
 		}
 		var l Log
 		order := append([]Sync(nil), m.syncs...)

@@ -2,21 +2,31 @@ package offsetsync
 
 import (
 	"encoding/binary"
+	"iter"
 	"slices"
 	"sort"
 )
 
-// blockRuns is the runs in one frozen block. A busy mirror writes a run per
+// blockRuns is the runs frozen at a time. A busy mirror writes a run per
 // partition and transaction (each transaction's marker breaks the target
 // side), so a Log holds millions: held as []Run they cost 24 bytes each
 // plus the slice's spare capacity, and were the agent's largest and only
-// growing use of memory. Frozen as varint deltas they cost about 3 bytes.
+// growing use of memory. Frozen as varint deltas they cost about 3 bytes,
+// and a trickle (the same gaps and count, run after run) far less.
 const blockRuns = 64
 
 // hotRuns is the most runs the tail holds: when it is full the oldest
 // blockRuns are frozen. Its array is kept at this size, since a mirror has a
 // tail per partition (twice: its tasks' and its translator's).
 const hotRuns = blockRuns + 16
+
+// A block whose coding is at most mergeBytes takes the next frozen runs
+// too, up to maxBlockRuns: a trickle's runs then cost a fraction of a byte
+// each rather than a block's fixed cost per 64.
+const (
+	mergeBytes   = 64
+	maxBlockRuns = 4096
+)
 
 // runList holds a Log's runs, sorted by source offset and merged: older
 // runs frozen into compact blocks, the latest in a hot tail that takes the
@@ -29,9 +39,10 @@ type runList struct {
 	hot    []Run
 }
 
-// runBlock is blockRuns runs (fewer after a prune), each coded as three
-// uvarints: the gap since the previous run's end on each side (absolute
-// offsets for the first) and the count.
+// runBlock is up to maxBlockRuns runs coded as groups of uvarints: the gap
+// since the previous run's end on each side (absolute offsets for the
+// first), then count<<1, or count<<1|1 and a repeat: so many runs in a row
+// with the same gaps and count.
 type runBlock struct {
 	last Run
 	n    int
@@ -39,30 +50,63 @@ type runBlock struct {
 }
 
 func freezeBlock(runs []Run) runBlock {
-	buf := make([]byte, 0, 3*binary.MaxVarintLen64+4*len(runs))
+	buf := make([]byte, 0, 4*binary.MaxVarintLen64+4*len(runs))
 	var prev Run
-	for _, r := range runs {
-		buf = binary.AppendUvarint(buf, uint64(r.Source-prev.sourceEnd()))
-		buf = binary.AppendUvarint(buf, uint64(r.Target-prev.targetEnd()))
-		buf = binary.AppendUvarint(buf, uint64(r.Count))
-		prev = r
+	for i := 0; i < len(runs); {
+		r := runs[i]
+		sourceGap, targetGap := r.Source-prev.sourceEnd(), r.Target-prev.targetEnd()
+		last, rep := r, 1
+		for ; i+rep < len(runs); rep++ {
+			q := runs[i+rep]
+			if q.Source-last.sourceEnd() != sourceGap || q.Target-last.targetEnd() != targetGap || q.Count != r.Count {
+				break
+			}
+			last = q
+		}
+		buf = binary.AppendUvarint(buf, uint64(sourceGap))
+		buf = binary.AppendUvarint(buf, uint64(targetGap))
+		if rep == 1 {
+			buf = binary.AppendUvarint(buf, uint64(r.Count)<<1)
+		} else {
+			buf = binary.AppendUvarint(buf, uint64(r.Count)<<1|1)
+			buf = binary.AppendUvarint(buf, uint64(rep))
+		}
+		prev, i = last, i+rep
 	}
 	return runBlock{last: runs[len(runs)-1], n: len(runs), enc: slices.Clone(buf)}
 }
 
+// runs yields the block's runs in order.
+func (b *runBlock) runs() iter.Seq[Run] {
+	return func(yield func(Run) bool) {
+		enc := b.enc
+		next := func() uint64 {
+			v, n := binary.Uvarint(enc)
+			enc = enc[n:]
+			return v
+		}
+		var prev Run
+		for len(enc) > 0 {
+			sourceGap, targetGap, count := int64(next()), int64(next()), next()
+			rep := uint64(1)
+			if count&1 == 1 {
+				rep = next()
+			}
+			for range rep {
+				r := Run{Source: prev.sourceEnd() + sourceGap, Target: prev.targetEnd() + targetGap, Count: int64(count >> 1)}
+				if !yield(r) {
+					return
+				}
+				prev = r
+			}
+		}
+	}
+}
+
 // thaw appends the block's runs to into.
 func (b *runBlock) thaw(into []Run) []Run {
-	var prev Run
-	enc := b.enc
-	next := func() int64 {
-		v, n := binary.Uvarint(enc)
-		enc = enc[n:]
-		return int64(v)
-	}
-	for range b.n {
-		r := Run{Source: prev.sourceEnd() + next(), Target: prev.targetEnd() + next(), Count: next()}
+	for r := range b.runs() {
 		into = append(into, r)
-		prev = r
 	}
 	return into
 }
@@ -80,8 +124,9 @@ func (l *runList) all() []Run {
 
 func (l *runList) first() (Run, bool) {
 	if len(l.frozen) > 0 {
-		var buf [blockRuns]Run
-		return l.frozen[0].thaw(buf[:0])[0], true
+		for r := range l.frozen[0].runs() {
+			return r, true
+		}
 	}
 	if len(l.hot) > 0 {
 		return l.hot[0], true
@@ -112,9 +157,11 @@ func (l *runList) beforeHot() (Run, bool) {
 func (l *runList) search(f func(Run) bool) (Run, bool) {
 	if n := len(l.frozen); n > 0 && f(l.frozen[n-1].last) {
 		b := sort.Search(n, func(k int) bool { return f(l.frozen[k].last) })
-		var buf [blockRuns]Run
-		runs := l.frozen[b].thaw(buf[:0])
-		return runs[sort.Search(len(runs), func(k int) bool { return f(runs[k]) })], true
+		for r := range l.frozen[b].runs() {
+			if f(r) {
+				return r, true
+			}
+		}
 	}
 	i := sort.Search(len(l.hot), func(k int) bool { return f(l.hot[k]) })
 	if i == len(l.hot) {
@@ -129,13 +176,20 @@ func (l *runList) floor(c int64) (Run, bool) {
 		i := sort.Search(len(l.hot), func(k int) bool { return l.hot[k].Source >= c })
 		return l.hot[i-1], true
 	}
-	// The last block whose first run starts below c holds it.
+	// The first block whose last run starts at or above c holds the
+	// first run that does; the run before that one is the answer.
 	b := sort.Search(len(l.frozen), func(k int) bool { return l.frozen[k].last.Source >= c })
-	var buf [blockRuns]Run
 	if b < len(l.frozen) {
-		runs := l.frozen[b].thaw(buf[:0])
-		if i := sort.Search(len(runs), func(k int) bool { return runs[k].Source >= c }); i > 0 {
-			return runs[i-1], true
+		var prev Run
+		found := false
+		for r := range l.frozen[b].runs() {
+			if r.Source >= c {
+				break
+			}
+			prev, found = r, true
+		}
+		if found {
+			return prev, true
 		}
 	}
 	if b > 0 {
@@ -166,7 +220,12 @@ func (l *runList) thawFrom(src int64) {
 // freeze compacts the tail down to fewer than hotRuns runs.
 func (l *runList) freeze() {
 	for len(l.hot) >= hotRuns {
-		l.frozen = append(l.frozen, freezeBlock(l.hot[:blockRuns]))
+		runs := l.hot[:blockRuns]
+		if n := len(l.frozen); n > 0 && len(l.frozen[n-1].enc) <= mergeBytes && l.frozen[n-1].n+blockRuns <= maxBlockRuns {
+			runs = append(l.frozen[n-1].thaw(make([]Run, 0, l.frozen[n-1].n+blockRuns)), runs...)
+			l.frozen = l.frozen[:n-1]
+		}
+		l.frozen = append(l.frozen, freezeBlock(runs))
 		l.nFroze += blockRuns
 		l.hot = l.hot[:copy(l.hot, l.hot[blockRuns:])]
 	}
@@ -185,10 +244,8 @@ func (l *runList) dropBelow(k int) {
 	switch {
 	case k == 0:
 	case len(l.frozen) > 0:
-		var buf [blockRuns]Run
-		runs := l.frozen[0].thaw(buf[:0])[k:]
 		l.nFroze -= k
-		l.frozen[0] = freezeBlock(runs)
+		l.frozen[0] = freezeBlock(l.frozen[0].thaw(nil)[k:])
 	default:
 		l.hot = slices.Delete(l.hot, 0, k)
 	}
@@ -202,9 +259,13 @@ func (l *runList) countBelow(f func(Run) bool) int {
 		n += l.frozen[i].n
 	}
 	if b < len(l.frozen) {
-		var buf [blockRuns]Run
-		runs := l.frozen[b].thaw(buf[:0])
-		return n + sort.Search(len(runs), func(k int) bool { return f(runs[k]) })
+		for r := range l.frozen[b].runs() {
+			if f(r) {
+				break
+			}
+			n++
+		}
+		return n
 	}
 	return n + sort.Search(len(l.hot), func(k int) bool { return f(l.hot[k]) })
 }
