@@ -30,7 +30,8 @@ Every flag of run can also come from the environment: KFO_LISTEN, KFO_STATE_BOOT
 KFO_TOKEN_FILE, KFO_SECRET_KEY_FILE, KFO_TLS_CERT_FILE, KFO_TLS_KEY_FILE, KFO_SESSION_TIMEOUT, KFO_REQUEST_TIMEOUT,
 KFO_AGENT_ID, KFO_STATE_SASL_MECHANISM, KFO_STATE_SASL_USERNAME, KFO_STATE_SASL_PASSWORD_FILE,
 KFO_STATE_TLS, KFO_STATE_TLS_CA_FILE, KFO_STATE_TLS_CERT_FILE, KFO_STATE_TLS_KEY_FILE,
-KFO_STATE_TLS_INSECURE_SKIP_VERIFY. Secrets come from files only.`
+KFO_STATE_TLS_INSECURE_SKIP_VERIFY. Secrets come from files only.
+GOMEMLIMIT, when set, replaces run's soft memory limit (96 MiB, or 1.5 times the live heap when more).`
 
 // run is the whole program, so tests can call it with their own arguments,
 // environment and output.
@@ -209,6 +210,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	holdMemory(ctx, getenv)
 	return agent.Run(ctx, agent.Config{
 		Listen:         f.listen,
 		State:          state,

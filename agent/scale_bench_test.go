@@ -14,6 +14,8 @@ package main
 //	KFO_BENCH_SCALE_DURATION   how long BenchmarkAgentScale measures each size (30s)
 //	KFO_BENCH_SCALE_SIZES      its sizes: partitions = groups, comma-separated (10,100,1000)
 //	KFO_BENCH_SCALE_RATE       records/s it produces over all partitions (2000)
+//	KFO_BENCH_SCALE_HEAP_DIR   a directory: the agent is built with -tags kfo_pprof
+//	                           and its heap profile saved there at each printed sample
 //	KFO_BENCH_REPLICAS_RECORDS records preloaded for BenchmarkReplicasOneCoreEach (1200000)
 
 import (
@@ -23,6 +25,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +82,7 @@ type procSample struct {
 	rssKiB     int64   // VmRSS
 	hwmKiB     int64   // VmHWM: the peak RSS so far
 	cpuSeconds float64 // utime + stime
+	heapInuse  float64 // bytes, from the agent's /metrics (BenchmarkAgentScale only)
 }
 
 // readProc reads /proc/pid/status and /proc/pid/stat.
@@ -175,11 +179,16 @@ func scaleTopics(partitions int) (names []string, perTopic int32) {
 // BenchmarkAgentScale runs one agent with P partitions (topics of 20) and P
 // groups checkpointed every second, group g on every partition of topic
 // g mod topics, while records arrive at a fixed rate and every group
-// commits further each second. It prints the agent process's RSS at the
-// start, middle and end of the measured window and its peak, and the CPU
-// seconds it spent per 1,000 records copied, at each size.
+// commits further each second. It prints the agent process's RSS and Go
+// heap in use at each tenth of the measured window; then RSS at the start,
+// middle and end, its peak, its slope over the second half, and the CPU
+// seconds the agent spent per 1,000 records copied, at each size.
 func BenchmarkAgentScale(b *testing.B) {
-	bin := kafkatest.BuildAgent(b, ".")
+	var flags []string
+	if os.Getenv("KFO_BENCH_SCALE_HEAP_DIR") != "" {
+		flags = []string{"-tags", "kfo_pprof"}
+	}
+	bin := kafkatest.BuildAgent(b, ".", flags...)
 	d := scaleEnvDuration(b, "KFO_BENCH_SCALE_DURATION", 30*time.Second)
 	rate := scaleEnvInts(b, "KFO_BENCH_SCALE_RATE", 2000)[0]
 	for _, p := range scaleEnvInts(b, "KFO_BENCH_SCALE_SIZES", 10, 100, 1000) {
@@ -192,7 +201,13 @@ func BenchmarkAgentScale(b *testing.B) {
 func benchAgentScale(b *testing.B, bin string, partitions int, d time.Duration, rate int) {
 	na := kafkatest.StartDevClusterProcess(b, bin, "north-america")
 	eu := kafkatest.StartDevClusterProcess(b, bin, "europe")
-	a := newAgentProc(b, strings.Join(eu.Bootstrap, ","), nil)
+	var env []string
+	pprofAddr := ""
+	if os.Getenv("KFO_BENCH_SCALE_HEAP_DIR") != "" {
+		pprofAddr = kafkatest.FreeAddr(b)
+		env = []string{"KFO_PPROF_LISTEN=" + pprofAddr}
+	}
+	a := newAgentProc(b, strings.Join(eu.Bootstrap, ","), env)
 	a.exe = bin
 	a.start()
 	topics, perTopic := scaleTopics(partitions)
@@ -281,10 +296,24 @@ func benchAgentScale(b *testing.B, bin string, partitions int, d time.Duration, 
 		if err != nil {
 			b.Fatalf("agent process %d: %v", pid, err)
 		}
+		s.heapInuse, err = metricSum(a, "go_memstats_heap_inuse_bytes")
+		if err != nil {
+			b.Fatalf("agent heap in use: %v", err)
+		}
 		return s
 	}
 	first, copiedBefore := sample(), copiedBy(b, a)
 	samples := []procSample{first}
+	// The figures are printed at every tenth of the window: each minute of
+	// a 10-minute run.
+	step, nextPrint := d/10, 0
+	printed := func(s procSample) {
+		el := s.at.Sub(first.at).Round(time.Second)
+		fmt.Printf("agent at scale, %d partitions: at %s RSS %.1f MiB, Go heap in use %.1f MiB (%.1f KiB per partition)\n",
+			partitions, el, mib(s.rssKiB), s.heapInuse/(1<<20), s.heapInuse/1024/float64(partitions))
+		profile(b, pprofAddr, fmt.Sprintf("heap-p%d-%04ds.pb.gz", partitions, int(el.Seconds())))
+	}
+	printed(first)
 	b.ResetTimer()
 	for end := first.at.Add(d); time.Now().Before(end); {
 		select {
@@ -292,23 +321,76 @@ func benchAgentScale(b *testing.B, bin string, partitions int, d time.Duration, 
 			b.Fatalf("producing to north-america: %v", err)
 		case <-time.After(time.Second):
 		}
-		samples = append(samples, sample())
+		s := sample()
+		samples = append(samples, s)
+		if n := int(s.at.Sub(first.at) / step); n > nextPrint && n < 10 {
+			nextPrint = n
+			printed(s)
+		}
 	}
 	b.StopTimer()
 	lastS, copied := samples[len(samples)-1], copiedBy(b, a)-copiedBefore
+	printed(lastS)
 	if copied <= 0 {
 		b.Fatalf("the agent copied %d records in %s", copied, d)
 	}
 	mid := samples[len(samples)/2]
+	var peakKiB int64
+	for _, s := range samples {
+		peakKiB = max(peakKiB, s.rssKiB)
+	}
+	slope := rssSlope(samples[len(samples)/2:])
 	cpu := lastS.cpuSeconds - first.cpuSeconds
 	round, _ := metricSum(a, "kfo_checkpoint_round_seconds")
 	perK := cpu / float64(copied) * 1000
-	fmt.Printf("agent at scale, %d partitions (%d topics) x %d groups, checkpoints every 1s, %d records/s offered, %s: RSS %.1f / %.1f / %.1f MiB at start / middle / end, peak %.1f MiB; %d records copied, agent CPU %.2f s (%.3f CPU s per 1000 records, %.0f%% of a core); last checkpoint round %.0f ms; %d group commit passes\n",
-		partitions, len(topics), partitions, rate, d, mib(first.rssKiB), mib(mid.rssKiB), mib(lastS.rssKiB), mib(lastS.hwmKiB),
-		copied, cpu, perK, 100*cpu/lastS.at.Sub(first.at).Seconds(), round*1000, commitRounds.Load())
+	fmt.Printf("agent at scale, %d partitions (%d topics) x %d groups, checkpoints every 1s, %d records/s offered, %s: RSS %.1f / %.1f / %.1f MiB at start / middle / end, peak %.1f MiB in the window (%.1f MiB since the agent started), slope %+.2f MiB per minute over the second half; Go heap in use at the end %.1f MiB; %d records copied, agent CPU %.2f s (%.3f CPU s per 1000 records, %.0f%% of a core); last checkpoint round %.0f ms; %d group commit passes\n",
+		partitions, len(topics), partitions, rate, d, mib(first.rssKiB), mib(mid.rssKiB), mib(lastS.rssKiB), mib(peakKiB), mib(lastS.hwmKiB), slope,
+		lastS.heapInuse/(1<<20), copied, cpu, perK, 100*cpu/lastS.at.Sub(first.at).Seconds(), round*1000, commitRounds.Load())
 	b.ReportMetric(mib(lastS.rssKiB), "end-RSS-MiB")
-	b.ReportMetric(mib(lastS.hwmKiB), "peak-RSS-MiB")
+	b.ReportMetric(mib(peakKiB), "peak-RSS-MiB")
+	b.ReportMetric(slope, "RSS-MiB/min")
 	b.ReportMetric(perK, "CPU-s/1000-records")
+}
+
+// rssSlope is the least-squares slope of RSS over time, in MiB per minute.
+func rssSlope(samples []procSample) float64 {
+	if len(samples) < 2 {
+		return 0
+	}
+	var n, sx, sy, sxx, sxy float64
+	for _, s := range samples {
+		x, y := s.at.Sub(samples[0].at).Minutes(), mib(s.rssKiB)
+		n++
+		sx += x
+		sy += y
+		sxx += x * x
+		sxy += x * y
+	}
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / den
+}
+
+// profile saves the heap profile of the agent serving profiles at addr
+// (agent/pprof.go) in KFO_BENCH_SCALE_HEAP_DIR; addr "": it serves none.
+func profile(b *testing.B, addr, name string) {
+	if addr == "" {
+		return
+	}
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		b.Fatalf("agent heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(os.Getenv("KFO_BENCH_SCALE_HEAP_DIR"), name), raw, 0o644)
+	}
+	if err != nil {
+		b.Fatalf("agent heap profile %s: %v", name, err)
+	}
 }
 
 // commitGroups commits for each of the groups the end offsets of its topic

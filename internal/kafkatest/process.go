@@ -16,11 +16,13 @@ import (
 )
 
 // BuildAgent builds the agent binary from pkg (a path such as "../../agent")
-// into a temporary directory and answers its path.
-func BuildAgent(t testing.TB, pkg string) string {
+// into a temporary directory and answers its path; flags go to go build
+// (for example "-tags", "kfo_pprof").
+func BuildAgent(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kafka-failover-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+	args := append(append([]string{"build", "-o", bin}, flags...), pkg)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("build the agent: %v\n%s", err, out)
 	}
 	return bin

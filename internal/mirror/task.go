@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,19 @@ const maxBatchRecords = 20000
 const (
 	commitWindow = 50 * time.Millisecond
 	batchBytes   = 32 << 10
+)
+
+// A task holds at most about two fetches per source broker (one being
+// copied, the next buffered) and their copies in its transaction, so
+// fetchMaxBytes bounds its memory: at 32 MiB, four tasks catching up could
+// hold 256 MiB, twice an agent's memory goal. A task that fell behind
+// still catches up in transactions of up to 4 MiB per partition: at
+// franz-go's 1 MiB, each transaction's fixed cost (its commit, the next
+// poll) was paid every 4000 or so records, and a backlog drained barely
+// faster than the load that built it.
+const (
+	fetchMaxBytes          = 8 << 20
+	fetchMaxPartitionBytes = 4 << 20
 )
 
 type tp struct {
@@ -67,6 +81,26 @@ type task struct {
 	// startSlow and startLimit, when set, replace the constants of the
 	// same names (tests).
 	startSlow, startLimit time.Duration
+}
+
+// consumerOpts configure the client that reads the task's source
+// partitions.
+func (t *task) consumerOpts(hooks kgo.Hook) []kgo.Opt {
+	return append(slices.Clone(t.srcOpts),
+		kgo.WithHooks(hooks),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers come back too: they advance a partition's
+		// position without being copied, so a partition that ends in one
+		// is caught up rather than forever one offset behind.
+		kgo.KeepControlRecords(),
+		kgo.FetchMinBytes(batchBytes),
+		kgo.FetchMaxWait(commitWindow),
+		kgo.FetchMaxBytes(fetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
+		// Records deleted at the source before they were copied are a
+		// gap the task records (resumeAfterGap), never a silent reset.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	)
 }
 
 func (t *task) writeFormat() int {
@@ -144,26 +178,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		return err
 	}
 
-	consumer, err := kgo.NewClient(append(t.srcOpts,
-		kgo.WithHooks(waits.source),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Transaction markers come back too: they advance a partition's
-		// position without being copied, so a partition that ends in one
-		// is caught up rather than forever one offset behind.
-		kgo.KeepControlRecords(),
-		kgo.FetchMinBytes(batchBytes),
-		kgo.FetchMaxWait(commitWindow),
-		kgo.FetchMaxBytes(32<<20),
-		// A task that fell behind catches up in transactions of up to
-		// 4 MiB per partition: at franz-go's 1 MiB, each transaction's
-		// fixed cost (its commit, the next poll) was paid every 4000
-		// or so records, and a backlog drained barely faster than the
-		// load that built it.
-		kgo.FetchMaxPartitionBytes(4<<20),
-		// Records deleted at the source before they were copied are a
-		// gap the task records (resumeAfterGap), never a silent reset.
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-	)...)
+	consumer, err := kgo.NewClient(t.consumerOpts(waits.source)...)
 	if err != nil {
 		return err
 	}

@@ -209,3 +209,24 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// A task holds about two fetches per source broker (one being copied, the
+// next buffered): the default tasks of one agent must keep them within
+// half of its 128 MiB memory goal per source broker.
+func TestTheFetchesOfAnAgentsTasksStayWithinItsMemoryBudget(t *testing.T) {
+	const budget = 64 << 20
+	tk := &task{srcOpts: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}}
+	cl, err := kgo.NewClient(tk.consumerOpts(fetchSilence("north-america"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	maxBytes := int64(cl.OptValue(kgo.FetchMaxBytes).(int32))
+	perPartition := int64(cl.OptValue(kgo.FetchMaxPartitionBytes).(int32))
+	if held := 2 * agentapi.DefaultTasksMax * maxBytes; held > budget {
+		t.Fatalf("%d tasks with 2 fetches of up to %d MiB hold %d MiB, over %d MiB", agentapi.DefaultTasksMax, maxBytes>>20, held>>20, budget>>20)
+	}
+	if perPartition > maxBytes {
+		t.Fatalf("a partition may fetch %d MiB, more than a whole fetch's %d MiB", perPartition>>20, maxBytes>>20)
+	}
+}

@@ -13,7 +13,7 @@ import (
 // an empty Log. It is safe for concurrent use.
 type Log struct {
 	mu         sync.RWMutex
-	runs       []Run
+	runs       runList
 	sourceNext int64
 	// targetTopic is the latest sync's, kept for snapshots.
 	targetTopic string
@@ -57,17 +57,26 @@ func (l *Log) Add(s Sync) error {
 	// Check every run before changing anything so a bad sync is all-or-nothing.
 	// Runs of one sync are increasing, so checking each against the old runs suffices.
 	for _, r := range s.Runs {
+		if l.known(r) {
+			continue
+		}
+		l.runs.thawFrom(r.Source)
 		if _, _, _, err := l.place(r); err != nil {
 			return err
 		}
 	}
 	for _, r := range s.Runs {
+		if l.known(r) {
+			continue
+		}
+		l.runs.thawFrom(r.Source)
 		i, j, merged, err := l.place(r)
 		if err != nil {
 			return err
 		}
 		l.replace(i, j, merged)
 	}
+	l.runs.freeze()
 	l.sourceNext = max(l.sourceNext, s.SourceNext)
 	if s.TargetTopic != "" {
 		l.targetTopic = s.TargetTopic
@@ -98,13 +107,22 @@ func (l *Log) skippedFrom(c int64) int64 {
 	return n
 }
 
-// place finds where r goes without changing the Log: runs[i:j] overlap r and
-// are replaced by merged, their union.
+// known says whether a run already held maps all of r the same way: a
+// re-delivered run, which changes nothing.
+func (l *Log) known(r Run) bool {
+	e, ok := l.runs.search(func(e Run) bool { return e.sourceEnd() > r.Source })
+	return ok && e.Source <= r.Source && e.sourceEnd() >= r.sourceEnd() && e.delta() == r.delta()
+}
+
+// place finds where r goes in the hot tail without changing the Log:
+// hot[i:j] overlap r and are replaced by merged, their union. Call
+// runs.thawFrom(r.Source) first.
 func (l *Log) place(r Run) (i, j int, merged Run, err error) {
-	i = sort.Search(len(l.runs), func(k int) bool { return l.runs[k].sourceEnd() > r.Source })
+	hot := l.runs.hot
+	i = sort.Search(len(hot), func(k int) bool { return hot[k].sourceEnd() > r.Source })
 	merged = r
-	for j = i; j < len(l.runs) && l.runs[j].Source < r.sourceEnd(); j++ {
-		e := l.runs[j]
+	for j = i; j < len(hot) && hot[j].Source < r.sourceEnd(); j++ {
+		e := hot[j]
 		if e.delta() != r.delta() {
 			return 0, 0, Run{}, fmt.Errorf("%w: run %+v overlaps %+v", ErrConflict, r, e)
 		}
@@ -114,31 +132,38 @@ func (l *Log) place(r Run) (i, j int, merged Run, err error) {
 	}
 	// Target offsets must increase with source offsets, or two source records
 	// would claim the same target record.
-	if i > 0 && l.runs[i-1].targetEnd() > merged.Target {
-		return 0, 0, Run{}, fmt.Errorf("%w: run %+v targets below %+v", ErrConflict, r, l.runs[i-1])
+	prev, ok := l.runs.beforeHot()
+	if i > 0 {
+		prev, ok = hot[i-1], true
 	}
-	if j < len(l.runs) && merged.targetEnd() > l.runs[j].Target {
-		return 0, 0, Run{}, fmt.Errorf("%w: run %+v targets above %+v", ErrConflict, r, l.runs[j])
+	if ok && prev.targetEnd() > merged.Target {
+		return 0, 0, Run{}, fmt.Errorf("%w: run %+v targets below %+v", ErrConflict, r, prev)
+	}
+	if j < len(hot) && merged.targetEnd() > hot[j].Target {
+		return 0, 0, Run{}, fmt.Errorf("%w: run %+v targets above %+v", ErrConflict, r, hot[j])
 	}
 	return i, j, merged, nil
 }
 
-// replace puts merged in place of runs[i:j] and merges it with neighbours
-// adjacent on both sides.
+// replace puts merged in place of hot[i:j] and merges it with neighbours
+// adjacent on both sides. A frozen run is never adjacent: thawFrom thawed
+// every block reaching merged's start, and the runs are kept merged.
 func (l *Log) replace(i, j int, merged Run) {
+	runs := l.runs.hot
 	if i == j {
-		l.runs = slices.Insert(l.runs, i, merged)
+		runs = slices.Insert(runs, i, merged)
 	} else {
-		l.runs = slices.Replace(l.runs, i, j, merged)
+		runs = slices.Replace(runs, i, j, merged)
 	}
-	if i+1 < len(l.runs) && adjacent(l.runs[i], l.runs[i+1]) {
-		l.runs[i].Count += l.runs[i+1].Count
-		l.runs = slices.Delete(l.runs, i+1, i+2)
+	if i+1 < len(runs) && adjacent(runs[i], runs[i+1]) {
+		runs[i].Count += runs[i+1].Count
+		runs = slices.Delete(runs, i+1, i+2)
 	}
-	if i > 0 && adjacent(l.runs[i-1], l.runs[i]) {
-		l.runs[i-1].Count += l.runs[i].Count
-		l.runs = slices.Delete(l.runs, i, i+1)
+	if i > 0 && adjacent(runs[i-1], runs[i]) {
+		runs[i-1].Count += runs[i].Count
+		runs = slices.Delete(runs, i, i+1)
 	}
+	l.runs.hot = runs
 }
 
 // Translate returns the target offset of a mirrored source offset.
@@ -147,11 +172,10 @@ func (l *Log) replace(i, j int, merged Run) {
 func (l *Log) Translate(src int64) (target int64, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	i := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].sourceEnd() > src })
-	if i == len(l.runs) || l.runs[i].Source > src {
+	r, ok := l.runs.search(func(r Run) bool { return r.sourceEnd() > src })
+	if !ok || r.Source > src {
 		return 0, false
 	}
-	r := l.runs[i]
 	return r.Target + (src - r.Source), true
 }
 
@@ -168,14 +192,14 @@ func (l *Log) Translate(src int64) (target int64, ok bool) {
 func (l *Log) TranslateCommitted(c int64) Checkpoint {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if len(l.runs) == 0 {
-		return Checkpoint{}
+	r, ok := l.runs.floor(c)
+	if !ok {
+		first, ok := l.runs.first()
+		if !ok {
+			return Checkpoint{}
+		}
+		return Checkpoint{Target: first.Target, Exact: true, OK: true, Skipped: l.skippedFrom(c)}
 	}
-	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].Source >= c })
-	if k == 0 {
-		return Checkpoint{Target: l.runs[0].Target, Exact: true, OK: true, Skipped: l.skippedFrom(c)}
-	}
-	r := l.runs[k-1]
 	last := min(c-1, r.sourceEnd()-1) // last mirrored source offset below c
 	cp := Checkpoint{Target: r.Target + (last - r.Source) + 1, Exact: c <= l.sourceNext, OK: true, Skipped: l.skippedFrom(c)}
 	if !cp.Exact {
@@ -188,10 +212,11 @@ func (l *Log) TranslateCommitted(c int64) Checkpoint {
 func (l *Log) LastSource() (int64, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if len(l.runs) == 0 {
+	r, ok := l.runs.last()
+	if !ok {
 		return 0, false
 	}
-	return l.runs[len(l.runs)-1].sourceEnd() - 1, true
+	return r.sourceEnd() - 1, true
 }
 
 // SourceNext returns the highest SourceNext of any added sync.
@@ -205,7 +230,7 @@ func (l *Log) SourceNext() int64 {
 func (l *Log) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.runs)
+	return l.runs.len()
 }
 
 // PruneBelow drops runs that end at or below src, for source retention.
@@ -216,10 +241,10 @@ func (l *Log) Len() int {
 func (l *Log) PruneBelow(src int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].sourceEnd() > src })
-	k = min(k, len(l.runs)-1)
+	k := l.runs.countBelow(func(r Run) bool { return r.sourceEnd() > src })
+	k = min(k, l.runs.len()-1)
 	if k > 0 {
-		l.runs = slices.Delete(l.runs, 0, k)
+		l.runs.dropBelow(k)
 	}
 }
 

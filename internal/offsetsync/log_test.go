@@ -2,6 +2,7 @@ package offsetsync
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -316,4 +317,67 @@ func TestLogIsSafeForConcurrentUse(t *testing.T) {
 	if got, ok := l.Translate(998); !ok || got != 1497 {
 		t.Fatalf("Translate(998) = %d, %v", got, ok)
 	}
+}
+
+// A trickle of records makes a run per record, since each transaction's
+// marker takes a target offset: a mirror's index then holds millions of
+// runs. Each must cost a few bytes, not a []Run element's 24 and the
+// slice's spare capacity; a trickle's runs, alike but for their offsets,
+// less than one.
+func TestALogOfARunPerTransactionHoldsAFewBytesARun(t *testing.T) {
+	const partitions, runsEach = 100, 5000
+	for _, c := range []struct {
+		name  string
+		count func(i int64) int64
+		most  float64
+	}{
+		{"a record per transaction", func(int64) int64 { return 1 }, 1},
+		{"1 to 3 records per transaction", func(i int64) int64 { return 1 + i%3 }, 8},
+	} {
+		perRun := heldPerPartition(t, partitions, runsEach, c.count) / runsEach
+		t.Logf("%s, %d runs in %d partitions: %.1f bytes a run", c.name, partitions*runsEach, partitions, perRun)
+		if perRun > c.most {
+			t.Errorf("%s: %.1f bytes a run held, want at most %.0f", c.name, perRun, c.most)
+		}
+	}
+}
+
+// An agent holds a Log per partition twice (its tasks' and its
+// translator's), so a Log's fixed cost counts too: at most 2.5 KiB with its
+// tail of recent runs full.
+func TestALogsRecentRunsCostAFixedFewKiB(t *testing.T) {
+	const partitions = 2000
+	perLog := heldPerPartition(t, partitions, hotRuns-1, func(int64) int64 { return 1 })
+	t.Logf("%d partitions of %d runs: %.0f bytes a partition", partitions, hotRuns-1, perLog)
+	if perLog > 2560 {
+		t.Fatalf("%.0f bytes a partition held, want at most 2560", perLog)
+	}
+}
+
+// heldPerPartition answers the heap an Index of partitions Logs holds per
+// partition, each of runs runs of count(i) records, one per transaction
+// (its marker after it on the target).
+func heldPerPartition(t *testing.T, partitions int32, runs int64, count func(i int64) int64) float64 {
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	x := new(Index)
+	for p := range partitions {
+		for i := range runs {
+			s := Sync{Topic: "LH.ORDERS", Partition: p, Runs: []Run{{Source: 7 * i, Target: 5 * i, Count: count(i)}}, SourceNext: 7*i + count(i)}
+			if err := x.Add(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held := float64(heap() - before)
+	if n := x.Runs(); n != int(partitions)*int(runs) {
+		t.Fatalf("%d runs held, want %d", n, int(partitions)*int(runs))
+	}
+	runtime.KeepAlive(x)
+	return held / float64(partitions)
 }

@@ -25,12 +25,19 @@ type mirrorRun struct {
 	syncs       []Sync
 }
 
-func simulate(rng *rand.Rand) mirrorRun {
+func simulate(rng *rand.Rand) mirrorRun { return simulateUpTo(rng, 120, false) }
+
+// simulateUpTo simulates a partition of up to size source offsets; a
+// trickle is mostly data copied a record per transaction.
+func simulateUpTo(rng *rand.Rand, size int, trickle bool) mirrorRun {
 	// Per-scenario weights make some partitions all data, some marker or hole heavy.
 	weights := [4]int{1 + rng.IntN(6), rng.IntN(3), rng.IntN(3), rng.IntN(3)}
+	if trickle {
+		weights = [4]int{60, 1, 0, 0}
+	}
 	total := weights[0] + weights[1] + weights[2] + weights[3]
 	var m mirrorRun
-	for n := rng.IntN(120); len(m.source) < n; {
+	for n := rng.IntN(size); len(m.source) < n; {
 		pick, kind := rng.IntN(total), data
 		for pick >= weights[kind] {
 			pick -= weights[kind]
@@ -51,6 +58,9 @@ func simulate(rng *rand.Rand) mirrorRun {
 	m.targetBase = rng.Int64N(20)
 	for pos := m.start; pos < m.stop; {
 		end := min(pos+1+rng.Int64N(8), m.stop)
+		if trickle && rng.IntN(40) > 0 {
+			end = pos + 1
+		}
 		var pairs []Pair
 		for o := pos; o < end; o++ {
 			if m.source[o] == data {
@@ -108,10 +118,16 @@ func (m mirrorRun) notMirrored(c int64) int64 {
 	return n
 }
 
+// Seeds above 200 simulate partitions long enough for runs to be frozen
+// into blocks (blockRuns), read out of order and re-delivered into them;
+// above 220, trickles, whose blocks repeat runs and merge.
 func TestTranslationMatchesOracleOnRandomPartitions(t *testing.T) {
-	for seed := uint64(1); seed <= 200; seed++ {
+	for seed := uint64(1); seed <= 240; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 0x0ff5e7))
 		m := simulate(rng)
+		if seed > 200 {
+			m = simulateUpTo(rng, 40*blockRuns, seed > 220)
+		}
 		var l Log
 		order := append([]Sync(nil), m.syncs...)
 		if rng.IntN(4) == 0 { // syncs may be read out of order, e.g. from several partitions
@@ -183,6 +199,29 @@ func TestTranslationMatchesOracleOnRandomPartitions(t *testing.T) {
 			}
 			if !got.Exact && (got.NotMirrored != c-m.stop || missing > got.NotMirrored) {
 				t.Fatalf("seed %d: TranslateCommitted(%d) = %+v, %d records missing", seed, c, got, missing)
+			}
+		}
+
+		// Source retention: above the new log start nothing changes.
+		p := rng.Int64N(end + 1)
+		l.PruneBelow(p)
+		kept := 0
+		for _, r := range minimal {
+			if r.sourceEnd() > p {
+				kept++
+			}
+		}
+		if kept == 0 && len(minimal) > 0 {
+			kept = 1 // the last run stays
+		}
+		if l.Len() != kept || len(l.runs.all()) != kept {
+			t.Fatalf("seed %d: Len after PruneBelow(%d) = %d, want %d", seed, p, l.Len(), kept)
+		}
+		for o := p; o < end+3; o++ {
+			got, ok := l.Translate(o)
+			want, mirrored := target[o]
+			if ok != mirrored || got != want {
+				t.Fatalf("seed %d: after PruneBelow(%d), Translate(%d) = %d, %v; want %d, %v", seed, p, o, got, ok, want, mirrored)
 			}
 		}
 	}

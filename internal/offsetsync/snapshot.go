@@ -104,7 +104,7 @@ func (e *snapshotEncoder) next() {
 func (e *snapshotEncoder) log(k partitionKey, l *Log) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if len(l.runs) == 0 && len(l.gaps) == 0 && l.sourceNext == 0 {
+	if l.runs.len() == 0 && len(l.gaps) == 0 && l.sourceNext == 0 {
 		return // asked for, never written
 	}
 	head := appendString(nil, k.topic)
@@ -127,7 +127,7 @@ func (e *snapshotEncoder) log(k partitionKey, l *Log) {
 		gaps = binary.AppendUvarint(gaps, uint64(to-from))
 		prevEnd = to
 	}
-	runs := l.runs
+	runs := l.runs.all()
 	const maxRun = 3 * binary.MaxVarintLen64
 	var piece []byte
 	for first := true; first || len(runs) > 0; first = false {
