@@ -47,13 +47,10 @@ func newTerraformCLI(t testing.TB) *terraformCLI {
 	// The provider's logs go where a test's do (TF_LOG, TF_LOG_PATH; none
 	// by default), not to stderr at trace level: 36,000 lines of them
 	// buried the failure itself in CI's output.
-	opts := []tf6server.ServeOpt{tf6server.WithDebug(ctx, reattach, closed), tf6server.WithoutLogStderrOverride(),
-		tf6server.WithGoPluginLogger(hclog.NewNullLogger())}
-	if tt, ok := t.(*testing.T); ok {
-		opts = append(opts, tf6server.WithLoggingSink(tt))
-	}
 	go func() {
-		served <- tf6server.Serve(providerAddress, providerserver.NewProtocol6(New("test")()), opts...)
+		served <- tf6server.Serve(providerAddress, providerserver.NewProtocol6(New("test")()),
+			tf6server.WithDebug(ctx, reattach, closed), tf6server.WithoutLogStderrOverride(),
+			tf6server.WithGoPluginLogger(hclog.NewNullLogger()), tf6server.WithLoggingSink(logSinkT{t}))
 	}()
 	var cfg *plugin.ReattachConfig
 	select {
@@ -81,6 +78,12 @@ func newTerraformCLI(t testing.TB) *terraformCLI {
 	return &terraformCLI{t: t, bin: bin, dir: dir,
 		env: []string{"TF_REATTACH_PROVIDERS=" + string(info), "TF_CLI_CONFIG_FILE=" + rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG="}}
 }
+
+// logSinkT lets a benchmark, as well as a test, be the provider's log sink:
+// the sink's interface also asks for Parallel, which testing.TB lacks.
+type logSinkT struct{ testing.TB }
+
+func (logSinkT) Parallel() {}
 
 // write puts main.tf in the directory, the first time with terraform init.
 func (c *terraformCLI) write(config string) {
