@@ -87,6 +87,9 @@ func writeBenchMM2() error {
 		return err
 	}
 	took := time.Since(benchMM2.began)
+	// Before the chart is written: the chart is tracked, and writing it
+	// marked every run's commit as having uncommitted changes.
+	commit := agentCommit(root)
 	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(benchMM2Chart)), 0o755); err != nil {
 		return err
 	}
@@ -103,7 +106,7 @@ func writeBenchMM2() error {
 	fmt.Fprintf(&s, "- Date: %s UTC; wall time of the benchmarks %s\n", time.Now().UTC().Format("2006-01-02 15:04"), took.Round(time.Second))
 	fmt.Fprintf(&s, "- Command: `%s`\n", benchMM2Command())
 	fmt.Fprintf(&s, "- Machine: %s; load average (1, 5, 15 min) %s at the start, %s at the end\n", benchreport.Machine(), benchMM2.loadBefore, benchreport.LoadAverage())
-	fmt.Fprintf(&s, "- Versions: Apache Kafka and MirrorMaker 2 %s (%s), %s, agent commit %s\n\n", apachekafka.Version, javaVersion(), runtime.Version(), agentCommit(root))
+	fmt.Fprintf(&s, "- Versions: Apache Kafka and MirrorMaker 2 %s (%s), %s, agent commit %s\n\n", apachekafka.Version, javaVersion(), runtime.Version(), commit)
 	fmt.Fprintf(&s, "![Throughput and lag p99 of each system](%s)\n", benchMM2Chart)
 	for _, p := range benchMM2Parts {
 		fmt.Fprintf(&s, "\n`%s`:\n\n```\n%s\n```\n", p.benchmark, strings.Trim(benchMM2.tables[p.name], "\n"))
