@@ -40,9 +40,10 @@ type startWatch struct {
 	said  bool
 }
 
-// watchStart bounds the task's start: steps run in the answered context,
-// and w.end must be called once the start is over.
-func (t *task) watchStart(ctx context.Context) (context.Context, *startWatch) {
+// watchStart bounds the task's start: the bounded steps run in w.ctx, the
+// read of the offset syncs in w.unbounded, and w.end must be called once
+// the start is over.
+func (t *task) watchStart(ctx context.Context) *startWatch {
 	w := &startWatch{log: t.log, slow: t.startSlow, limit: t.startLimit, unbounded: ctx, stopped: make(chan struct{})}
 	if w.slow <= 0 {
 		w.slow = startSlow
@@ -52,7 +53,7 @@ func (t *task) watchStart(ctx context.Context) (context.Context, *startWatch) {
 	}
 	w.ctx, w.cancel = context.WithTimeout(ctx, w.limit)
 	go w.watch(w.ctx)
-	return w.ctx, w
+	return w
 }
 
 // enter starts step.
@@ -64,8 +65,8 @@ func (w *startWatch) enter(step string) {
 
 // end stops the watch; err, when the start failed because it ran out of
 // time, is answered naming the step it was in.
-func (w *startWatch) end(ctx context.Context, err error) error {
-	limited := ctx.Err() == nil && errors.Is(w.ctx.Err(), context.DeadlineExceeded)
+func (w *startWatch) end(err error) error {
+	limited := w.unbounded.Err() == nil && errors.Is(w.ctx.Err(), context.DeadlineExceeded)
 	w.cancel()
 	<-w.stopped
 	if err == nil || !limited {

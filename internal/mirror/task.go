@@ -172,9 +172,9 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	defer producer.Close()
 
-	sctx, steps := t.watchStart(ctx)
-	progress, gaps, err := t.start(sctx, steps, producer, txid)
-	if err = steps.end(ctx, err); err != nil {
+	steps := t.watchStart(ctx)
+	progress, gaps, err := t.start(steps, producer, txid)
+	if err = steps.end(err); err != nil {
 		return err
 	}
 
@@ -302,7 +302,8 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 
 // start makes the task the one owner of its transactional id and reads
 // where its partitions resume, step by step under steps' watch.
-func (t *task) start(ctx context.Context, steps *startWatch, producer *kgo.Client, txid string) (map[tp]int64, map[tp]map[int64]int64, error) {
+func (t *task) start(steps *startWatch, producer *kgo.Client, txid string) (map[tp]int64, map[tp]map[int64]int64, error) {
+	ctx := steps.ctx
 	// Initializing the transactional id fences every earlier owner of
 	// this task and settles its open transaction.
 	steps.enter("fencing the earlier owners of " + txid)
