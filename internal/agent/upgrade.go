@@ -44,11 +44,11 @@ func announceFormat(ctx context.Context, st *store.Store, board *mirror.Board, a
 		seen := map[string]int{}
 		var names []string
 		for _, a := range live {
-			switch age := now.Sub(a.At); {
-			case age <= recordformat.LiveWithin:
+			switch {
+			case a.LiveAt(now):
 				seen[a.Agent] = a.Reads
 				names = append(names, a.Agent)
-			case age > forgetReplicaAfter:
+			case now.Sub(a.At) > forgetReplicaAfter:
 				board.ForgetReplica(ctx, a.Agent)
 			}
 		}

@@ -112,6 +112,10 @@ const (
 	LiveWithin    = 15 * time.Second
 )
 
+// LiveAt says whether the replica counts as live at now: it announced
+// itself within LiveWithin.
+func (a Announcement) LiveAt(now time.Time) bool { return now.Sub(a.At) <= LiveWithin }
+
 // Unannounced stands for the replicas that are live but announce nothing:
 // members of the task groups (by group.instance.id, members) that no live
 // announcement names (instanceOf maps an agent id to its instance id). A
@@ -121,7 +125,7 @@ const (
 func Unannounced(members []string, announced []Announcement, instanceOf func(agent string) string, now time.Time) []Announcement {
 	named := map[string]bool{}
 	for _, a := range announced {
-		if now.Sub(a.At) <= LiveWithin {
+		if a.LiveAt(now) {
 			named[instanceOf(a.Agent)] = true
 		}
 	}
@@ -144,7 +148,7 @@ func Unannounced(members []string, announced []Announcement, instanceOf func(age
 func Agreed(recorded, reads int, live []Announcement, now time.Time) (version int, switchTo bool) {
 	v := reads
 	for _, a := range live {
-		if now.Sub(a.At) > LiveWithin {
+		if !a.LiveAt(now) {
 			continue
 		}
 		v = min(v, a.Reads)
