@@ -198,14 +198,11 @@ func newAgentProc(t testing.TB, stateBootstrap string, env []string, extra ...st
 		}
 		a.stop()
 		if t.Failed() {
-			logs, _ := os.ReadFile(a.logPath)
 			n := 8 << 10
 			if v, err := strconv.Atoi(os.Getenv("KFO_TEST_LOG_TAIL")); err == nil {
 				n = v // bytes of the agent log to show on failure
 			}
-			kept := kafkatest.KeepLog(t, logs)
-			t.Logf("agent log %s, kept whole with its goroutine dump at %s (last %d bytes before the dump):\n%s\nits goroutines in this project's code:\n%s",
-				a.logPath, kept, n, tail(kafkatest.BeforeDump(logs), n), kafkatest.TaskStacks(logs, 24<<10))
+			kafkatest.LogFailedAgent(t, a.logPath, n)
 		}
 	})
 	return a

@@ -113,17 +113,32 @@ func AwaitReady(t testing.TB, url, caPEM string, exited chan error) {
 	})
 }
 
-// BeforeDump is an agent's own log, without the goroutine dump after it.
-func BeforeDump(logs []byte) []byte {
-	if i := bytes.Index(logs, []byte("\nSIGQUIT: quit")); i >= 0 {
+// dumpStart begins the goroutine dump the Go runtime writes on SIGQUIT.
+var dumpStart = []byte("\nSIGQUIT: quit")
+
+// beforeDump is an agent's own log, without the goroutine dump after it.
+func beforeDump(logs []byte) []byte {
+	if i := bytes.Index(logs, dumpStart); i >= 0 {
 		return logs[:i+1]
 	}
 	return logs
 }
 
-// KeepLog copies a failed test's agent log where it outlives the test
+// LogFailedAgent reports a failed test's agent log at logPath (written by an
+// agent sent SIGQUIT, with GOTRACEBACK=all): where it is kept whole, its last
+// tailBytes before the goroutine dump, and the dump's goroutines in this
+// project's code.
+func LogFailedAgent(t testing.TB, logPath string, tailBytes int) {
+	t.Helper()
+	logs, _ := os.ReadFile(logPath)
+	own := beforeDump(logs)
+	t.Logf("agent log %s, kept whole with its goroutine dump at %s (last %d bytes before the dump):\n%s\nits goroutines in this project's code:\n%s",
+		logPath, keepLog(t, logs), tailBytes, own[max(0, len(own)-tailBytes):], taskStacks(logs, 24<<10))
+}
+
+// keepLog copies a failed test's agent log where it outlives the test
 // (KFO_TEST_ARTIFACTS, else the system's temporary directory).
-func KeepLog(t testing.TB, logs []byte) string {
+func keepLog(t testing.TB, logs []byte) string {
 	dir := os.Getenv("KFO_TEST_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "kfo-test-logs")
@@ -140,18 +155,18 @@ func KeepLog(t testing.TB, logs []byte) string {
 	return f.Name()
 }
 
-// TaskStacks answers the goroutines of a goroutine dump (what the Go runtime
-// writes on SIGQUIT) that run this project's mirror, checkpoint or failover
-// code, at most limit bytes: what a failed test prints, so that a stall in
-// CI shows where the agent waited even when the kept log is out of reach.
-func TaskStacks(logs []byte, limit int) string {
-	i := bytes.Index(logs, []byte("\nSIGQUIT: quit"))
+// taskStacks answers the goroutines of a goroutine dump (what the Go runtime
+// writes on SIGQUIT) that run this project's internal packages, at most limit
+// bytes: what a failed test prints, so that a stall in CI shows where the
+// agent waited even when the kept log is out of reach.
+func taskStacks(logs []byte, limit int) string {
+	i := bytes.Index(logs, dumpStart)
 	if i < 0 {
 		return ""
 	}
 	var out bytes.Buffer
 	for _, g := range bytes.Split(logs[i:], []byte("\n\ngoroutine ")) {
-		if !bytes.Contains(g, []byte("kafka-failover/internal/")) || bytes.Contains(g, []byte("SIGQUIT: quit")) {
+		if !bytes.Contains(g, []byte("kafka-failover/internal/")) || bytes.Contains(g, dumpStart[1:]) {
 			continue
 		}
 		if out.Len()+len(g) > limit {

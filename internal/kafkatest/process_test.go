@@ -41,17 +41,17 @@ func TestTaskStacksShowsWhereTheProjectsGoroutinesWait(t *testing.T) {
 	_ = cmd.Wait()
 	logs, _ := os.ReadFile(log)
 
-	got := TaskStacks(logs, 1<<20)
+	got := taskStacks(logs, 1<<20)
 	if !strings.Contains(got, "kafkatest.blockedInKafkatest") {
 		t.Fatalf("the blocked goroutine is not among the stacks:\n%s\nwhole log:\n%s", got, logs)
 	}
 	if strings.Contains(got, "SIGQUIT: quit") {
 		t.Errorf("the stacks carry the dump's header:\n%s", got)
 	}
-	if short := TaskStacks(logs, 10); !strings.Contains(short, "more in the kept log") || len(short) > 100 {
+	if short := taskStacks(logs, 10); !strings.Contains(short, "more in the kept log") || len(short) > 100 {
 		t.Errorf("a limit of 10 bytes gave %d bytes: %q", len(short), short)
 	}
-	if BeforeDump(logs) == nil || strings.Contains(string(BeforeDump(logs)), "goroutine ") {
-		t.Errorf("BeforeDump kept the dump: %q", BeforeDump(logs))
+	if beforeDump(logs) == nil || strings.Contains(string(beforeDump(logs)), "goroutine ") {
+		t.Errorf("beforeDump kept the dump: %q", beforeDump(logs))
 	}
 }

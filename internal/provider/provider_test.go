@@ -208,10 +208,7 @@ func startAgentProcess(t testing.TB, logPath, url, caPEM string, args []string) 
 			<-exited
 		}
 		if failed {
-			logs, _ := os.ReadFile(logPath)
-			own := kafkatest.BeforeDump(logs)
-			t.Logf("agent log %s, kept whole with its goroutine dump at %s (last 8 KiB before the dump):\n%s\nits goroutines in this project's code:\n%s",
-				logPath, kafkatest.KeepLog(t, logs), own[max(0, len(own)-8<<10):], kafkatest.TaskStacks(logs, 24<<10))
+			kafkatest.LogFailedAgent(t, logPath, 8<<10)
 		}
 	})
 	kafkatest.AwaitReady(t, url, caPEM, exited)
