@@ -11,8 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentclient"
 )
 
 // BuildAgent builds the agent binary from pkg (a path such as "../../agent")
@@ -80,13 +83,16 @@ func keepFreedMemory(godebug string) string {
 }
 
 // Kill ends the process with SIGKILL: no shutdown.
-func (d *DevClusterProcess) Kill() {
-	if d.cmd == nil {
+func (d *DevClusterProcess) Kill() { killProcess(&d.cmd) }
+
+// killProcess ends *cmd with SIGKILL, waits for it, and forgets it.
+func killProcess(cmd **exec.Cmd) {
+	if *cmd == nil {
 		return
 	}
-	_ = d.cmd.Process.Kill()
-	_ = d.cmd.Wait()
-	d.cmd = nil
+	_ = (*cmd).Process.Kill()
+	_ = (*cmd).Wait()
+	*cmd = nil
 }
 
 // AwaitReady waits until the agent at url (https, its certificate signed by
@@ -179,3 +185,79 @@ func taskStacks(logs []byte, limit int) string {
 	}
 	return out.String()
 }
+
+// Freeze stops the process with SIGSTOP: its sockets stay open and nothing
+// answers, as when a region's network is cut. Thaw resumes it with its
+// data, so that a benchmark can lose a region and bring it back.
+func (d *DevClusterProcess) Freeze() { d.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen process.
+func (d *DevClusterProcess) Thaw() { d.signal(syscall.SIGCONT) }
+
+func (d *DevClusterProcess) signal(s os.Signal) {
+	if d.cmd != nil {
+		_ = d.cmd.Process.Signal(s)
+	}
+}
+
+// AgentProcess is the built agent binary running in a process of its own,
+// for a benchmark in a package that cannot start the agent in-process (the
+// agent imports it). API is its HTTP API, through the provider's client.
+type AgentProcess struct {
+	cmd     *exec.Cmd
+	URL     string
+	API     *agentclient.Client
+	logPath string
+}
+
+// AgentToken is the bearer token of every AgentProcess.
+const AgentToken = "bench-token-0123456789abcdef"
+
+// StartAgentProcess runs `bin run` on a free loopback port beside the state
+// cluster, and waits until it answers /readyz; it is killed when the test
+// ends, and its log reported if the test failed.
+func StartAgentProcess(t testing.TB, bin string, state []string) *AgentProcess {
+	t.Helper()
+	dir := t.TempDir()
+	token, key := filepath.Join(dir, "token"), filepath.Join(dir, "secret.key")
+	if err := os.WriteFile(token, []byte(AgentToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("0123456789abcdef0123456789abcdef-bench-key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := FreeAddr(t)
+	a := &AgentProcess{URL: "http://" + addr, logPath: filepath.Join(dir, "agent.log")}
+	logf, err := os.Create(a.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cmd = exec.Command(bin, "run", "--listen", addr, "--state-bootstrap", strings.Join(state, ","),
+		"--token-file", token, "--secret-key-file", key, "--session-timeout", "3s")
+	a.cmd.Stdout, a.cmd.Stderr = logf, logf
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		a.Kill()
+		logf.Close()
+		if t.Failed() {
+			LogFailedAgent(t, a.logPath, 8<<10)
+		}
+	})
+	if a.API, err = agentclient.New(agentclient.Config{BaseURL: a.URL, Token: AgentToken}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 90*time.Second, "the agent answers "+a.URL+"/readyz", func() (bool, string) {
+		resp, err := http.Get(a.URL + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return a
+}
+
+// Kill ends the agent with SIGKILL.
+func (a *AgentProcess) Kill() { killProcess(&a.cmd) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,9 @@ import (
 // and a quarantine (both read FinalSyncs), and a translator starting. Each
 // must cost the same after 10M syncs of history as after 10k, since tasks
 // snapshot their sync partition and delete what the snapshot restates.
+// The reads are timed alone first; then the agent, a process of its own,
+// takes the mirror over and its forced failover and quarantine are timed
+// end to end through its API (agentOverHistory).
 //
 // The history is written by a real task: it copies a source topic of
 // histPartitions partitions, one tiny record per partition per round, each
@@ -40,9 +44,9 @@ import (
 // snapshot cycle, and the comparison is of age alone.
 //
 // Knob: KFO_BENCH_HISTORY_SYNCS, the older history (default
-// histDefaultSyncs, built in about two minutes on a loaded 2-core machine;
-// 10000000 records the figure in twice that). It ignores b.N apart
-// from running once.
+// histDefaultSyncs, the 10M: built in about 3.5 minutes on an idle
+// 2-core machine, 5 on a loaded one). It ignores b.N apart from running
+// once.
 func BenchmarkOffsetSyncHistoryAge(b *testing.B) {
 	old := histDefaultSyncs
 	if v := os.Getenv("KFO_BENCH_HISTORY_SYNCS"); v != "" {
@@ -53,15 +57,13 @@ func BenchmarkOffsetSyncHistoryAge(b *testing.B) {
 		old = n
 	}
 	bin := kafkatest.BuildAgent(b, "../../agent")
-	src := kafkatest.StartDevClusterProcess(b, bin, "history-source").Bootstrap
-	dst := kafkatest.StartDevClusterProcess(b, bin, "history-target").Bootstrap
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
 
 	var young, aged historyFigures
 	for iter := range b.N {
-		young = measureHistory(b, ctx, src, dst, iter, 10_000)
-		aged = measureHistory(b, ctx, src, dst, iter, old)
+		young = measureHistory(b, ctx, bin, iter, 10_000)
+		aged = measureHistory(b, ctx, bin, iter, old)
 	}
 	b.ReportMetric(0, "ns/op")
 	for _, f := range []historyFigures{young, aged} {
@@ -69,12 +71,15 @@ func BenchmarkOffsetSyncHistoryAge(b *testing.B) {
 		b.ReportMetric(millis(f.restart), fmt.Sprintf("restart-read-ms-%d-syncs", f.asked))
 		b.ReportMetric(millis(f.final), fmt.Sprintf("final-syncs-ms-%d-syncs", f.asked))
 		b.ReportMetric(millis(f.translator), fmt.Sprintf("translator-catch-up-ms-%d-syncs", f.asked))
+		b.ReportMetric(millis(f.failover), fmt.Sprintf("forced-failover-ms-%d-syncs", f.asked))
+		b.ReportMetric(millis(f.quarantine), fmt.Sprintf("quarantine-ms-%d-syncs", f.asked))
 	}
 	ratio := func(a, y time.Duration) string {
 		return fmt.Sprintf("%.2f", float64(a)/float64(max(y, time.Microsecond)))
 	}
-	fmt.Printf("offset-sync history of %d syncs against %d: task restart read x%s, final syncs (forced failover, quarantine) x%s, translator catch-up x%s, sync topic bytes x%s (goal: about x1; restart read < 200 ms)\n",
+	fmt.Printf("offset-sync history of %d syncs against %d: task restart read x%s, final syncs x%s, translator catch-up x%s, the agent's forced failover x%s, its quarantine x%s, sync topic bytes x%s (goal: about x1; restart read < 200 ms, forced failover < 2 s)\n",
 		aged.syncs, young.syncs, ratio(aged.restart, young.restart), ratio(aged.final, young.final), ratio(aged.translator, young.translator),
+		ratio(aged.failover, young.failover), ratio(aged.quarantine, young.quarantine),
 		fmt.Sprintf("%.2f", float64(aged.topicBytes)/float64(max(young.topicBytes, 1))))
 }
 
@@ -82,7 +87,7 @@ const (
 	histPartitions   = 1000 // source partitions of the task: one sync each per transaction
 	histKeep         = 5    // source offsets per partition that retention leaves
 	histTrimEvery    = 10   // rounds between two trims, as retention runs from time to time
-	histDefaultSyncs = 5_000_000
+	histDefaultSyncs = 10_000_000
 	// histTail is where each history ends: this many rounds after the
 	// task's last snapshot, fewer than the 10 after which the next is due
 	// (snapshotFloor syncs), so a read finds a snapshot and histTail rounds
@@ -102,12 +107,16 @@ type historyFigures struct {
 	restartRuns              int           // runs the restarted task's history holds
 	final                    time.Duration // FinalSyncs
 	translator               time.Duration // StartTranslator to WaitCaughtUp
-	topicRecords, topicBytes int64         // the sync topic's, at the end
+	topicRecords, topicBytes int64         // the sync topic's, after the reads above
+	takeover                 time.Duration // the agent's mirror, put over the history, to its status at the history's end
+	failover, failoverPost   time.Duration // the agent's forced failover: request to discovery, and to its answer
+	quarantine               time.Duration // the agent's reverse (quarantine and rebuild) request to its answer
 }
 
 func (f historyFigures) String() string {
-	return fmt.Sprintf("offset-sync history of %d syncs, %d asked (built in %s; %d snapshots, the last one %d transactions before the end): task restart read %.1f ms (%d syncs decoded, %d runs kept), final syncs %.1f ms, translator catch-up %.1f ms; sync topic %d records, %d bytes",
-		f.syncs, f.asked, f.build.Round(time.Second), f.snapshots, histTail, millis(f.restart), f.restartSyncs, f.restartRuns, millis(f.final), millis(f.translator), f.topicRecords, f.topicBytes)
+	return fmt.Sprintf("offset-sync history of %d syncs, %d asked (built in %s; %d snapshots, the last one %d transactions before the end): task restart read %.1f ms (%d syncs decoded, %d runs kept), final syncs %.1f ms, translator catch-up %.1f ms; sync topic %d records, %d bytes; the agent over it: mirror resumed in %.1f s, forced failover %.1f ms from request to discovery (answered in %.1f ms; goal < 2000 ms), quarantine %.1f ms from reverse request to answer",
+		f.syncs, f.asked, f.build.Round(time.Second), f.snapshots, histTail, millis(f.restart), f.restartSyncs, f.restartRuns, millis(f.final), millis(f.translator), f.topicRecords, f.topicBytes,
+		f.takeover.Seconds(), millis(f.failover), millis(f.failoverPost), millis(f.quarantine))
 }
 
 // millis is d in milliseconds, fractions kept.
@@ -115,8 +124,15 @@ func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisec
 
 // measureHistory has a task write about syncs offset syncs of history, the
 // source trimmed as it goes, then times its readers.
-func measureHistory(b *testing.B, ctx context.Context, src, dst []string, iter, syncs int) historyFigures {
+func measureHistory(b *testing.B, ctx context.Context, bin string, iter, syncs int) historyFigures {
 	b.Helper()
+	// Clusters of its own: the agent measured at the end keeps its state
+	// on the target, and the next history starts clean.
+	srcProc := kafkatest.StartDevClusterProcess(b, bin, "history-source")
+	dstProc := kafkatest.StartDevClusterProcess(b, bin, "history-target")
+	defer srcProc.Kill()
+	defer dstProc.Kill()
+	src, dst := srcProc.Bootstrap, dstProc.Bootstrap
 	name := fmt.Sprintf("history-%d-%d", iter, syncs)
 	topic := fmt.Sprintf("hist.%d.%d", iter, syncs)
 	rounds := (syncs + histPartitions - 1) / histPartitions
@@ -252,13 +268,92 @@ func measureHistory(b *testing.B, ctx context.Context, src, dst []string, iter, 
 	checkHistory(b, "translator", tr.Log, topic, rounds)
 
 	f.topicRecords, f.topicBytes = syncTopicSize(b, ctx, dstAdm, name)
-	// Frees the dev clusters' memory for the next history.
-	for _, adm := range []*kadm.Client{srcAdm, dstAdm} {
-		if _, err := adm.DeleteTopics(ctx, topic); err != nil {
-			b.Fatal(err)
+	stopTranslator()
+	agentOverHistory(b, ctx, bin, srcProc, dst, m, topic, rounds, &f)
+	return f
+}
+
+// agentOverHistory starts the agent beside the history's target and puts
+// the history's mirror into it, so that the agent's own task resumes from
+// the history; then it times, end to end through the agent's API, a forced
+// failover with the source lost (frozen) and, the source back, the
+// quarantine of its tail and its rebuild: both read the whole history
+// (FinalSyncs).
+func agentOverHistory(b *testing.B, ctx context.Context, bin string, src *kafkatest.DevClusterProcess, dst []string, m agentapi.Mirror, topic string, rounds int, f *historyFigures) {
+	b.Helper()
+	a := kafkatest.StartAgentProcess(b, bin, dst)
+	api := a.API
+	put := func(what string, err error) {
+		if err != nil {
+			b.Fatalf("%s: put %s: %v", m.Name, what, err)
 		}
 	}
-	return f
+	_, err := api.PutCluster(ctx, agentapi.Cluster{Name: m.Source, BootstrapServers: src.Bootstrap})
+	put("the source cluster", err)
+	_, err = api.PutCluster(ctx, agentapi.Cluster{Name: m.Target, BootstrapServers: dst})
+	put("the target cluster", err)
+	m.Topics = agentapi.Selector{Include: []string{regexp.QuoteMeta(topic)}}
+	m.ReplicationPolicy, m.RefreshInterval = agentapi.ReplicationIdentity, "1s"
+	back := agentapi.Mirror{Name: m.Name + "-back", Source: m.Target, Target: m.Source, Topics: m.Topics, TasksMax: 1,
+		ReplicationPolicy: agentapi.ReplicationIdentity, StartFrom: agentapi.StartEarliest}
+	start := time.Now()
+	_, err = api.PutMirror(ctx, m)
+	put("the mirror", err)
+	_, err = api.PutMirror(ctx, back)
+	put("the reverse mirror", err)
+	policy := m.Name
+	_, err = api.PutPolicy(ctx, agentapi.Policy{Name: policy, Clusters: []string{m.Source, m.Target}, Primary: m.Source,
+		Mirrors: []string{m.Name, back.Name}, Fencing: agentapi.FencingNone})
+	put("the policy", err)
+	// The agent's task resumed at the history's end, and has seen the
+	// source's ends: what a forced failover reports from.
+	kafkatest.Eventually(b, histRoundWait, m.Name+": the agent's mirror resumes at the history's end", func() (bool, string) {
+		st, err := api.MirrorStatus(ctx, m.Name)
+		if err != nil {
+			return false, err.Error()
+		}
+		done := 0
+		for _, p := range st.Partitions {
+			if p.LastMirroredOffset+1 == int64(rounds) && p.SourceHighWatermark == int64(rounds) {
+				done++
+			}
+		}
+		return done == histPartitions, fmt.Sprintf("state %s, %d of %d partitions at %d", st.State, done, histPartitions, rounds)
+	})
+	f.takeover = time.Since(start)
+
+	src.Freeze() // the source's region is lost
+	start = time.Now()
+	res, err := api.Failover(ctx, policy, agentapi.FailoverRequest{To: m.Target, Mode: agentapi.ModeForced, RequestID: "lost"}, histRoundWait)
+	f.failoverPost = time.Since(start)
+	if err != nil {
+		b.Fatalf("%s: forced failover: %v", m.Name, err)
+	}
+	for {
+		act, err := api.Active(ctx, policy)
+		if err == nil && act.Cluster == m.Target {
+			break
+		}
+		if time.Since(start) > histRoundWait {
+			b.Fatalf("%s: discovery answers %+v (%v) %s after the forced failover, want %s", m.Name, act, err, histRoundWait, m.Target)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.failover = time.Since(start)
+	if res.Outcome != agentapi.OutcomeCompleted || res.Report == nil || res.Report.RecordsLost != 0 || len(res.Report.Partitions) != histPartitions {
+		b.Fatalf("%s: forced failover answered %+v; want completed, 0 records lost over %d partitions", m.Name, res, histPartitions)
+	}
+
+	src.Thaw() // the region is back: its tail is quarantined, and it is rebuilt
+	start = time.Now()
+	q, err := api.Reverse(ctx, policy, agentapi.ReverseRequest{Cluster: m.Source, RequestID: "back"}, histRoundWait)
+	f.quarantine = time.Since(start)
+	if err != nil {
+		b.Fatalf("%s: reverse: %v", m.Name, err)
+	}
+	if q.Records != 0 {
+		b.Fatalf("%s: the quarantine copied %d records; the source held none past the mirror", m.Name, q.Records)
+	}
 }
 
 // checkHistory checks that a reader of the history resumes every partition
