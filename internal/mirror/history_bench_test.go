@@ -282,6 +282,7 @@ func measureHistory(b *testing.B, ctx context.Context, bin string, iter, syncs i
 func agentOverHistory(b *testing.B, ctx context.Context, bin string, src *kafkatest.DevClusterProcess, dst []string, m agentapi.Mirror, topic string, rounds int, f *historyFigures) {
 	b.Helper()
 	a := kafkatest.StartAgentProcess(b, bin, dst)
+	defer a.Kill() // before its clusters end, so that it spins on nothing while the next history is built
 	api := a.API
 	put := func(what string, err error) {
 		if err != nil {
