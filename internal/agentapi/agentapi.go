@@ -85,6 +85,12 @@ const (
 	DefaultCheckpointInterval = time.Second
 )
 
+// LookEvery is how often a mirror lists its source's topics and groups for
+// new ones, given its refresh_interval: a fraction of it, so that a new
+// topic is copying, and a new group checkpointed, within refresh_interval
+// of its creation or first commit, its copy's start included.
+func LookEvery(refreshInterval time.Duration) time.Duration { return refreshInterval / 4 }
+
 // Mirror copies matching topics from Source to Target exactly once.
 type Mirror struct {
 	Name              string   `json:"name"`

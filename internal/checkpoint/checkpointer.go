@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -65,25 +66,40 @@ type RoundStats struct {
 	GroupErrors int // groups that failed this round (retried next round)
 }
 
-// Run runs rounds every checkpoint_interval until ctx ends.
+// Run runs rounds every checkpoint_interval until ctx ends, and one at once
+// when a look at the source's groups finds a new one.
 func (c *Checkpointer) Run(ctx context.Context) {
 	every := durationOr(c.Mirror.CheckpointInterval, agentapi.DefaultCheckpointInterval)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	look := time.NewTicker(agentapi.LookEvery(c.refreshInterval()))
+	defer look.Stop()
 	c.Metrics.translatorCaughtUp(c.Mirror.Name, c.Translator.Ready())
 	if !c.Translator.Ready() {
 		c.Log.Info("checkpoints wait until the translator has read the mirror's offset syncs up to their end")
 	}
-	for {
+	round := func() {
 		if _, err := c.Round(ctx); err != nil && ctx.Err() == nil {
 			c.Log.Warn("checkpoint round failed; retrying at the next interval", "error", err)
 		}
+	}
+	round()
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			round()
+		case <-look.C:
+			if c.sawNewGroup(ctx) {
+				round()
+			}
 		}
 	}
+}
+
+func (c *Checkpointer) refreshInterval() time.Duration {
+	return durationOr(c.Mirror.RefreshInterval, agentapi.DefaultRefreshInterval)
 }
 
 func durationOr(text string, def time.Duration) time.Duration {
@@ -394,8 +410,6 @@ func sameCheckpoint(a, b agentapi.PartitionCheckpoint) bool {
 	return a == b
 }
 
-// refreshGroups lists the source's groups every refresh_interval and keeps
-// the selected ones.
 // pruneEvery is how often the translator drops what source retention
 // removed.
 const pruneEvery = time.Minute
@@ -426,13 +440,43 @@ func (c *Checkpointer) pruneBelowSourceStart(ctx context.Context, src *kadm.Clie
 	})
 }
 
+// refreshGroups lists the source's groups when the last list is older than
+// refresh_interval; the looks of Run list them more often.
 func (c *Checkpointer) refreshGroups(ctx context.Context, src *kadm.Client) error {
-	if !c.groupsAt.IsZero() && time.Since(c.groupsAt) < durationOr(c.Mirror.RefreshInterval, agentapi.DefaultRefreshInterval) {
+	if !c.groupsAt.IsZero() && time.Since(c.groupsAt) < c.refreshInterval() {
 		return nil
 	}
+	groups, err := c.listGroups(ctx, src)
+	if err != nil {
+		return err
+	}
+	c.groups, c.groupsAt = groups, time.Now()
+	return nil
+}
+
+// sawNewGroup lists the source's groups and answers whether a selected one
+// appeared since the last list. A failed list answers false; the next
+// round says why.
+func (c *Checkpointer) sawNewGroup(ctx context.Context) bool {
+	lctx, cancel := context.WithTimeout(ctx, c.refreshInterval())
+	defer cancel()
+	groups, err := c.listGroups(lctx, kadm.NewClient(c.Source))
+	if err != nil {
+		return false
+	}
+	appeared := slices.ContainsFunc(groups, func(g string) bool {
+		_, known := slices.BinarySearch(c.groups, g)
+		return !known
+	})
+	c.groups, c.groupsAt = groups, time.Now()
+	return appeared
+}
+
+// listGroups answers the source's selected groups, sorted.
+func (c *Checkpointer) listGroups(ctx context.Context, src *kadm.Client) ([]string, error) {
 	listed, err := src.ListGroups(ctx)
 	if err != nil {
-		return fmt.Errorf("list groups on source %s: %w", c.Mirror.Source, err)
+		return nil, fmt.Errorf("list groups on source %s: %w", c.Mirror.Source, err)
 	}
 	var groups []string
 	for _, g := range listed.Groups() {
@@ -441,8 +485,7 @@ func (c *Checkpointer) refreshGroups(ctx context.Context, src *kadm.Client) erro
 		}
 	}
 	sort.Strings(groups)
-	c.groups, c.groupsAt = groups, time.Now()
-	return nil
+	return groups, nil
 }
 
 // syncTargets commits translated offsets to the same groups on the target,

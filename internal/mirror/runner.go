@@ -108,6 +108,9 @@ type runner struct {
 	refreshed bool
 	// held are the target topics the last refresh left to another mirror.
 	held map[string]string
+	// looked are the selected source topics and their partition counts as
+	// the last look saw them; only run's goroutine uses it.
+	looked map[string]int
 	// notCopying counts the mirror's partitions no task copies, and
 	// notCopyingSince says since when, zero while every one is; see
 	// noteCopying.
@@ -165,7 +168,8 @@ func (r *runner) run(ctx context.Context) error {
 
 	// First the partitions, then the membership: a task that starts
 	// knows what to copy.
-	r.refresh(ctx, srcAdm, dstAdm)
+	r.look(ctx, src)
+	r.refresh(ctx, src, dstAdm)
 	go r.watchEnds(ctx, srcAdm)
 	member, err := kgo.NewClient(append(r.state,
 		kgo.ConsumerGroup(TasksGroup(r.m.Name)),
@@ -210,12 +214,18 @@ func (r *runner) run(ctx context.Context) error {
 
 	refresh := time.NewTicker(r.refreshInterval())
 	defer refresh.Stop()
+	look := time.NewTicker(agentapi.LookEvery(r.refreshInterval()))
+	defer look.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-look.C:
+			if r.look(ctx, src) {
+				r.refresh(ctx, src, dstAdm)
+			}
 		case <-refresh.C:
-			r.refresh(ctx, srcAdm, dstAdm)
+			r.refresh(ctx, src, dstAdm)
 			if SyncsACLs(r.m) && r.runsCheckpoints() {
 				r.syncACLs(ctx, src, dst) // on one replica: one writer of the record
 			}
@@ -231,8 +241,31 @@ func (r *runner) refreshInterval() time.Duration {
 	return d
 }
 
+// look lists the source's topics (one metadata request) and answers whether
+// a selected topic or partition appeared since the last look: then a refresh
+// runs at once instead of at the next refresh_interval. A failed look
+// answers false; the next refresh says why.
+func (r *runner) look(ctx context.Context, src *kgo.Client) bool {
+	lctx, cancel := context.WithTimeout(ctx, r.refreshInterval())
+	defer cancel()
+	listed, err := listTopics(lctx, src)
+	if err != nil {
+		return false
+	}
+	looked, appeared := map[string]int{}, false
+	for _, t := range listed {
+		if t.Err != nil || !selects(r.sel, t) {
+			continue
+		}
+		looked[t.Topic] = len(t.Partitions)
+		appeared = appeared || len(t.Partitions) > r.looked[t.Topic]
+	}
+	r.looked = looked
+	return appeared
+}
+
 // refresh picks up new topics and partitions and hands each task its share.
-func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
+func (r *runner) refresh(ctx context.Context, src *kgo.Client, dstAdm *kadm.Client) {
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	held := map[string]string{}
@@ -243,7 +276,7 @@ func (r *runner) refresh(ctx context.Context, srcAdm, dstAdm *kadm.Client) {
 		}
 		return true
 	}
-	parts, err := syncTopics(rctx, r.m, r.sel, mayWrite, srcAdm, dstAdm)
+	parts, err := syncTopics(rctx, r.m, r.sel, mayWrite, src, dstAdm)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.err = ""

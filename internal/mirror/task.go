@@ -46,6 +46,12 @@ const (
 	fetchMaxPartitionBytes = 4 << 20
 )
 
+// taskMetadataMinAge is how soon a task's clients may ask for metadata
+// again. franz-go's 5 s would hold a new topic's first fetch or write that
+// long whenever its first metadata came back incomplete (a topic just
+// created has no leader yet), and refresh_interval counts that wait.
+const taskMetadataMinAge = 250 * time.Millisecond
+
 type tp struct {
 	topic     string
 	partition int32
@@ -100,6 +106,7 @@ func (t *task) consumerOpts(hooks kgo.Hook) []kgo.Opt {
 		// Records deleted at the source before they were copied are a
 		// gap the task records (resumeAfterGap), never a silent reset.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.MetadataMinAge(taskMetadataMinAge),
 	)
 }
 
@@ -163,6 +170,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		kgo.TransactionTimeout(60*time.Second),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(2*maxBatchRecords),
+		kgo.MetadataMinAge(taskMetadataMinAge),
 		// franz-go's default batch size (about 1 MB) stays under Kafka's
 		// default max.message.bytes; bigger batches were refused by the
 		// target and the task restarted into the same batch again.

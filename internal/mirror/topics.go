@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -116,6 +117,38 @@ type SourcePartition struct {
 	TargetTopic string
 }
 
+// selects answers whether a mirror with selector sel copies source topic t.
+func selects(sel Selector, t kadm.TopicDetail) bool {
+	return !strings.HasPrefix(t.Topic, InternalPrefix) && !t.IsInternal && !IsQuarantine(t.Topic) && sel.Matches(t.Topic)
+}
+
+// listTopics lists every topic of a cluster as the cluster has it now.
+// kadm's ListTopics answers from franz-go's metadata cache while that is
+// younger than MetadataMinAge (5 s by default), which would hide a topic
+// created since from a look or a refresh.
+func listTopics(ctx context.Context, cl *kgo.Client) (kadm.TopicDetails, error) {
+	req := kmsg.NewPtrMetadataRequest() // no topics: all of them
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	tds := make(kadm.TopicDetails, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		td := kadm.TopicDetail{Topic: *t.Topic, ID: t.TopicID, IsInternal: t.IsInternal,
+			Partitions: make(kadm.PartitionDetails, len(t.Partitions)), Err: kerr.ErrorForCode(t.ErrorCode)}
+		for _, p := range t.Partitions {
+			td.Partitions[p.Partition] = kadm.PartitionDetail{Topic: td.Topic, Partition: p.Partition,
+				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Err: kerr.ErrorForCode(p.ErrorCode)}
+		}
+		tds[td.Topic] = td
+	}
+	return tds, nil
+}
+
 // topicPlan is one matched source topic and what it needs on the target.
 type topicPlan struct {
 	topic       string
@@ -132,15 +165,16 @@ type topicPlan struct {
 // the target (same partition count), copies their configs when asked, and
 // answers every source partition that is ready to be mirrored.
 // A target topic that mayWrite refuses is left alone: another mirror writes it.
-func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite func(target string) bool, src, dst *kadm.Client) ([]SourcePartition, error) {
-	srcTopics, err := src.ListTopics(ctx)
+func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite func(target string) bool, srcCl *kgo.Client, dst *kadm.Client) ([]SourcePartition, error) {
+	src := kadm.NewClient(srcCl)
+	srcTopics, err := listTopics(ctx, srcCl)
 	if err != nil {
 		return nil, fmt.Errorf("list topics on source %s: %w", m.Source, err)
 	}
 	var plans []*topicPlan
 	var metaErrs []error
 	for _, t := range srcTopics.Sorted() {
-		if strings.HasPrefix(t.Topic, InternalPrefix) || t.IsInternal || IsQuarantine(t.Topic) || !sel.Matches(t.Topic) {
+		if !selects(sel, t) {
 			continue
 		}
 		target := TargetTopic(m.ReplicationPolicy, m.Source, t.Topic)

@@ -179,7 +179,7 @@ func mirrorSchema() schema.Schema {
 				Default:             booldefault.StaticBool(false),
 			},
 			"refresh_interval": schema.StringAttribute{
-				MarkdownDescription: "How often the mirror looks for new matching topics and partitions, as a Go duration from `1s` to `" + agentapi.ShortDuration(agentapi.MaxRefreshInterval) + "`. Default `" + agentapi.DefaultRefreshInterval.String() + "`.",
+				MarkdownDescription: "How soon the mirror picks up what appears on the source, as a Go duration from `1s` to `" + agentapi.ShortDuration(agentapi.MaxRefreshInterval) + "`: a new matching topic or partition is copying, and a new selected group has its first checkpoint, within `refresh_interval` of its creation or first commit (the agent looks at the source's topics and groups every quarter of it). Target topic configs and ACLs are synced every `refresh_interval`. Default `" + agentapi.DefaultRefreshInterval.String() + "`.",
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString(agentapi.DefaultRefreshInterval.String()),
