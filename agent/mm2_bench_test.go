@@ -183,7 +183,8 @@ func (e *sideEnv) runLoop(i int) copyRun {
 	began := time.Now()
 	consumer := kafkatest.ClientOf(b, e.src, kgo.ConsumeTopics(sideTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	producer := kafkatest.ClientOf(b, e.dst, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	producer := kafkatest.ClientOf(b, e.dst, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
+		benchMetadataMinAge)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -439,13 +440,32 @@ func (e *sideEnv) startReader(topic string) *copyReader {
 // them read_committed from the start.
 func (e *sideEnv) targetReader(topic string) *kgo.Client {
 	kafkatest.CreateTopic(e.b, e.dst.Bootstrap(), topic, sidePartitions, nil)
+	// Every partition has a leader before the clock starts: a client that
+	// meets a partition without one asks again only after its metadata min
+	// age, which put a 5 s stall into some runs of every system alike.
+	adm := kadm.NewClient(kafkatest.ClientOf(e.b, e.dst))
+	kafkatest.Eventually(e.b, time.Minute, "every partition of "+topic+" has a leader", func() (bool, string) {
+		ends, err := adm.ListEndOffsets(context.Background(), topic)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(ends[topic]) == sidePartitions, fmt.Sprintf("%d partitions answer", len(ends[topic]))
+	})
 	starts := map[int32]kgo.Offset{}
 	for p := range int32(sidePartitions) {
 		starts[p] = kgo.NewOffset().AtStart()
 	}
 	return kafkatest.ClientOf(e.b, e.dst, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), benchMetadataMinAge)
 }
+
+// benchMetadataMinAge lets the benchmark's own clients (the reader, the
+// loop's producer) learn a new leader at once instead of after franz-go's
+// default 5 s, so that they never hold up the system they measure.
+var benchMetadataMinAge = kgo.MetadataMinAge(100 * time.Millisecond)
 
 // sampleAtFirst reads process pid's usage when the first record is
 // readable (or the reader gives up).
