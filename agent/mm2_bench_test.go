@@ -8,7 +8,7 @@ package main
 //
 // Knobs (environment):
 //
-//	KFO_BENCH_MM2_RECORDS_PER_PARTITION  data set, x6 partitions (50000)
+//	KFO_BENCH_MM2_RECORDS_PER_PARTITION  data set, x6 partitions (200000)
 //	KFO_BENCH_MM2_RUNS                   runs of each system, in turn (3)
 //	KFO_BENCH_MM2_TASKS                  tasks_max of the agent's mirror and tasks.max of MirrorMaker 2 (4)
 
@@ -107,7 +107,7 @@ func skipUnlessBenchMM2(b *testing.B) {
 func BenchmarkMirrorMaker2SideBySide(b *testing.B) {
 	skipUnlessBenchMM2(b)
 	e := &sideEnv{b: b,
-		perPartition: kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_RECORDS_PER_PARTITION", 50000),
+		perPartition: kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_RECORDS_PER_PARTITION", 200000),
 		tasks:        kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_TASKS", 4),
 	}
 	runs := kafkatest.BenchEnvInt(b, "KFO_BENCH_MM2_RUNS", 3)
