@@ -1,0 +1,164 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/kafkaconn"
+	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
+	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
+	"github.com/kafka-failover/kafka-failover/internal/recordformat"
+)
+
+// runnerOpts are the target options a mirror's runner shares among its
+// tasks: kafkaconn's, with SCRAM and the observer, as the agent has them.
+func runnerOpts(t *testing.T, k kafkatest.Kafka) []kgo.Opt {
+	t.Helper()
+	d := k.Declared()
+	opts, err := kafkaconn.Opts(kafkaconn.Conn{
+		Name: d.Name, BootstrapServers: d.BootstrapServers,
+		SASLMechanism: d.SASL.Mechanism, SASLUsername: d.SASL.Username, SASLPassword: d.SASL.Password,
+		TLS: true, CAPEM: d.TLS.CAPEM, CertPEM: d.TLS.CertPEM, KeyPEM: d.TLS.KeyPEM,
+		Observer: kafkaconn.NewObserver(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
+// The tasks of a mirror start together, and each reads the committed syncs
+// of its own partition of the offset-sync topic with the target options
+// their runner shares. Each read sees its own partition only and reaches
+// its end. Issue 16's liveness stall: a read built its client while another
+// task built its own from the same options, took the other's partition, and
+// waited for its own end while that partition's records kept coming.
+func TestTasksStartingTogetherEachReadTheirOwnOffsetSyncsToTheEnd(t *testing.T) {
+	shortSyncReadStall(t)
+	kafkatest.EachKind(t, func(t *testing.T, kind string) {
+		dst := kafkatest.NewClusterOfKind(t, kind, "europe", kafkatest.ClusterOptions{Secure: true})
+		opts := runnerOpts(t, dst)
+		const tasksMax = 4
+		m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", TasksMax: tasksMax}
+		var syncs []offsetsync.Sync
+		want := map[int32]int{}
+		for p := range int32(4 * tasksMax) {
+			syncs = append(syncs, offsetsync.Sync{Topic: "LH.ORDERS", Partition: p, TargetTopic: "LH.ORDERS",
+				Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: 10}}, SourceNext: 10})
+			want[int32(TaskOf("LH.ORDERS", p, tasksMax))]++
+		}
+		ctx := context.Background()
+		if err := SeedSyncs(ctx, opts, m, syncs, recordformat.First); err != nil {
+			t.Fatal(err)
+		}
+
+		const rounds = 30
+		for round := range rounds {
+			var wg sync.WaitGroup
+			errs := make([]error, tasksMax)
+			start := make(chan struct{})
+			for task := range int32(tasksMax) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					read := 0
+					rctx, cancel := context.WithTimeout(ctx, 4*syncReadStall)
+					defer cancel()
+					err := readCommittedSyncs(rctx, opts, m.Name, map[int32]bool{task: true}, func(p int32, s offsetsync.Sync) error {
+						if p != task {
+							return fmt.Errorf("a sync of partition %d (%s[%d])", p, s.Topic, s.Partition)
+						}
+						read++
+						return nil
+					})
+					if err == nil && read != want[task] {
+						err = fmt.Errorf("%d syncs, want %d", read, want[task])
+					}
+					if err != nil {
+						errs[task] = fmt.Errorf("the read of partition %d: %w", task, err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatalf("round %d of %d, %d tasks reading at once: %v", round+1, rounds, tasksMax, err)
+				}
+			}
+		}
+	})
+}
+
+// A partition of the offset-sync topic whose last entries are transaction
+// markers (a commit marker; an aborted transaction and its abort marker; a
+// transaction open when the read listed the end, aborted by a fence later)
+// is read to its end on both kinds of cluster: franz-go hands the markers
+// over (KeepControlRecords), so the read's position passes the offsets
+// that markers and aborted records hold.
+func TestAReadOfOffsetSyncsReachesAnEndThatTransactionMarkersHold(t *testing.T) {
+	kafkatest.EachKind(t, func(t *testing.T, kind string) {
+		dst := kafkatest.NewClusterOfKind(t, kind, "europe", kafkatest.ClusterOptions{})
+		opts := append(dst.ClientOpts(), kgo.SeedBrokers(dst.Bootstrap()...))
+		const mirror = "na-to-eu"
+		topic := offsetsync.Topic(mirror)
+		kafkatest.CreateTopic(t, dst.Bootstrap(), topic, 3, nil, dst.ClientOpts()...)
+		ctx := context.Background()
+		writer := func(id string) *kgo.Client {
+			return kafkatest.ClientOf(t, dst, kgo.TransactionalID(id), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		}
+		// txn writes a record to p in a transaction that it commits,
+		// aborts, or (open) leaves open.
+		txn := func(cl *kgo.Client, p int32, end string) {
+			t.Helper()
+			if err := cl.BeginTransaction(); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte("a record")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			if end != "open" {
+				if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(end == "commit")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		txn(writer("committed"), 0, "commit") // partition 0 ends in a commit marker
+		aborts := writer("aborted")
+		txn(aborts, 1, "commit")
+		txn(aborts, 1, "abort")          // partition 1 ends in an aborted transaction
+		txn(writer("fenced"), 2, "open") // partition 2: open when the read lists its end
+
+		fenced := make(chan error, 1)
+		go func() {
+			time.Sleep(time.Second) // the read is waiting at the open transaction
+			fenced <- fenceIDs(ctx, opts, []string{"fenced"})
+		}()
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		read := map[int32]int{}
+		err := readSyncTopic(rctx, opts, mirror, kgo.ReadCommitted(), nil, func(r *kgo.Record) error {
+			read[r.Partition]++
+			return nil
+		})
+		if ferr := <-fenced; ferr != nil {
+			t.Fatal(ferr)
+		}
+		if err != nil {
+			t.Fatalf("read to the end: %v", err)
+		}
+		if want := map[int32]int{0: 1, 1: 1}; fmt.Sprint(read) != fmt.Sprint(want) { // fmt sorts map keys
+			t.Fatalf("records read per partition: %v, want %v (committed ones only)", read, want)
+		}
+	})
+}
