@@ -192,23 +192,41 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 			return fmt.Errorf("read %s: %w", topic, fetchErr)
 		}
 		var eachErr error
+		var ended []int32
 		fetches.EachRecord(func(r *kgo.Record) {
-			progressed = time.Now()
-			if r.Offset <= last[r.Partition] && eachErr == nil {
+			if eachErr != nil {
+				return
+			}
+			prev, asked := last[r.Partition]
+			switch {
+			case !asked:
+				eachErr = fmt.Errorf("read %s: a record of partition %d, which this read did not ask for", topic, r.Partition)
+				return
+			case r.Offset <= prev:
 				// A read that goes back (the client reset its position)
 				// would pass records twice and may never reach its end.
-				eachErr = fmt.Errorf("read %s: partition %d went back from offset %d to %d", topic, r.Partition, last[r.Partition], r.Offset)
+				eachErr = fmt.Errorf("read %s: partition %d went back from offset %d to %d", topic, r.Partition, prev, r.Offset)
+				return
 			}
 			last[r.Partition] = r.Offset
-			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
-				delete(ends, r.Partition)
+			if end, ok := ends[r.Partition]; ok {
+				// Only a partition short of its end makes progress: a
+				// busy one past its end must not hide one that is stuck.
+				progressed = time.Now()
+				if r.Offset+1 >= end {
+					delete(ends, r.Partition)
+					ended = append(ended, r.Partition)
+				}
 			}
-			if !r.Attrs.IsControl() && eachErr == nil {
+			if !r.Attrs.IsControl() {
 				eachErr = each(r)
 			}
 		})
 		if eachErr != nil {
 			return eachErr
+		}
+		if len(ended) > 0 {
+			cl.RemoveConsumePartitions(map[string][]int32{topic: ended}) // read to their end: fetch them no more
 		}
 		if len(ends) > 0 && time.Since(progressed) >= syncReadStall {
 			return fmt.Errorf("read %s: no record for %s short of the end of %s", topic, syncReadStall, stalled(ctx, kadm.NewClient(cl), topic, ends, last))
@@ -218,8 +236,8 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 }
 
 // syncReadStall is how long a read of the sync topic may go without a record
-// while partitions remain short of the end it set out to reach: a read that
-// waits longer fails, saying where each partition stands, and its caller
+// of a partition short of the end it set out to reach: a read that waits
+// longer fails, saying where each such partition stands, and its caller
 // starts over, instead of waiting without end for a record that does not
 // come.
 var syncReadStall = 20 * time.Second // a variable for tests
