@@ -38,66 +38,78 @@ func runnerOpts(t *testing.T, k kafkatest.Kafka) []kgo.Opt {
 
 // The tasks of a mirror start together, and each reads the committed syncs
 // of its own partition of the offset-sync topic with the target options
-// their runner shares. Each read sees its own partition only and reaches
-// its end. Issue 16's liveness stall: a read built its client while another
-// task built its own from the same options, took the other's partition, and
-// waited for its own end while that partition's records kept coming.
+// their runner shares: kafkaconn's, and options a caller built with room to
+// grow. Each read sees its own partition only and reaches its end. Issue
+// 16's liveness stall: a read built its client while another task built its
+// own from the same options, took the other's partition, and waited for its
+// own end while that partition's records kept coming.
 func TestTasksStartingTogetherEachReadTheirOwnOffsetSyncsToTheEnd(t *testing.T) {
-	shortSyncReadStall(t)
 	kafkatest.EachKind(t, func(t *testing.T, kind string) {
 		dst := kafkatest.NewClusterOfKind(t, kind, "europe", kafkatest.ClusterOptions{Secure: true})
-		opts := runnerOpts(t, dst)
-		const tasksMax = 4
-		m := agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", TasksMax: tasksMax}
-		var syncs []offsetsync.Sync
-		want := map[int32]int{}
-		for p := range int32(4 * tasksMax) {
-			syncs = append(syncs, offsetsync.Sync{Topic: "LH.ORDERS", Partition: p, TargetTopic: "LH.ORDERS",
-				Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: 10}}, SourceNext: 10})
-			want[int32(TaskOf("LH.ORDERS", p, tasksMax))]++
-		}
-		ctx := context.Background()
-		if err := SeedSyncs(ctx, opts, m, syncs, recordformat.First); err != nil {
-			t.Fatal(err)
-		}
-
-		const rounds = 30
-		for round := range rounds {
-			var wg sync.WaitGroup
-			errs := make([]error, tasksMax)
-			start := make(chan struct{})
-			for task := range int32(tasksMax) {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					read := 0
-					rctx, cancel := context.WithTimeout(ctx, 4*syncReadStall)
-					defer cancel()
-					err := readCommittedSyncs(rctx, opts, m.Name, map[int32]bool{task: true}, func(p int32, s offsetsync.Sync) error {
-						if p != task {
-							return fmt.Errorf("a sync of partition %d (%s[%d])", p, s.Topic, s.Partition)
-						}
-						read++
-						return nil
-					})
-					if err == nil && read != want[task] {
-						err = fmt.Errorf("%d syncs, want %d", read, want[task])
-					}
-					if err != nil {
-						errs[task] = fmt.Errorf("the read of partition %d: %w", task, err)
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					t.Fatalf("round %d of %d, %d tasks reading at once: %v", round+1, rounds, tasksMax, err)
-				}
-			}
-		}
+		roomy := make([]kgo.Opt, 0, 16)
+		roomy = append(roomy, dst.ClientOpts()...)
+		t.Run("kafkaconn's", func(t *testing.T) { readTogether(t, runnerOpts(t, dst), "na-to-eu") })
+		t.Run("a caller's with room to grow", func(t *testing.T) {
+			readTogether(t, append(roomy, kgo.SeedBrokers(dst.Bootstrap()...)), "sa-to-eu")
+		})
 	})
+}
+
+// readTogether seeds the syncs of mirror, of 4 tasks, with opts, then has
+// the 4 tasks read their partitions at once, round after round.
+func readTogether(t *testing.T, opts []kgo.Opt, mirror string) {
+	const tasksMax = 4
+	m := agentapi.Mirror{Name: mirror, Source: "north-america", Target: "europe", TasksMax: tasksMax}
+	var syncs []offsetsync.Sync
+	want := map[int32]int{}
+	for p := range int32(4 * tasksMax) {
+		syncs = append(syncs, offsetsync.Sync{Topic: "LH.ORDERS", Partition: p, TargetTopic: "LH.ORDERS",
+			Runs: []offsetsync.Run{{Source: 0, Target: 0, Count: 10}}, SourceNext: 10})
+		want[int32(TaskOf("LH.ORDERS", p, tasksMax))]++
+	}
+	ctx := context.Background()
+	if err := SeedSyncs(ctx, opts, m, syncs, recordformat.First); err != nil {
+		t.Fatal(err)
+	}
+
+	const rounds = 20
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make([]error, tasksMax)
+		start := make(chan struct{})
+		for task := range int32(tasksMax) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				read := 0
+				// A read that took another task's partition fails at once, or
+				// after syncReadStall (20 s) when it waits at its own end.
+				rctx, cancel := context.WithTimeout(ctx, 2*syncReadStall)
+				defer cancel()
+				err := readCommittedSyncs(rctx, opts, m.Name, map[int32]bool{task: true}, func(p int32, s offsetsync.Sync) error {
+					if p != task {
+						return fmt.Errorf("a sync of partition %d (%s[%d])", p, s.Topic, s.Partition)
+					}
+					read++
+					return nil
+				})
+				if err == nil && read != want[task] {
+					err = fmt.Errorf("%d syncs, want %d", read, want[task])
+				}
+				if err != nil {
+					errs[task] = fmt.Errorf("the read of partition %d: %w", task, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d of %d, %d tasks reading at once: %v", round+1, rounds, tasksMax, err)
+			}
+		}
+	}
 }
 
 // A partition of the offset-sync topic whose last entries are transaction

@@ -113,11 +113,17 @@ func announcedWriters(ctx context.Context, dstOpts []kgo.Opt, mirror string) (ma
 	return writers, err
 }
 
+// withOpts answers base followed by own, in a new slice. A mirror's tasks
+// build their clients from one base at the same time: an append into its
+// spare room would hand one task's options (the partition it reads, its
+// transactional id) to another's client (issue 16).
+func withOpts(base []kgo.Opt, own ...kgo.Opt) []kgo.Opt { return slices.Concat(base, own) }
+
 // fenceIDs initializes each transactional id: its open transaction is
 // aborted, and its earlier owner can commit nothing more.
 func fenceIDs(ctx context.Context, dstOpts []kgo.Opt, ids []string) error {
 	for _, id := range ids {
-		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(id))...)
+		cl, err := kgo.NewClient(withOpts(dstOpts, kgo.TransactionalID(id))...)
 		if err != nil {
 			return err
 		}
@@ -161,7 +167,7 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 	for p := range ends {
 		starts[p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(append(dstOpts,
+	cl, err := kgo.NewClient(withOpts(dstOpts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
 		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepControlRecords(), // a partition that ends in a marker is read to its end
@@ -371,7 +377,7 @@ func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs 
 		return fmt.Errorf("offset sync topic of %s: %w", m.Name, err)
 	}
 	for task, syncs := range byTask {
-		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(TransactionalID(m.Name, tasksMax, task)), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+		cl, err := kgo.NewClient(withOpts(dstOpts, kgo.TransactionalID(TransactionalID(m.Name, tasksMax, task)), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 		if err != nil {
 			return err
 		}

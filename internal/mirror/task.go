@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -86,7 +85,7 @@ type task struct {
 // consumerOpts configure the client that reads the task's source
 // partitions.
 func (t *task) consumerOpts(hooks kgo.Hook) []kgo.Opt {
-	return append(slices.Clone(t.srcOpts),
+	return withOpts(t.srcOpts,
 		kgo.WithHooks(hooks),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back too: they advance a partition's
@@ -157,7 +156,7 @@ func (t *task) run(ctx context.Context) {
 func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	txid := TransactionalID(t.m.Name, t.m.TasksMax, t.id)
 	waits := silences{source: fetchSilence(t.m.Source), target: commitSilence(t.m.Target)}
-	producer, err := kgo.NewClient(append(t.dstOpts,
+	producer, err := kgo.NewClient(withOpts(t.dstOpts,
 		kgo.WithHooks(waits.target),
 		kgo.TransactionalID(txid),
 		kgo.TransactionTimeout(60*time.Second),
