@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
@@ -112,6 +113,16 @@ func readTogether(t *testing.T, opts []kgo.Opt, mirror string) {
 	}
 }
 
+// syncTopicOn starts a cluster of kind with the offset-sync topic of mirror
+// in n partitions, and answers it with options to reach it and the topic.
+func syncTopicOn(t *testing.T, kind, mirror string, n int32) (kafkatest.Kafka, []kgo.Opt, string) {
+	t.Helper()
+	dst := kafkatest.NewClusterOfKind(t, kind, "europe", kafkatest.ClusterOptions{})
+	topic := offsetsync.Topic(mirror)
+	kafkatest.CreateTopic(t, dst.Bootstrap(), topic, n, nil, dst.ClientOpts()...)
+	return dst, append(dst.ClientOpts(), kgo.SeedBrokers(dst.Bootstrap()...)), topic
+}
+
 // A partition of the offset-sync topic whose last entries are transaction
 // markers (a commit marker; an aborted transaction and its abort marker; a
 // transaction open when the read listed the end, aborted by a fence later)
@@ -120,11 +131,8 @@ func readTogether(t *testing.T, opts []kgo.Opt, mirror string) {
 // that markers and aborted records hold.
 func TestAReadOfOffsetSyncsReachesAnEndThatTransactionMarkersHold(t *testing.T) {
 	kafkatest.EachKind(t, func(t *testing.T, kind string) {
-		dst := kafkatest.NewClusterOfKind(t, kind, "europe", kafkatest.ClusterOptions{})
-		opts := append(dst.ClientOpts(), kgo.SeedBrokers(dst.Bootstrap()...))
 		const mirror = "na-to-eu"
-		topic := offsetsync.Topic(mirror)
-		kafkatest.CreateTopic(t, dst.Bootstrap(), topic, 3, nil, dst.ClientOpts()...)
+		dst, opts, topic := syncTopicOn(t, kind, mirror, 3)
 		ctx := context.Background()
 		writer := func(id string) *kgo.Client {
 			return kafkatest.ClientOf(t, dst, kgo.TransactionalID(id), kgo.RecordPartitioner(kgo.ManualPartitioner()))
@@ -171,6 +179,43 @@ func TestAReadOfOffsetSyncsReachesAnEndThatTransactionMarkersHold(t *testing.T) 
 		}
 		if want := map[int32]int{0: 1, 1: 1}; fmt.Sprint(read) != fmt.Sprint(want) { // fmt sorts map keys
 			t.Fatalf("records read per partition: %v, want %v (committed ones only)", read, want)
+		}
+	})
+}
+
+// A partition of the offset-sync topic whose records were all deleted
+// (DeleteRecords up to its end: its log start is its end) holds nothing to
+// read: the read does not wait for a record there.
+func TestAReadOfOffsetSyncsPassesAPartitionWhoseRecordsWereAllDeleted(t *testing.T) {
+	shortSyncReadStall(t)
+	kafkatest.EachKind(t, func(t *testing.T, kind string) {
+		const mirror = "na-to-eu"
+		dst, opts, topic := syncTopicOn(t, kind, mirror, 2)
+		cl := kafkatest.ClientOf(t, dst, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		ctx := context.Background()
+		for p := range int32(2) {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte("a record")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deleted, err := kadm.NewClient(cl).DeleteRecords(ctx, kadm.Offsets{topic: {0: {At: 1}}})
+		if err == nil {
+			err = deleted.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		read := map[int32]int{}
+		if err := readSyncTopic(rctx, opts, mirror, kgo.ReadCommitted(), nil, func(r *kgo.Record) error {
+			read[r.Partition]++
+			return nil
+		}); err != nil {
+			t.Fatalf("read to the end: %v", err)
+		}
+		if want := map[int32]int{1: 1}; fmt.Sprint(read) != fmt.Sprint(want) {
+			t.Fatalf("records read per partition: %v, want %v", read, want)
 		}
 	})
 }

@@ -146,17 +146,25 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 		return err
 	}
 	listed, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+	var logStarts kadm.ListedOffsets
+	if err == nil {
+		// Listed after the ends: a partition whose log starts at its end
+		// now had every record below it deleted, and holds nothing to read.
+		logStarts, err = kadm.NewClient(admin).ListStartOffsets(ctx, topic)
+	}
 	admin.Close()
 	if err != nil {
-		return fmt.Errorf("end offsets of %s: %w", topic, err)
+		return fmt.Errorf("offsets of %s: %w", topic, err)
 	}
 	ends := map[int32]int64{}
 	var listErr error
 	listed.Each(func(o kadm.ListedOffset) {
+		logStart, ok := logStarts.Lookup(topic, o.Partition)
+		emptied := ok && logStart.Err == nil && logStart.Offset >= o.Offset
 		switch {
 		case o.Err != nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition):
 			listErr = fmt.Errorf("end offset of %s[%d]: %w", topic, o.Partition, o.Err)
-		case o.Err == nil && o.Offset > 0 && (parts == nil || parts[o.Partition]):
+		case o.Err == nil && o.Offset > 0 && !emptied && (parts == nil || parts[o.Partition]):
 			ends[o.Partition] = o.Offset
 		}
 	})
