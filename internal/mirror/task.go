@@ -171,6 +171,12 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	defer producer.Close()
 
+	select { // the partitions to list as starting; applied after the start
+	case next := <-t.partsCh:
+		*parts = next
+	default:
+	}
+	t.stats.starting(*parts)
 	steps := t.watchStart(ctx)
 	progress, gaps, err := t.start(steps, producer, txid)
 	if err = steps.end(err); err != nil {
