@@ -221,10 +221,15 @@ type PartitionStatus struct {
 	RecordsSkipped int64 `json:"records_skipped"`
 	// LagMillis is how long the oldest record not yet mirrored has been
 	// seen on the source (wall clock, not record timestamps).
-	LagMillis        int64     `json:"lag_ms"`
-	RecordsPerSecond float64   `json:"records_per_second"`
-	Error            string    `json:"error,omitempty"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	LagMillis        int64   `json:"lag_ms"`
+	RecordsPerSecond float64 `json:"records_per_second"`
+	// Starting is true while the partition's task has not finished its
+	// start (fencing its earlier owners, reading its offset syncs): it
+	// copies nothing yet, and the positions are what its last owner
+	// published.
+	Starting  bool      `json:"starting,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // GroupCheckpoints is the answer of GET /v1/mirrors/{name}/groups/{group}.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,7 +35,9 @@ type Conn struct {
 	Observer *Observer
 }
 
-// Opts returns the client options that connect to c.
+// Opts returns the client options that connect to c. The slice has no room
+// to grow: its users share it among goroutines and each appends options of
+// its own client, which must copy rather than write where another's are.
 func Opts(c Conn) ([]kgo.Opt, error) {
 	if len(c.BootstrapServers) == 0 {
 		return nil, fmt.Errorf("cluster %q has no bootstrap servers", c.Name)
@@ -66,7 +69,7 @@ func Opts(c Conn) ([]kgo.Opt, error) {
 	if c.Observer != nil {
 		opts = append(opts, c.Observer.opts(c.Name)...)
 	}
-	return opts, nil
+	return slices.Clip(opts), nil
 }
 
 func tlsConfig(c Conn) (*tls.Config, error) {

@@ -2,10 +2,13 @@ package kafkaconn_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -87,5 +90,43 @@ func TestPrincipalIsTheSASLUserElseTheClientCertificatesSubjectElseAnonymous(t *
 	}
 	if _, err := kafkaconn.Principal(kafkaconn.Conn{Name: "europe", TLS: true, CertPEM: "not a certificate"}); err == nil || !strings.Contains(err.Error(), "tls.cert_pem") {
 		t.Errorf("principal of a connection whose certificate is no PEM: %v, want an error naming tls.cert_pem", err)
+	}
+}
+
+// The agent builds every client of a cluster from the one set of options
+// Opts answered, each adding its own (a partition to consume, a
+// transactional id), from many goroutines at once: the tasks of a mirror
+// share their target's options. What one adds never reaches another's
+// client. It did when the answer had room to grow: the tasks' reads of the
+// offset-sync topic consumed each other's partitions and waited for ever for
+// their own end (issue 16's liveness stall), and a fence could initialize
+// another transactional id than the one it meant.
+func TestWhatOneClientAddsToAClustersOptionsNeverReachesAnother(t *testing.T) {
+	conns := map[string]kafkaconn.Conn{
+		"plaintext": {Name: "europe", BootstrapServers: []string{"127.0.0.1:9092"}},
+		"SCRAM and the observer, as mirrors have them": {Name: "europe", BootstrapServers: []string{"127.0.0.1:9092"},
+			SASLMechanism: "SCRAM-SHA-512", SASLUsername: "agent", SASLPassword: "secret",
+			Observer: kafkaconn.NewObserver(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())},
+	}
+	for name, conn := range conns {
+		t.Run(name, func(t *testing.T) {
+			opts, err := kafkaconn.Opts(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			task0 := append(opts, kgo.TransactionalID("task-0"))
+			task1 := append(opts, kgo.TransactionalID("task-1"))
+			for want, own := range map[string][]kgo.Opt{"task-0": task0, "task-1": task1} {
+				cl, err := kgo.NewClient(own...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := cl.OptValue(kgo.TransactionalID)
+				cl.Close()
+				if got != want {
+					t.Errorf("a client built with transactional id %q has %q: another client's option replaced its own", want, got)
+				}
+			}
+		})
 	}
 }

@@ -45,6 +45,17 @@ func newTaskStats(task int, agent string) *taskStats {
 	return &taskStats{task: task, agent: agent, byTP: map[tp]*agentapi.PartitionStatus{}, rate: map[tp]*rateWindow{}}
 }
 
+// starting lists parts, whose task is in its start, as starting: with no
+// position of their own until track gives them one.
+func (s *taskStats) starting(parts []SourcePartition) {
+	for _, p := range parts {
+		s.track(p, -1)
+		s.mu.Lock()
+		s.byTP[tp{p.Topic, p.Partition}].Starting = true
+		s.mu.Unlock()
+	}
+}
+
 func (s *taskStats) track(p SourcePartition, lastMirrored int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -53,6 +64,7 @@ func (s *taskStats) track(p SourcePartition, lastMirrored int64) {
 		// A restarted task keeps what it knew: the high watermark last
 		// seen is what a forced failover reports losses against.
 		old.LastMirroredOffset = max(old.LastMirroredOffset, lastMirrored)
+		old.Starting = false
 		return
 	}
 	s.byTP[k] = &agentapi.PartitionStatus{Topic: p.Topic, TargetTopic: p.TargetTopic, Partition: p.Partition, Task: s.task, Agent: s.agent, LastMirroredOffset: lastMirrored, SourceHighWatermark: -1}

@@ -132,13 +132,28 @@ func (b *Board) apply(r *kgo.Record) {
 	}
 	// A task that took the partition over has not fetched it yet: what
 	// its last owner saw still stands.
-	b.parts[key] = withEnd(p, endOf(b.parts[key]))
+	last := b.parts[key]
+	b.parts[key] = withEnd(keepPosition(p, last), endOf(last))
+}
+
+// keepPosition answers p, the status of a partition whose task may be
+// starting, with the position last published for it: a starting task knows
+// none yet, and a -1 over its last owner's would read, in a forced
+// failover's report, as everything lost.
+func keepPosition(p, last agentapi.PartitionStatus) agentapi.PartitionStatus {
+	if p.Starting && last.LastMirroredOffset > p.LastMirroredOffset {
+		p.LastMirroredOffset = last.LastMirroredOffset
+	}
+	return p
 }
 
 // Publish writes the status of this replica's partitions of a mirror.
 func (b *Board) Publish(ctx context.Context, mirror string, parts []agentapi.PartitionStatus, refreshErr string) {
 	recs := make([]*kgo.Record, 0, len(parts)+1)
 	for _, p := range parts {
+		b.mu.Lock() // the record itself keeps the position, whatever compaction leaves
+		p = keepPosition(p, b.parts[partKey(mirror, p.Topic, p.Partition)])
+		b.mu.Unlock()
 		v, _ := json.Marshal(p)
 		recs = append(recs, &kgo.Record{Key: []byte(partKey(mirror, p.Topic, p.Partition)), Value: v})
 	}
@@ -283,6 +298,7 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 	st := agentapi.MirrorStatus{Name: mirror, State: agentapi.MirrorStarting, Partitions: []agentapi.PartitionStatus{}}
 	st.Reason = b.errors[mirror]
 	failed := st.Reason != ""
+	started := false
 	for k, p := range b.parts {
 		if !strings.HasPrefix(k, mirror+"/") || now.Sub(p.UpdatedAt) > staleAfter {
 			continue
@@ -290,6 +306,7 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 		p = withEnd(p, b.ends[k])
 		st.Partitions = append(st.Partitions, p)
 		st.LagRecords += p.LagRecords
+		started = started || !p.Starting
 		if p.Error != "" {
 			failed = true
 		}
@@ -304,7 +321,7 @@ func (b *Board) Status(mirror string) agentapi.MirrorStatus {
 	switch {
 	case failed:
 		st.State = agentapi.MirrorFailed
-	case len(st.Partitions) > 0:
+	case started:
 		st.State = agentapi.MirrorRunning
 	}
 	return st
@@ -323,11 +340,11 @@ func (b *Board) notCopied(mirror string, parts []SourcePartition, now time.Time)
 	defer b.mu.Unlock()
 	for _, sp := range parts {
 		p, ok := b.parts[partKey(mirror, sp.Topic, sp.Partition)]
-		if ok && p.Error == "" && now.Sub(p.UpdatedAt) <= copiedWithin {
+		if ok && p.Error == "" && !p.Starting && now.Sub(p.UpdatedAt) <= copiedWithin {
 			continue
 		}
 		n++
-		if ok && p.Error == "" && (lastCopied.IsZero() || p.UpdatedAt.Before(lastCopied)) {
+		if ok && p.Error == "" && !p.Starting && (lastCopied.IsZero() || p.UpdatedAt.Before(lastCopied)) {
 			lastCopied = p.UpdatedAt
 		}
 	}

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,5 +47,40 @@ func TestAPartitionThatChangedTaskKeepsItsLastHighWatermarkObservation(t *testin
 	got := reader.LastSeen("na-to-eu", nil)
 	if len(got) != 1 || got[0].SourceHighWatermark != 500 || !got[0].SourceHighWatermarkAt.Equal(seen) {
 		t.Fatalf("after the task moved: %+v; want the last observation, high watermark 500 seen at %v", got, seen)
+	}
+}
+
+// A partition whose new owner has not finished its start is listed as
+// starting, counts as not copied, and what its last owner mirrored still
+// stands for the loss forecast: the new owner knows no position yet.
+func TestAPartitionWhoseTaskIsStartingIsListedAsStartingAndKeepsItsLastPosition(t *testing.T) {
+	state := kafkatest.Cluster(t, "europe")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := OpenBoard(ctx, kafkaconn.Conn{Name: "europe", BootstrapServers: state.Bootstrap()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	now := time.Now().UTC()
+	b.Publish(ctx, "na-to-eu", []agentapi.PartitionStatus{{Topic: "LH.ORDERS", TargetTopic: "LH.ORDERS", Partition: 0, Agent: "a",
+		SourceHighWatermark: 500, SourceHighWatermarkAt: now, LastMirroredOffset: 199, UpdatedAt: now}}, "")
+	starting := newTaskStats(1, "b")
+	starting.starting([]SourcePartition{{Topic: "LH.ORDERS", Partition: 0, TargetTopic: "LH.ORDERS"}})
+	b.Publish(ctx, "na-to-eu", starting.snapshot(time.Now()), "")
+
+	kafkatest.Eventually(t, 30*time.Second, "the new owner's status is read", func() (bool, string) {
+		st := b.Status("na-to-eu")
+		return len(st.Partitions) == 1 && st.Partitions[0].Agent == "b", fmt.Sprintf("%+v", st.Partitions)
+	})
+	got := b.Status("na-to-eu").Partitions[0]
+	if !got.Starting || got.LastMirroredOffset != 199 || got.LagRecords != 300 {
+		t.Fatalf("status of the partition: %+v; want starting, last mirrored offset 199 (its last owner's), lag 300", got)
+	}
+	if seen := b.LastSeen("na-to-eu", nil); len(seen) != 1 || seen[0].LastMirroredOffset != 199 {
+		t.Fatalf("what a forced failover would report against: %+v; want last mirrored offset 199", seen)
+	}
+	if n, _ := b.notCopied("na-to-eu", []SourcePartition{{Topic: "LH.ORDERS", Partition: 0}}, time.Now()); n != 1 {
+		t.Fatalf("%d partitions not copied; want the starting one", n)
 	}
 }

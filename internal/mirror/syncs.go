@@ -113,11 +113,17 @@ func announcedWriters(ctx context.Context, dstOpts []kgo.Opt, mirror string) (ma
 	return writers, err
 }
 
+// withOpts answers base followed by own, in a new slice. A mirror's tasks
+// build their clients from one base at the same time: an append into its
+// spare room would hand one task's options (the partition it reads, its
+// transactional id) to another's client (issue 16).
+func withOpts(base []kgo.Opt, own ...kgo.Opt) []kgo.Opt { return slices.Concat(base, own) }
+
 // fenceIDs initializes each transactional id: its open transaction is
 // aborted, and its earlier owner can commit nothing more.
 func fenceIDs(ctx context.Context, dstOpts []kgo.Opt, ids []string) error {
 	for _, id := range ids {
-		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(id))...)
+		cl, err := kgo.NewClient(withOpts(dstOpts, kgo.TransactionalID(id))...)
 		if err != nil {
 			return err
 		}
@@ -140,17 +146,25 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 		return err
 	}
 	listed, err := kadm.NewClient(admin).ListEndOffsets(ctx, topic)
+	var logStarts kadm.ListedOffsets
+	if err == nil {
+		// Listed after the ends: a partition whose log starts at its end
+		// now had every record below it deleted, and holds nothing to read.
+		logStarts, err = kadm.NewClient(admin).ListStartOffsets(ctx, topic)
+	}
 	admin.Close()
 	if err != nil {
-		return fmt.Errorf("end offsets of %s: %w", topic, err)
+		return fmt.Errorf("offsets of %s: %w", topic, err)
 	}
 	ends := map[int32]int64{}
 	var listErr error
 	listed.Each(func(o kadm.ListedOffset) {
+		logStart, ok := logStarts.Lookup(topic, o.Partition)
+		emptied := ok && logStart.Err == nil && logStart.Offset >= o.Offset
 		switch {
 		case o.Err != nil && !errors.Is(o.Err, kerr.UnknownTopicOrPartition):
 			listErr = fmt.Errorf("end offset of %s[%d]: %w", topic, o.Partition, o.Err)
-		case o.Err == nil && o.Offset > 0 && (parts == nil || parts[o.Partition]):
+		case o.Err == nil && o.Offset > 0 && !emptied && (parts == nil || parts[o.Partition]):
 			ends[o.Partition] = o.Offset
 		}
 	})
@@ -161,7 +175,7 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 	for p := range ends {
 		starts[p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(append(dstOpts,
+	cl, err := kgo.NewClient(withOpts(dstOpts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: starts}),
 		kgo.FetchIsolationLevel(isolation),
 		kgo.KeepControlRecords(), // a partition that ends in a marker is read to its end
@@ -192,23 +206,41 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 			return fmt.Errorf("read %s: %w", topic, fetchErr)
 		}
 		var eachErr error
+		var ended []int32
 		fetches.EachRecord(func(r *kgo.Record) {
-			progressed = time.Now()
-			if r.Offset <= last[r.Partition] && eachErr == nil {
+			if eachErr != nil {
+				return
+			}
+			prev, asked := last[r.Partition]
+			switch {
+			case !asked:
+				eachErr = fmt.Errorf("read %s: a record of partition %d, which this read did not ask for", topic, r.Partition)
+				return
+			case r.Offset <= prev:
 				// A read that goes back (the client reset its position)
 				// would pass records twice and may never reach its end.
-				eachErr = fmt.Errorf("read %s: partition %d went back from offset %d to %d", topic, r.Partition, last[r.Partition], r.Offset)
+				eachErr = fmt.Errorf("read %s: partition %d went back from offset %d to %d", topic, r.Partition, prev, r.Offset)
+				return
 			}
 			last[r.Partition] = r.Offset
-			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
-				delete(ends, r.Partition)
+			if end, ok := ends[r.Partition]; ok {
+				// Only a partition short of its end makes progress: a
+				// busy one past its end must not hide one that is stuck.
+				progressed = time.Now()
+				if r.Offset+1 >= end {
+					delete(ends, r.Partition)
+					ended = append(ended, r.Partition)
+				}
 			}
-			if !r.Attrs.IsControl() && eachErr == nil {
+			if !r.Attrs.IsControl() {
 				eachErr = each(r)
 			}
 		})
 		if eachErr != nil {
 			return eachErr
+		}
+		if len(ended) > 0 {
+			cl.RemoveConsumePartitions(map[string][]int32{topic: ended}) // read to their end: fetch them no more
 		}
 		if len(ends) > 0 && time.Since(progressed) >= syncReadStall {
 			return fmt.Errorf("read %s: no record for %s short of the end of %s", topic, syncReadStall, stalled(ctx, kadm.NewClient(cl), topic, ends, last))
@@ -218,8 +250,8 @@ func readSyncTopic(ctx context.Context, dstOpts []kgo.Opt, mirror string, isolat
 }
 
 // syncReadStall is how long a read of the sync topic may go without a record
-// while partitions remain short of the end it set out to reach: a read that
-// waits longer fails, saying where each partition stands, and its caller
+// of a partition short of the end it set out to reach: a read that waits
+// longer fails, saying where each such partition stands, and its caller
 // starts over, instead of waiting without end for a record that does not
 // come.
 var syncReadStall = 20 * time.Second // a variable for tests
@@ -353,7 +385,7 @@ func SeedSyncs(ctx context.Context, dstOpts []kgo.Opt, m agentapi.Mirror, syncs 
 		return fmt.Errorf("offset sync topic of %s: %w", m.Name, err)
 	}
 	for task, syncs := range byTask {
-		cl, err := kgo.NewClient(append(dstOpts, kgo.TransactionalID(TransactionalID(m.Name, tasksMax, task)), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+		cl, err := kgo.NewClient(withOpts(dstOpts, kgo.TransactionalID(TransactionalID(m.Name, tasksMax, task)), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -92,7 +91,7 @@ type task struct {
 // consumerOpts configure the client that reads the task's source
 // partitions.
 func (t *task) consumerOpts(hooks kgo.Hook) []kgo.Opt {
-	return append(slices.Clone(t.srcOpts),
+	return withOpts(t.srcOpts,
 		kgo.WithHooks(hooks),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers come back too: they advance a partition's
@@ -164,7 +163,7 @@ func (t *task) run(ctx context.Context) {
 func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	txid := TransactionalID(t.m.Name, t.m.TasksMax, t.id)
 	waits := silences{source: fetchSilence(t.m.Source), target: commitSilence(t.m.Target)}
-	producer, err := kgo.NewClient(append(t.dstOpts,
+	producer, err := kgo.NewClient(withOpts(t.dstOpts,
 		kgo.WithHooks(waits.target),
 		kgo.TransactionalID(txid),
 		kgo.TransactionTimeout(60*time.Second),
@@ -180,6 +179,12 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	defer producer.Close()
 
+	select { // the partitions to list as starting; applied after the start
+	case next := <-t.partsCh:
+		*parts = next
+	default:
+	}
+	t.stats.starting(*parts)
 	steps := t.watchStart(ctx)
 	progress, gaps, err := t.start(steps, producer, txid)
 	if err = steps.end(err); err != nil {

@@ -230,3 +230,30 @@ func TestTheFetchesOfAnAgentsTasksStayWithinItsMemoryBudget(t *testing.T) {
 		t.Fatalf("a partition may fetch %d MiB, more than a whole fetch's %d MiB", perPartition>>20, maxBytes>>20)
 	}
 }
+
+// A task that has not finished its start (here held at the question
+// whether its mirror is held) lists its partitions as starting, with no
+// position of its own; once started it lists them as copying, where its
+// offset syncs say they stand.
+func TestATaskListsItsPartitionsAsStartingUntilItsStartIsDone(t *testing.T) {
+	release := make(chan struct{})
+	e := newTaskEnv(t, func(ctx context.Context) (string, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return "", ctx.Err()
+	})
+	kafkatest.NewProducer(t, e.src).Produce(t, "LH.ORDERS", 1, 10)
+	e.run(t)
+	listed := func() []agentapi.PartitionStatus { return e.task.stats.snapshot(time.Now()) }
+	kafkatest.Eventually(t, 10*time.Second, "the partition listed as starting", func() (bool, string) {
+		got := listed()
+		return len(got) == 1 && got[0].Starting && got[0].LastMirroredOffset == -1, fmt.Sprintf("%+v", got)
+	})
+	close(release)
+	kafkatest.Eventually(t, 30*time.Second, "the partition copied", func() (bool, string) {
+		got := listed()
+		return len(got) == 1 && !got[0].Starting && got[0].LastMirroredOffset == 9, fmt.Sprintf("%+v", got)
+	})
+}
