@@ -171,7 +171,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.look(ctx, src)
 	r.refresh(ctx, src, dstAdm)
 	go r.watchEnds(ctx, srcAdm)
-	member, err := kgo.NewClient(append(r.state,
+	member, err := kgo.NewClient(withOpts(r.state,
 		kgo.ConsumerGroup(TasksGroup(r.m.Name)),
 		kgo.ConsumeTopics(TasksTopic(r.m.Name)),
 		kgo.DisableAutoCommit(),
