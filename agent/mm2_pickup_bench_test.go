@@ -70,7 +70,10 @@ func BenchmarkMirrorMaker2Pickup(b *testing.B) {
 		kafkatest.CreateTopic(b, src.Bootstrap(), pickupBase, storyPartitions, nil)
 		prod := kafkatest.NewProducer(b, src.Bootstrap(), src.ClientOpts()...)
 		prod.Produce(b, pickupBase, storyPartitions, 30)
-		target := kafkatest.ClientOf(b, dst)
+		// benchMetadataMinAge: kadm answers a topic's offsets from the
+		// client's metadata, which would otherwise hide the new topic for
+		// up to 5 s after a system created it.
+		target := kafkatest.ClientOf(b, dst, benchMetadataMinAge)
 
 		runs := []*pickupRun{
 			pickupWithMM2(b, src, dst, target, "MM2 (defaults)", "pd", "refresh 600 s, checkpoints 60 s", func(*mm2.Options) {}),
