@@ -44,7 +44,7 @@ type idleMirrors struct{}
 func (idleMirrors) StatusOf(string) agentapi.MirrorStatus          { return agentapi.MirrorStatus{} }
 func (idleMirrors) LastSeen(string) []agentapi.PartitionStatus     { return nil }
 func (idleMirrors) Checkpoints(string) []agentapi.GroupCheckpoints { return nil }
-func (idleMirrors) Running(string) bool                            { return false }
+func (idleMirrors) Running(string) (bool, <-chan struct{})         { return false, nil }
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	f.Helper()

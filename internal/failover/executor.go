@@ -43,7 +43,9 @@ type Mirrors interface {
 	StatusOf(mirror string) agentapi.MirrorStatus
 	LastSeen(mirror string) []agentapi.PartitionStatus
 	Checkpoints(mirror string) []agentapi.GroupCheckpoints
-	Running(mirror string) bool
+	// Running reports whether this replica runs the mirror, and a
+	// channel closed when it next stops one.
+	Running(mirror string) (bool, <-chan struct{})
 }
 
 // Executor carries out failovers on this agent replica.
@@ -638,16 +640,20 @@ func (e *Executor) drain(ctx context.Context, pl *plan, src *kgo.Client, topics 
 // again reads the state topic up to now before it copies, so it finds the
 // freeze (mirror.Manager.frozenNow).
 func (e *Executor) waitStopped(ctx context.Context, pl *plan) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
 	for _, m := range pl.mirrors {
-		for e.Mirrors.Running(m.Name) {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("mirror %s did not stop within 30s", m.Name)
+		for {
+			running, stopped := e.Mirrors.Running(m.Name)
+			if !running {
+				break
 			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
+			case <-deadline.C:
+				return fmt.Errorf("mirror %s did not stop within 30s", m.Name)
+			case <-stopped:
 			}
 		}
 	}

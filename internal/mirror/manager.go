@@ -36,6 +36,7 @@ type Manager struct {
 	mu      sync.Mutex
 	runners map[string]*managedRunner
 	stopped map[string]string // mirror -> why a policy stopped it
+	stops   chan struct{}     // closed when a runner is removed, then made anew
 }
 
 type managedRunner struct {
@@ -227,6 +228,10 @@ func (mg *Manager) stop(name string) {
 	mg.mu.Lock()
 	mr, ok := mg.runners[name]
 	delete(mg.runners, name)
+	if ok && mg.stops != nil {
+		close(mg.stops)
+		mg.stops = nil
+	}
 	mg.mu.Unlock()
 	if !ok {
 		return
@@ -341,12 +346,17 @@ func (mg *Manager) LastSeen(name string) []agentapi.PartitionStatus {
 	return mg.Board.LastSeen(name, local)
 }
 
-// Running reports whether this replica runs the mirror now.
-func (mg *Manager) Running(name string) bool {
+// Running reports whether this replica runs the mirror now, and a channel
+// closed when it next stops a mirror: a failover waits for its mirrors to
+// stop on it instead of looking again after a while.
+func (mg *Manager) Running(name string) (bool, <-chan struct{}) {
 	mg.mu.Lock()
 	defer mg.mu.Unlock()
+	if mg.stops == nil {
+		mg.stops = make(chan struct{})
+	}
 	_, ok := mg.runners[name]
-	return ok
+	return ok, mg.stops
 }
 
 // Checkpoints answers every group's last checkpoints in a mirror, as stored.
