@@ -160,6 +160,12 @@ func TestARunningMirrorWhosePositionIsDeletedRecordsTheGap(t *testing.T) {
 			s.agent.signal(t, syscall.SIGCONT)
 		}
 	})
+	// The task's fetch parked at the broker when the agent stopped is
+	// answered within the task's fetch wait (50 ms): records produced before
+	// then could reach the stopped agent's socket, and it would copy them
+	// on waking, with no gap to record. The wait here is that fetch wait's
+	// end, a broker timer nothing else signals; CI once produced inside it.
+	time.Sleep(500 * time.Millisecond)
 	prod.Produce(t, topic, 1, 100)
 	del := kadm.Offsets{}
 	del.Add(kadm.Offset{Topic: topic, Partition: 0, At: 120})
