@@ -168,11 +168,8 @@ func (r *runner) run(ctx context.Context) error {
 
 	// First the partitions, then the membership: a task that starts
 	// knows what to copy.
-	r.refresh(ctx, src, dstAdm)
-	// The first look only sets what the next ones compare with; after the
-	// refresh, so that a source that refuses the agent is reported at once
-	// (a look that cannot list waits out its timeout and says nothing).
 	r.look(ctx, src)
+	r.refresh(ctx, src, dstAdm)
 	go r.watchEnds(ctx, srcAdm)
 	member, err := kgo.NewClient(withOpts(r.state,
 		kgo.ConsumerGroup(TasksGroup(r.m.Name)),
