@@ -125,7 +125,11 @@ type runningTask struct {
 }
 
 func (r *runner) run(ctx context.Context) error {
-	src, err := kgo.NewClient(r.srcOpts...)
+	// The runner's own source client lists and describes; a request it
+	// cannot get answered gives up within refresh_interval with the
+	// broker's error (a refused login, a closed connection), so the
+	// status says why by then instead of after franz-go's 30 s of retries.
+	src, err := kgo.NewClient(withOpts(r.srcOpts, kgo.RetryTimeout(min(r.refreshInterval(), 30*time.Second)))...)
 	if err != nil {
 		return err
 	}
@@ -167,8 +171,8 @@ func (r *runner) run(ctx context.Context) error {
 	r.mu.Unlock()
 
 	// First the partitions, then the membership: a task that starts
-	// knows what to copy.
-	r.look(ctx, src)
+	// knows what to copy. The refresh's listing is also the first look's
+	// baseline: a topic made after it is seen by the next look.
 	r.refresh(ctx, src, dstAdm)
 	go r.watchEnds(ctx, srcAdm)
 	member, err := kgo.NewClient(withOpts(r.state,
@@ -252,16 +256,24 @@ func (r *runner) look(ctx context.Context, src *kgo.Client) bool {
 	if err != nil {
 		return false
 	}
-	looked, appeared := map[string]int{}, false
-	for _, t := range listed {
-		if t.Err != nil || !selects(r.sel, t) {
-			continue
-		}
-		looked[t.Topic] = len(t.Partitions)
-		appeared = appeared || len(t.Partitions) > r.looked[t.Topic]
+	looked, appeared := selectedPartitions(r.sel, listed), false
+	for topic, n := range looked {
+		appeared = appeared || n > r.looked[topic]
 	}
 	r.looked = looked
 	return appeared
+}
+
+// selectedPartitions answers the partition count of each selected topic a
+// listing holds without error.
+func selectedPartitions(sel Selector, listed kadm.TopicDetails) map[string]int {
+	out := map[string]int{}
+	for _, t := range listed {
+		if t.Err == nil && selects(sel, t) {
+			out[t.Topic] = len(t.Partitions)
+		}
+	}
+	return out
 }
 
 // refresh picks up new topics and partitions and hands each task its share.
@@ -276,7 +288,14 @@ func (r *runner) refresh(ctx context.Context, src *kgo.Client, dstAdm *kadm.Clie
 		}
 		return true
 	}
-	parts, err := syncTopics(rctx, r.m, r.sel, mayWrite, src, dstAdm)
+	listed, err := listTopics(rctx, src)
+	var parts []SourcePartition
+	if err != nil {
+		err = fmt.Errorf("list topics on source %s: %w", r.m.Source, err)
+	} else {
+		r.looked = selectedPartitions(r.sel, listed)
+		parts, err = syncTopics(rctx, r.m, r.sel, mayWrite, listed, src, dstAdm)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.err = ""

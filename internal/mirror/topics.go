@@ -161,16 +161,12 @@ type topicPlan struct {
 	targetConfigs map[string]*string
 }
 
-// syncTopics lists the source topics that match, creates or grows them on
+// syncTopics takes the source topics that match from a listing, creates or grows them on
 // the target (same partition count), copies their configs when asked, and
 // answers every source partition that is ready to be mirrored.
 // A target topic that mayWrite refuses is left alone: another mirror writes it.
-func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite func(target string) bool, srcCl *kgo.Client, dst *kadm.Client) ([]SourcePartition, error) {
+func syncTopics(ctx context.Context, m agentapi.Mirror, sel Selector, mayWrite func(target string) bool, srcTopics kadm.TopicDetails, srcCl *kgo.Client, dst *kadm.Client) ([]SourcePartition, error) {
 	src := kadm.NewClient(srcCl)
-	srcTopics, err := listTopics(ctx, srcCl)
-	if err != nil {
-		return nil, fmt.Errorf("list topics on source %s: %w", m.Source, err)
-	}
 	var plans []*topicPlan
 	var metaErrs []error
 	for _, t := range srcTopics.Sorted() {
