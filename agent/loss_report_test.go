@@ -109,3 +109,58 @@ func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing
 	}
 	t.Logf("report: %d lost (truly %d); %s", rep.RecordsLost, truth, rep.Accuracy)
 }
+
+// The records a mirror task fetched before the source was lost are the last
+// copies of them anywhere: a forced failover lets the task commit them
+// before it stops, instead of cancelling the transaction that holds them.
+// Here europe holds the task's write of a second batch; the source is lost
+// and the failover stops the task while the write is held; once europe
+// answers, the batch is on europe and the report counts no loss.
+func TestAForcedFailoverKeepsTheRecordsItsTasksAlreadyFetched(t *testing.T) {
+	devOnly(t, "it holds europe's produce requests for one topic (kfake ControlKey) until the failover has stopped the task; Apache Kafka cannot hold a request")
+	s := newFailoverSetup(t, agentapi.FencingNone, 1)
+	const topic, parts = "LH.HELD", 3
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), topic, parts, nil)
+	prod := kafkatest.NewProducer(t, s.na.Bootstrap())
+	prod.Produce(t, topic, parts, 100)
+	waitMirroredTopic(t, s.agent, topic, parts, 100)
+
+	release := make(chan struct{})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+	})
+	held := holdProduce(t, s, topic, release)
+	prod.Produce(t, topic, parts, 10)
+	kafkatest.Eventually(t, 30*time.Second, "europe holds the mirror's write", func() (bool, string) { return held.Load(), "" })
+
+	s.na.Kill()
+	type answer struct {
+		code int
+		res  agentapi.Failover
+		err  agentapi.Error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "held"})
+		answered <- answer{code, res, e}
+	}()
+	s.agent.waitLogged(t, 30*time.Second, "mirror task revoked from this agent")
+	close(release)
+	released = true
+	a := <-answered
+	if a.code != 200 || a.res.Report == nil {
+		t.Fatalf("forced failover: HTTP %d %+v", a.code, a.err.Error)
+	}
+	onEU := partitionCounts(t, s.eu, topic)
+	for p := range int32(parts) {
+		if n, want := onEU[p], prod.Produced(topic, p); n != want {
+			t.Errorf("%s[%d]: %d records on europe, %d produced on north-america: the task had fetched them all before the loss", topic, p, n, want)
+		}
+	}
+	if a.res.Report.RecordsLost != 0 {
+		t.Errorf("report: %d records lost, want 0", a.res.Report.RecordsLost)
+	}
+}

@@ -227,17 +227,21 @@ func (mg *Manager) start(ctx context.Context, name string, spec []byte, r *runne
 func (mg *Manager) stop(name string) {
 	mg.mu.Lock()
 	mr, ok := mg.runners[name]
-	delete(mg.runners, name)
-	if ok && mg.stops != nil {
-		close(mg.stops)
-		mg.stops = nil
-	}
 	mg.mu.Unlock()
 	if !ok {
 		return
 	}
 	mr.cancel()
 	<-mr.done
+	// Running until its tasks ended: a failover that waits for the
+	// mirror reads its offset syncs only after their last commit.
+	mg.mu.Lock()
+	delete(mg.runners, name)
+	if mg.stops != nil {
+		close(mg.stops)
+		mg.stops = nil
+	}
+	mg.mu.Unlock()
 	mg.Board.Forget(name)
 	// A stopped mirror copies nothing on purpose: no alarm of it stays.
 	mg.Metrics.notCopying.DeleteLabelValues(name)

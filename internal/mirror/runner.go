@@ -119,9 +119,11 @@ type runner struct {
 }
 
 type runningTask struct {
-	t      *task
-	cancel context.CancelFunc
-	done   chan struct{}
+	t *task
+	// stop asks the task to commit the records it already fetched and
+	// end; cancel ends it at once. The checkpointer has cancel alone.
+	stop, cancel context.CancelFunc
+	done         chan struct{}
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -347,13 +349,17 @@ func (r *runner) startTasks(ctx context.Context, ids []int32) {
 			hold: r.hold, hooks: r.hooks, format: r.format,
 		}
 		t.setPartitions(r.partsOf(int(id)))
-		tctx, cancel := context.WithCancel(ctx)
-		rt := &runningTask{t: t, cancel: cancel, done: make(chan struct{})}
+		// The mirror's end asks its tasks to stop; only stopTasks, past
+		// its bound, ends them at once.
+		stop, stopNow := context.WithCancel(ctx)
+		work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		rt := &runningTask{t: t, stop: stopNow, cancel: cancel, done: make(chan struct{})}
 		r.tasks[int(id)] = rt
 		r.log.Info("mirror task assigned to this agent", "task", id)
 		go func() {
 			defer close(rt.done)
-			t.run(tctx)
+			defer cancel()
+			t.run(stop, work)
 		}()
 		if id == 0 {
 			r.startCheckpointer(ctx)
@@ -375,7 +381,7 @@ func (r *runner) startCheckpointer(ctx context.Context) {
 		Frozen: r.frozen, Format: r.format,
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	rt := &runningTask{cancel: cancel, done: make(chan struct{})}
+	rt := &runningTask{stop: cancel, cancel: cancel, done: make(chan struct{})}
 	r.checkpointer = rt
 	go func() {
 		defer close(rt.done)
@@ -414,20 +420,22 @@ func (r *runner) group(group string) (agentapi.GroupCheckpoints, bool) {
 	return cache.Group(group)
 }
 
-// stopTasks waits for the tasks to stop, so a new owner does not start
-// while they still copy (fencing would stop them anyway).
+// stopTasks asks the tasks to stop and waits for them, so a new owner does
+// not start while they still copy (fencing would stop them anyway). A task
+// first commits what it already fetched: after a lost source, nothing else
+// holds those records.
 func (r *runner) stopTasks(ids []int32) {
 	r.mu.Lock()
 	var stopping []*runningTask
 	for _, id := range ids {
 		if rt, ok := r.tasks[int(id)]; ok {
 			delete(r.tasks, int(id))
-			rt.cancel()
+			rt.stop()
 			stopping = append(stopping, rt)
 			r.log.Info("mirror task revoked from this agent", "task", id)
 		}
 		if id == 0 && r.checkpointer != nil {
-			r.checkpointer.cancel()
+			r.checkpointer.stop()
 			stopping = append(stopping, r.checkpointer)
 			r.checkpointer = nil
 		}
@@ -440,7 +448,10 @@ func (r *runner) stopTasks(ids []int32) {
 		select {
 		case <-rt.done:
 		case <-wait:
-			r.log.Warn("mirror task did not stop in time; the next owner fences it", "within", r.sessions/2)
+			r.log.Warn("mirror task did not stop in time; ended with what it had not committed, and the next owner fences it", "within", r.sessions/2)
+			for _, rt := range stopping {
+				rt.cancel()
+			}
 			return
 		}
 	}

@@ -132,12 +132,15 @@ func (t *task) setPartitions(parts []SourcePartition) {
 
 // run copies until ctx ends; after an error it starts over from the last
 // committed progress, which is what exactly once rests on.
-func (t *task) run(ctx context.Context) {
+// run copies until stop ends, then commits the records its client already
+// fetched and returns; work's end stops it at once, with what it had not
+// committed left to the next owner's fence.
+func (t *task) run(stop, work context.Context) {
 	var parts []SourcePartition
 	lastHeld := ""
-	for ctx.Err() == nil {
-		err := t.runOnce(ctx, &parts)
-		if ctx.Err() != nil {
+	for stop.Err() == nil {
+		err := t.runOnce(stop, work, &parts)
+		if stop.Err() != nil {
 			return
 		}
 		var held *heldError
@@ -154,13 +157,13 @@ func (t *task) run(ctx context.Context) {
 			t.metrics.errors.WithLabelValues(t.m.Name).Inc()
 		}
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 		case <-time.After(t.restartIn):
 		}
 	}
 }
 
-func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
+func (t *task) runOnce(stop, work context.Context, parts *[]SourcePartition) error {
 	txid := TransactionalID(t.m.Name, t.m.TasksMax, t.id)
 	waits := silences{source: fetchSilence(t.m.Source), target: commitSilence(t.m.Target)}
 	producer, err := kgo.NewClient(withOpts(t.dstOpts,
@@ -185,7 +188,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	default:
 	}
 	t.stats.starting(*parts)
-	steps := t.watchStart(ctx)
+	steps := t.watchStart(stop) // a stop during the start holds nothing to commit
 	progress, gaps, err := t.start(steps, producer, txid)
 	if err = steps.end(err); err != nil {
 		return err
@@ -197,7 +200,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	}
 	defer consumer.Close()
 	t.srcAdm = kadm.NewClient(consumer)
-	defer t.snapshotOnStop(ctx, producer)
+	defer t.snapshotOnStop(stop, work, producer)
 
 	assigned := map[tp]SourcePartition{}
 	apply := func(next []SourcePartition) {
@@ -238,35 +241,48 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 	t.stats.setError(nil)
 	t.stats.setSilence(nil)
 	waits.fetching(time.Now())
-	reportCtx, stopReport := context.WithCancel(ctx)
+	reportCtx, stopReport := context.WithCancel(work)
 	reported := make(chan struct{})
 	go func() { defer close(reported); t.report(reportCtx, waits) }()
 	defer func() { stopReport(); <-reported }()
 
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case next := <-t.partsCh:
-			apply(next)
-		default:
+		// Once stopped, the task copies what its client holds and
+		// fetches nothing new: franz-go hands over buffered fetches
+		// before it waits, so a poll of 1 ms takes them.
+		stopping := stop.Err() != nil
+		if !stopping {
+			select {
+			case next := <-t.partsCh:
+				apply(next)
+			default:
+			}
 		}
 		if len(assigned) == 0 {
+			if stopping {
+				return stop.Err()
+			}
 			waits.idle()
 			select {
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-stop.Done():
 			case next := <-t.partsCh:
 				apply(next)
 			}
 			waits.fetching(time.Now())
 			continue
 		}
-		pollCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		pollCtx, cancel := context.WithTimeout(stop, 500*time.Millisecond)
+		if stopping {
+			cancel()
+			pollCtx, cancel = context.WithTimeout(work, time.Millisecond)
+		}
 		fetches := consumer.PollRecords(pollCtx, maxBatchRecords)
 		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if work.Err() != nil {
+			return work.Err()
+		}
+		if stopping && fetches.NumRecords() == 0 {
+			return stop.Err()
 		}
 		var fetchErr error
 		var outOfRange []tp
@@ -283,7 +299,7 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		}
 		for _, k := range outOfRange {
 			if sp, ok := assigned[k]; ok {
-				if err := t.resumeAfterGap(ctx, producer, consumer, sp, progress, gaps); err != nil {
+				if err := t.resumeAfterGap(work, producer, consumer, sp, progress, gaps); err != nil {
 					return err
 				}
 			}
@@ -300,12 +316,12 @@ func (t *task) runOnce(ctx context.Context, parts *[]SourcePartition) error {
 		}
 		waits.writing(time.Now())
 		if snapshot { // gap syncs only: no batch to snapshot with
-			if err := t.snapshotAlone(ctx, producer, t.srcAdm, t.hist); err != nil {
+			if err := t.snapshotAlone(work, producer, t.srcAdm, t.hist); err != nil {
 				return err
 			}
 		}
 		if batch {
-			if err := t.copyBatch(ctx, producer, assigned, progress, fetches); err != nil {
+			if err := t.copyBatch(work, producer, assigned, progress, fetches); err != nil {
 				return err
 			}
 		}
@@ -610,11 +626,11 @@ func (t *task) readProgress(ctx context.Context) (map[tp]int64, map[tp]map[int64
 // written since the last one, so that the next start reads little. A
 // transaction left open by the stop makes it give up: the next owner reads
 // the history as it is.
-func (t *task) snapshotOnStop(ctx context.Context, producer *kgo.Client) {
-	if ctx.Err() == nil || t.hist == nil || t.hist.since == 0 || t.hist.floor < 0 {
+func (t *task) snapshotOnStop(stop, work context.Context, producer *kgo.Client) {
+	if stop.Err() == nil || t.hist == nil || t.hist.since == 0 || t.hist.floor < 0 {
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, cancel := context.WithTimeout(work, 10*time.Second)
 	defer cancel()
 	if err := t.snapshotAlone(sctx, producer, t.srcAdm, t.hist); err != nil {
 		t.log.Info("no offset-sync snapshot on stop; the next start reads the syncs since the last one", "error", err)

@@ -71,13 +71,16 @@ func (e *taskEnv) newTask(tasksMax, id int) *task {
 // run runs the task until the test ends.
 func (e *taskEnv) run(t *testing.T) { runTask(t, e.task) }
 
-// runTask runs tk until the answered stop is called or the test ends.
+// runTask runs tk until the answered stop is called or the test ends; the
+// stop lets tk commit what it fetched, as the runner's does.
 func runTask(t testing.TB, tk *task) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	work, end := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tk.run(ctx)
+		defer end()
+		tk.run(ctx, work)
 	}()
 	stop = func() {
 		cancel()
