@@ -82,11 +82,13 @@ func mirrorTxn(req kmsg.Request) bool {
 	return strings.HasPrefix(id, "__kfo_mirror.na-to-eu.task-")
 }
 
-// taskFetch matches the fetches of the mirror's tasks, which wait for a
-// batch (FetchMinBytes), and leaves alone the test's own readers, which do not.
+// taskFetch matches the fetches of the mirror's tasks, which wait briefly
+// (FetchMaxWait), and leaves alone the test's own readers, which wait long.
 func taskFetch(req kmsg.Request) bool {
 	r, ok := req.(*kmsg.FetchRequest)
-	return ok && r.MinBytes > 1
+	// A task's fetch waits at most its commit window (50 ms) when the
+	// source has nothing; the test's own clients wait franz-go's 5 s.
+	return ok && r.MaxWaitMillis <= 100
 }
 
 // checkpointerFetch matches the checkpointer's reads of group offsets

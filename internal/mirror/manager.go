@@ -103,9 +103,7 @@ func (mg *Manager) reconcile(ctx context.Context) {
 		}
 	}
 	mg.mu.Unlock()
-	for _, name := range gone {
-		mg.stop(name)
-	}
+	mg.stopEach(gone)
 }
 
 // prepare builds a runner for m; spec identifies what it depends on.
@@ -236,7 +234,9 @@ func (mg *Manager) stop(name string) {
 	// Running until its tasks ended: a failover that waits for the
 	// mirror reads its offset syncs only after their last commit.
 	mg.mu.Lock()
-	delete(mg.runners, name)
+	if mg.runners[name] == mr {
+		delete(mg.runners, name)
+	}
 	if mg.stops != nil {
 		close(mg.stops)
 		mg.stops = nil
@@ -259,9 +259,18 @@ func (mg *Manager) stopAll() {
 		mr.r.leaving.Store(true)
 	}
 	mg.mu.Unlock()
+	mg.stopEach(names)
+}
+
+// stopEach stops the runners side by side: each may wait for its tasks'
+// last commits, and one mirror must not wait for another's, e.g. a forced
+// failover's mirror for one into the lost cluster.
+func (mg *Manager) stopEach(names []string) {
+	var wg sync.WaitGroup
 	for _, n := range names {
-		mg.stop(n)
+		wg.Go(func() { mg.stop(n) })
 	}
+	wg.Wait()
 }
 
 // publishStatus sends the status of this agent's tasks to the status topic

@@ -452,6 +452,15 @@ func (r *runner) stopTasks(ids []int32) {
 			for _, rt := range stopping {
 				rt.cancel()
 			}
+			// Ended, each returns at its next call to Kafka.
+			ended := time.After(2 * time.Second)
+			for _, rt := range stopping {
+				select {
+				case <-rt.done:
+				case <-ended:
+					return
+				}
+			}
 			return
 		}
 	}

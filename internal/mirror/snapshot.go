@@ -69,9 +69,10 @@ func (h *history) due() bool { return h.floor >= 0 && h.since >= max(h.floor, h.
 // produceSnapshot writes the snapshot of the task's sync partition in the
 // producer's open transaction and answers the offset of its first chunk.
 // Runs that end below their source partition's log start are dropped
-// first: no consumer can be at those offsets on the source any more.
+// first: no consumer can be at those offsets on the source any more. A nil
+// source (a stopping task asks it nothing) drops none.
 func (t *task) produceSnapshot(ctx context.Context, producer *kgo.Client, source *kadm.Client, h *history) (int64, error) {
-	if topics := h.idx.Topics(); len(topics) > 0 {
+	if topics := h.idx.Topics(); len(topics) > 0 && source != nil {
 		starts, err := source.ListStartOffsets(ctx, topics...)
 		if err != nil {
 			return 0, fmt.Errorf("source log starts for the offset-sync snapshot: %w", err)

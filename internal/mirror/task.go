@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,11 +21,14 @@ import (
 // maxBatchRecords bounds one transaction.
 const maxBatchRecords = 20000
 
-// A source fetch waits up to commitWindow for batchBytes of records, so that
-// a trickle of records shares transactions: a task commits at most one
-// transaction per window and source broker, with one offset sync per
+// A batch gathers records for up to commitWindow after its first ones, until
+// it holds batchBytes, so that a trickle of records shares transactions: a
+// task commits at most one transaction per window, with one offset sync per
 // partition, rather than one per record. The offset syncs are the history
-// exact translation reads back. A busy topic fills batchBytes within a few
+// exact translation reads back. The task gathers, not the source: its
+// fetches are answered at once, so records leave the source as they come (a
+// source broker lost with records it held back loses them; the task's, a
+// forced failover commits). A busy topic fills batchBytes within a few
 // milliseconds and is not held back: with 256 KiB, records waited 20 ms
 // (the lag benchmark's p50) to fill batches the commit did not need.
 const (
@@ -98,8 +102,8 @@ func (t *task) consumerOpts(hooks kgo.Hook) []kgo.Opt {
 		// position without being copied, so a partition that ends in one
 		// is caught up rather than forever one offset behind.
 		kgo.KeepControlRecords(),
-		kgo.FetchMinBytes(batchBytes),
-		kgo.FetchMaxWait(commitWindow),
+		kgo.FetchMaxWait(commitWindow), // with no records; one answers at once
+
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
 		// Records deleted at the source before they were copied are a
@@ -247,9 +251,10 @@ func (t *task) runOnce(stop, work context.Context, parts *[]SourcePartition) err
 	defer func() { stopReport(); <-reported }()
 
 	for {
-		// Once stopped, the task copies what its client holds and
-		// fetches nothing new: franz-go hands over buffered fetches
-		// before it waits, so a poll of 1 ms takes them.
+		// Once stopped, the task copies what its client already holds
+		// and asks the source nothing more: after a lost source,
+		// nothing else holds those records. It takes no new partitions
+		// then: removing one drops every buffered fetch.
 		stopping := stop.Err() != nil
 		if !stopping {
 			select {
@@ -271,25 +276,31 @@ func (t *task) runOnce(stop, work context.Context, parts *[]SourcePartition) err
 			waits.fetching(time.Now())
 			continue
 		}
-		pollCtx, cancel := context.WithTimeout(stop, 500*time.Millisecond)
+		var fetches kgo.Fetches
 		if stopping {
+			// Without a context franz-go answers what is buffered at
+			// once and does not wait.
+			fetches = consumer.PollRecords(nil, maxBatchRecords) //nolint:staticcheck // nil on purpose, see above
+			if fetches.NumRecords() == 0 {
+				return stop.Err()
+			}
+		} else {
+			pollCtx, cancel := context.WithTimeout(stop, 500*time.Millisecond)
+			fetches = consumer.PollRecords(pollCtx, maxBatchRecords)
 			cancel()
-			pollCtx, cancel = context.WithTimeout(work, time.Millisecond)
+			fetches = gather(stop, consumer, fetches)
 		}
-		fetches := consumer.PollRecords(pollCtx, maxBatchRecords)
-		cancel()
 		if work.Err() != nil {
 			return work.Err()
-		}
-		if stopping && fetches.NumRecords() == 0 {
-			return stop.Err()
 		}
 		var fetchErr error
 		var outOfRange []tp
 		fetches.EachError(func(topic string, partition int32, err error) {
 			switch {
 			case errors.Is(err, kerr.OffsetOutOfRange):
-				outOfRange = append(outOfRange, tp{topic, partition})
+				if k := (tp{topic, partition}); !slices.Contains(outOfRange, k) {
+					outOfRange = append(outOfRange, k)
+				}
 			case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
 				fetchErr = fmt.Errorf("fetch %s[%d] from source %s: %w", topic, partition, t.m.Source, err)
 			}
@@ -297,6 +308,40 @@ func (t *task) runOnce(stop, work context.Context, parts *[]SourcePartition) err
 		if fetchErr != nil {
 			return fetchErr
 		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
+		})
+		// A stopping task asks the source nothing: its snapshots keep
+		// the runs below the source's log start.
+		source := t.srcAdm
+		if stopping {
+			source = nil
+		}
+		// An unreachable source or target is not an error to restart on
+		// (franz-go redials), but the status must say these partitions
+		// copy nothing: the reporter watches what the task waits on.
+		snapshot, batch := !stopping && t.hist.due(), fetches.NumRecords() > 0
+		if snapshot || batch {
+			waits.writing(time.Now())
+		}
+		if snapshot { // gap syncs only: no batch to snapshot with
+			if err := t.snapshotAlone(work, producer, source, t.hist); err != nil {
+				return err
+			}
+		}
+		if batch {
+			if err := t.copyBatch(work, producer, assigned, progress, fetches, source); err != nil {
+				return err
+			}
+		}
+		if stopping {
+			if fetches.NumRecords() < maxBatchRecords {
+				return stop.Err() // the buffer is empty: what follows was fetched after the stop
+			}
+			continue // gaps are the next owner's to meet
+		}
+		// After the batch: a gap starts where the records gathered
+		// before it end, and each partition's gap is met once.
 		for _, k := range outOfRange {
 			if sp, ok := assigned[k]; ok {
 				if err := t.resumeAfterGap(work, producer, consumer, sp, progress, gaps); err != nil {
@@ -304,28 +349,9 @@ func (t *task) runOnce(stop, work context.Context, parts *[]SourcePartition) err
 				}
 			}
 		}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			t.stats.sawHighWatermark(tp{p.Topic, p.Partition}, p.HighWatermark)
-		})
-		// An unreachable source or target is not an error to restart on
-		// (franz-go redials), but the status must say these partitions
-		// copy nothing: the reporter watches what the task waits on.
-		snapshot, batch := t.hist.due(), fetches.NumRecords() > 0
-		if !snapshot && !batch {
-			continue // still fetching
+		if snapshot || batch {
+			waits.fetching(time.Now()) // the silence counts from the last fetch that waited
 		}
-		waits.writing(time.Now())
-		if snapshot { // gap syncs only: no batch to snapshot with
-			if err := t.snapshotAlone(work, producer, t.srcAdm, t.hist); err != nil {
-				return err
-			}
-		}
-		if batch {
-			if err := t.copyBatch(work, producer, assigned, progress, fetches); err != nil {
-				return err
-			}
-		}
-		waits.fetching(time.Now())
 	}
 }
 
@@ -405,7 +431,9 @@ type partCopy struct {
 // A partition's offset sync is produced as soon as its last record is acked
 // (promises of one partition run in order), so a transaction waits for one
 // flush rather than one for the records and another for the syncs.
-func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, progress map[tp]int64, fetches kgo.Fetches) error {
+// source, nil for a stopping task, gives the log starts a due snapshot
+// prunes by.
+func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map[tp]SourcePartition, progress map[tp]int64, fetches kgo.Fetches, source *kadm.Client) error {
 	if err := producer.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -459,11 +487,11 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		}
 		producer.TryProduce(ctx, rec, syncWritten)
 	}
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+	for _, p := range partitionsOf(fetches) {
 		k := tp{p.Topic, p.Partition}
 		sp, ok := assigned[k]
-		if !ok || len(p.Records) == 0 {
-			return // removed while the fetch was in flight
+		if !ok {
+			continue // removed while the fetch was in flight
 		}
 		pc := &partCopy{k: k, sp: sp, last: p.Records[len(p.Records)-1],
 			source: make([]int64, 0, len(p.Records)), out: make([]kgo.Record, 0, len(p.Records))}
@@ -484,7 +512,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		}
 		if len(pc.out) == 0 {
 			writeSync(pc) // markers only: the sync moves the position
-			return
+			continue
 		}
 		// Called for every record of the partition, in order; it has
 		// work when a record failed, and after the last one.
@@ -506,7 +534,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		for i := range pc.out {
 			producer.Produce(ctx, &pc.out[i], promise)
 		}
-	})
+	}
 	if err := producer.Flush(ctx); err != nil {
 		return t.abort(ctx, producer, err)
 	}
@@ -541,7 +569,7 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 	}
 	snapshot := int64(-1)
 	if t.hist.due() {
-		if snapshot, err = t.produceSnapshot(ctx, producer, t.srcAdm, t.hist); err != nil {
+		if snapshot, err = t.produceSnapshot(ctx, producer, source, t.hist); err != nil {
 			return t.abort(ctx, producer, err)
 		}
 	}
@@ -559,6 +587,69 @@ func (t *task) copyBatch(ctx context.Context, producer *kgo.Client, assigned map
 		t.metrics.records.WithLabelValues(t.m.Name, pc.k.topic).Add(float64(len(pc.out)))
 	}
 	return nil
+}
+
+// gather takes what the source sends for up to commitWindow after a batch's
+// first records, until the batch holds batchBytes or maxBatchRecords; a stop
+// ends it at once. Its answer may hold a partition in several fetches.
+func gather(stop context.Context, consumer *kgo.Client, fetches kgo.Fetches) kgo.Fetches {
+	n, size := fetchedSize(fetches)
+	if n == 0 {
+		return fetches
+	}
+	ctx, cancel := context.WithTimeout(stop, commitWindow)
+	defer cancel()
+	for n < maxBatchRecords && size < batchBytes {
+		more := consumer.PollRecords(ctx, maxBatchRecords-n)
+		fetches = append(fetches, more...) // errors too: the caller reads them
+		m, s := fetchedSize(more)
+		if m == 0 || hasFetchError(more) {
+			break // the window ended, the task stops, or the caller has an error to meet
+		}
+		n, size = n+m, size+s
+	}
+	return fetches
+}
+
+// hasFetchError answers whether fetches hold an error other than the end of
+// a poll's wait.
+func hasFetchError(fetches kgo.Fetches) bool {
+	found := false
+	fetches.EachError(func(_ string, _ int32, err error) {
+		found = found || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+	})
+	return found
+}
+
+// fetchedSize answers the records of fetches and their keys' and values'
+// bytes.
+func fetchedSize(fetches kgo.Fetches) (n, size int) {
+	fetches.EachRecord(func(r *kgo.Record) {
+		n++
+		size += len(r.Key) + len(r.Value)
+	})
+	return n, size
+}
+
+// partitionsOf answers each partition's records across fetches, in the
+// order fetched: a transaction writes one offset sync per partition.
+func partitionsOf(fetches kgo.Fetches) []kgo.FetchTopicPartition {
+	var out []kgo.FetchTopicPartition
+	at := map[tp]int{}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		k := tp{p.Topic, p.Partition}
+		if i, ok := at[k]; ok {
+			out[i].Records = append(out[i].Records, p.Records...)
+			return
+		}
+		at[k] = len(out)
+		p.Records = slices.Clip(p.Records) // appends copy, never write into franz-go's
+		out = append(out, p)
+	})
+	return out
 }
 
 func (t *task) abort(ctx context.Context, producer *kgo.Client, cause error) error {
@@ -632,7 +723,8 @@ func (t *task) snapshotOnStop(stop, work context.Context, producer *kgo.Client) 
 	}
 	sctx, cancel := context.WithTimeout(work, 10*time.Second)
 	defer cancel()
-	if err := t.snapshotAlone(sctx, producer, t.srcAdm, t.hist); err != nil {
+	// Without the source: after a forced failover it is lost.
+	if err := t.snapshotAlone(sctx, producer, nil, t.hist); err != nil {
 		t.log.Info("no offset-sync snapshot on stop; the next start reads the syncs since the last one", "error", err)
 	}
 }

@@ -16,8 +16,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafka-failover/kafka-failover/internal/agentapi"
+	"github.com/kafka-failover/kafka-failover/internal/devcluster"
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 	"github.com/kafka-failover/kafka-failover/internal/offsetsync"
 )
@@ -31,14 +33,16 @@ import (
 // LH.ORDERS[0] from north-america to europe.
 type taskEnv struct {
 	src, dst []string
+	srcDev   *devcluster.Cluster
 	m        agentapi.Mirror
 	task     *task
 }
 
 func newTaskEnv(t *testing.T, hold func(context.Context) (string, error)) *taskEnv {
 	t.Helper()
+	na := kafkatest.Cluster(t, "north-america")
 	e := &taskEnv{
-		src: kafkatest.Cluster(t, "north-america").Bootstrap(),
+		src: na.Bootstrap(), srcDev: na,
 		dst: kafkatest.Cluster(t, "europe").Bootstrap(),
 		m:   agentapi.Mirror{Name: "na-to-eu", Source: "north-america", Target: "europe", StartFrom: agentapi.StartEarliest, TasksMax: 1},
 	}
@@ -84,7 +88,12 @@ func runTask(t testing.TB, tk *task) (stop func()) {
 	}()
 	stop = func() {
 		cancel()
-		<-done
+		select { // bounded as the runner's stop is
+		case <-done:
+		case <-time.After(5 * time.Second):
+			end()
+			<-done
+		}
 	}
 	t.Cleanup(stop)
 	return stop
@@ -129,6 +138,38 @@ func TestATaskCopiesNothingWhileItsMirrorIsFrozenAndResumesWhenLifted(t *testing
 		n := len(kafkatest.ReadAll(t, dst, "LH.ORDERS")[0])
 		return n == 100, fmt.Sprint(n, " records on europe")
 	})
+}
+
+// A record leaves the source as soon as it is written: the task's fetches
+// never ask the source to hold records back for a fuller answer. Records a
+// broker holds are lost with it; those the task holds, a forced failover
+// commits (TestAForcedFailoverKeepsTheRecordsItsTasksAlreadyFetched).
+func TestATaskTakesRecordsOffTheSourceAsTheyCome(t *testing.T) {
+	e := newTaskEnv(t, nil)
+	var (
+		mu   sync.Mutex
+		held []string
+	)
+	e.srcDev.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.srcDev.KeepControl()
+		if f := req.(*kmsg.FetchRequest); f.MinBytes > 1 {
+			mu.Lock()
+			held = append(held, fmt.Sprintf("min %d bytes, up to %d ms", f.MinBytes, f.MaxWaitMillis))
+			mu.Unlock()
+		}
+		return nil, nil, false
+	})
+	kafkatest.NewProducer(t, e.src).Produce(t, "LH.ORDERS", 1, 10)
+	e.run(t)
+	kafkatest.Eventually(t, 30*time.Second, "the records copied", func() (bool, string) {
+		n := len(kafkatest.ReadAll(t, e.dst, "LH.ORDERS")[0])
+		return n == 10, fmt.Sprint(n, " records on europe")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(held) > 0 {
+		t.Fatalf("%d fetches asked the source to hold records back, the first: %s", len(held), held[0])
+	}
 }
 
 // Records that trickle in share transactions: a fetch waits up to
