@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,30 +15,44 @@ import (
 	"github.com/kafka-failover/kafka-failover/internal/kafkatest"
 )
 
-// holdProduce makes europe hold every produce request that writes topic
-// until release is closed, as a slow or stuck target does: the mirror task
-// waits in its transaction and fetches nothing from the source meanwhile.
-// held turns true once a request is held.
-func holdProduce(t *testing.T, s *failoverSetup, topic string, release <-chan struct{}) (held *atomic.Bool) {
+// stalledMirror starts the failover scene with topic's parts partitions
+// mirrored (100 records each), then makes europe hold every produce request
+// that writes topic, as a slow or stuck target does, and produces 10 more
+// records a partition: it returns once the mirror task waits in its
+// transaction with them, fetching nothing from the source meanwhile.
+// release lets the held requests go; it runs when the test ends if the test
+// did not call it.
+func stalledMirror(t *testing.T, topic string, parts int32) (s *failoverSetup, prod *kafkatest.Producer, release func()) {
+	s = newFailoverSetup(t, agentapi.FencingNone, 1)
+	kafkatest.CreateTopic(t, s.na.Bootstrap(), topic, parts, nil)
+	prod = kafkatest.NewProducer(t, s.na.Bootstrap())
+	prod.Produce(t, topic, parts, 100)
+	waitMirroredTopic(t, s.agent, topic, parts, 100)
+
 	td, err := kadm.NewClient(kafkatest.Client(t, s.eu.Bootstrap())).ListTopics(context.Background(), topic)
 	if err != nil || td[topic].Err != nil {
 		t.Fatalf("topic %s on europe: %v %v", topic, err, td[topic].Err)
 	}
 	id := td[topic].ID // produce requests name topics by id from v13 on
-	held = new(atomic.Bool)
+	released := make(chan struct{})
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	held := new(atomic.Bool)
 	euc := s.devEU(t)
 	euc.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		euc.KeepControl()
 		for _, pt := range req.(*kmsg.ProduceRequest).Topics {
 			if pt.Topic == topic || pt.TopicID == id {
 				held.Store(true)
-				euc.SleepControl(func() { <-release })
+				euc.SleepControl(func() { <-released })
 				break
 			}
 		}
 		return nil, nil, false
 	})
-	return held
+	prod.Produce(t, topic, parts, 10)
+	kafkatest.Eventually(t, 30*time.Second, "europe holds the mirror's write", func() (bool, string) { return held.Load(), "" })
+	return s, prod, release
 }
 
 // A burst on the source while the mirror is stalled is known to the report
@@ -46,23 +61,8 @@ func holdProduce(t *testing.T, s *failoverSetup, topic string, release <-chan st
 // the task's last fetch.
 func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing.T) {
 	devOnly(t, "it holds europe's produce requests for one topic (kfake ControlKey) so that the task fetches nothing; Apache Kafka cannot hold them: an ACL fails them, and a quota answers at once and delays the next request by one quota window at most, so the task fetches the burst either way")
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic, parts = "LH.BURST", 3
-	kafkatest.CreateTopic(t, s.na.Bootstrap(), topic, parts, nil)
-	prod := kafkatest.NewProducer(t, s.na.Bootstrap())
-	prod.Produce(t, topic, parts, 100)
-	waitMirroredTopic(t, s.agent, topic, parts, 100)
-
-	release := make(chan struct{})
-	released := false
-	t.Cleanup(func() {
-		if !released {
-			close(release)
-		}
-	})
-	held := holdProduce(t, s, topic, release)
-	prod.Produce(t, topic, parts, 10)
-	kafkatest.Eventually(t, 30*time.Second, "europe holds the mirror's write", func() (bool, string) { return held.Load(), "" })
+	s, prod, release := stalledMirror(t, topic, parts)
 	// Two bursts: the task's client may fetch the first ahead while the
 	// task waits, but holds one fetch per broker until the task polls, so
 	// it never fetches the second.
@@ -80,8 +80,7 @@ func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing
 	}
 
 	s.na.Kill()
-	close(release)
-	released = true
+	release()
 	code, res, e := s.failover(t, agentapi.FailoverRequest{To: "europe", Mode: agentapi.ModeForced, RequestID: "burst"})
 	if code != 200 || res.Report == nil {
 		t.Fatalf("forced failover: HTTP %d %+v", code, e.Error)
@@ -118,23 +117,8 @@ func TestForcedFailoverReportCountsABurstTheStalledMirrorNeverFetched(t *testing
 // answers, the batch is on europe and the report counts no loss.
 func TestAForcedFailoverKeepsTheRecordsItsTasksAlreadyFetched(t *testing.T) {
 	devOnly(t, "it holds europe's produce requests for one topic (kfake ControlKey) until the failover has stopped the task; Apache Kafka cannot hold a request")
-	s := newFailoverSetup(t, agentapi.FencingNone, 1)
 	const topic, parts = "LH.HELD", 3
-	kafkatest.CreateTopic(t, s.na.Bootstrap(), topic, parts, nil)
-	prod := kafkatest.NewProducer(t, s.na.Bootstrap())
-	prod.Produce(t, topic, parts, 100)
-	waitMirroredTopic(t, s.agent, topic, parts, 100)
-
-	release := make(chan struct{})
-	released := false
-	t.Cleanup(func() {
-		if !released {
-			close(release)
-		}
-	})
-	held := holdProduce(t, s, topic, release)
-	prod.Produce(t, topic, parts, 10)
-	kafkatest.Eventually(t, 30*time.Second, "europe holds the mirror's write", func() (bool, string) { return held.Load(), "" })
+	s, prod, release := stalledMirror(t, topic, parts)
 
 	s.na.Kill()
 	type answer struct {
@@ -148,8 +132,7 @@ func TestAForcedFailoverKeepsTheRecordsItsTasksAlreadyFetched(t *testing.T) {
 		answered <- answer{code, res, e}
 	}()
 	s.agent.waitLogged(t, 30*time.Second, "mirror task revoked from this agent")
-	close(release)
-	released = true
+	release()
 	a := <-answered
 	if a.code != 200 || a.res.Report == nil {
 		t.Fatalf("forced failover: HTTP %d %+v", a.code, a.err.Error)

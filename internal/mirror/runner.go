@@ -443,27 +443,27 @@ func (r *runner) stopTasks(ids []int32) {
 	r.mu.Unlock()
 	// Bounded well within the rebalance timeout, so that a slow task
 	// does not get this replica thrown out of the group.
-	wait := time.After(r.sessions / 2)
+	if allDone(stopping, r.sessions/2) {
+		return
+	}
+	r.log.Warn("mirror task did not stop in time; ended with what it had not committed, and the next owner fences it", "within", r.sessions/2)
 	for _, rt := range stopping {
+		rt.cancel()
+	}
+	allDone(stopping, 2*time.Second) // ended, each returns at its next call to Kafka
+}
+
+// allDone waits up to d for every task to end and answers whether they did.
+func allDone(tasks []*runningTask, d time.Duration) bool {
+	deadline := time.After(d)
+	for _, rt := range tasks {
 		select {
 		case <-rt.done:
-		case <-wait:
-			r.log.Warn("mirror task did not stop in time; ended with what it had not committed, and the next owner fences it", "within", r.sessions/2)
-			for _, rt := range stopping {
-				rt.cancel()
-			}
-			// Ended, each returns at its next call to Kafka.
-			ended := time.After(2 * time.Second)
-			for _, rt := range stopping {
-				select {
-				case <-rt.done:
-				case <-ended:
-					return
-				}
-			}
-			return
+		case <-deadline:
+			return false
 		}
 	}
+	return true
 }
 
 func (r *runner) stopAll() {

@@ -102,8 +102,9 @@ func (t *task) consumerOpts(hooks kgo.Hook) []kgo.Opt {
 		// position without being copied, so a partition that ends in one
 		// is caught up rather than forever one offset behind.
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(commitWindow), // with no records; one answers at once
-
+		// A fetch is answered as soon as the source has a record (the
+		// default minimum, 1 byte); without one, after commitWindow.
+		kgo.FetchMaxWait(commitWindow),
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
 		// Records deleted at the source before they were copied are a
@@ -134,11 +135,10 @@ func (t *task) setPartitions(parts []SourcePartition) {
 	t.partsCh <- parts
 }
 
-// run copies until ctx ends; after an error it starts over from the last
-// committed progress, which is what exactly once rests on.
 // run copies until stop ends, then commits the records its client already
 // fetched and returns; work's end stops it at once, with what it had not
-// committed left to the next owner's fence.
+// committed left to the next owner's fence. After an error it starts over
+// from the last committed progress, which is what exactly once rests on.
 func (t *task) run(stop, work context.Context) {
 	var parts []SourcePartition
 	lastHeld := ""
